@@ -1,0 +1,313 @@
+"""The ``parties`` collection: every query and update on it, and the indexes they need.
+
+Functions take and return plain values (str ids, dataclasses); ObjectIds and pymongo results
+never leave this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from watchparty.indexes import IndexSpec
+from watchparty.mongo import get_db
+
+COLLECTION = "parties"
+
+INDEXES = [
+    # "My parties" (include_ended=true): the $or branch on host_id, newest first.
+    IndexSpec(COLLECTION, "host_created", (("host_id", ASCENDING), ("created_at", DESCENDING))),
+    # "My parties" (include_ended=true): the $or branch on participants, newest first.
+    IndexSpec(
+        COLLECTION,
+        "participant_created",
+        (("participants.user_id", ASCENDING), ("created_at", DESCENDING)),
+    ),
+    IndexSpec(COLLECTION, "content", (("content_id", ASCENDING),)),
+    # Join by room code: the active party with that code.
+    IndexSpec(COLLECTION, "room_code_ended", (("room_code", ASCENDING), ("ended_at", ASCENDING))),
+    # "My parties" (active only), both $or branches, newest first.
+    IndexSpec(
+        COLLECTION,
+        "ended_host_created",
+        (("ended_at", ASCENDING), ("host_id", ASCENDING), ("created_at", DESCENDING)),
+    ),
+    IndexSpec(
+        COLLECTION,
+        "ended_participant_created",
+        (("ended_at", ASCENDING), ("participants.user_id", ASCENDING), ("created_at", DESCENDING)),
+    ),
+    # Active parties for a film or channel, newest first (admin search by content).
+    IndexSpec(
+        COLLECTION,
+        "content_ended_created",
+        (("content_id", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING)),
+    ),
+    # A room code is unique among active parties: the database enforces it, so two parties
+    # created at the same moment can never share one. Ended parties release their code.
+    IndexSpec(
+        COLLECTION,
+        "room_code_active_unique",
+        (("room_code", ASCENDING),),
+        unique=True,
+        partial_filter={"ended_at": None},
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Participant:
+    user_id: str
+    user_name: str
+    joined_at: datetime
+
+
+@dataclass(frozen=True)
+class Playback:
+    state: str
+    position: float
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Party:
+    id: str
+    room_code: str
+    host_id: str
+    host_name: str
+    content_id: str
+    content_type: str
+    content_title: str
+    is_private: bool
+    max_participants: int
+    audio_enabled: bool
+    chat_enabled: bool
+    sync_playback: bool
+    participants: list[Participant]
+    playback: Playback
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    last_activity_at: datetime | None = None
+
+    @property
+    def participant_count(self) -> int:
+        return len(self.participants)
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+    def has_participant(self, user_id: str) -> bool:
+        return any(p.user_id == user_id for p in self.participants)
+
+
+@dataclass(frozen=True)
+class NewParty:
+    room_code: str
+    host_id: str
+    host_name: str
+    content_id: str
+    content_type: str
+    content_title: str
+    is_private: bool
+    max_participants: int
+    audio_enabled: bool
+    chat_enabled: bool
+    sync_playback: bool
+    created_at: datetime
+
+
+class RoomCodeTaken(Exception):
+    """Another active party holds this room code."""
+
+
+def _parties() -> Collection:
+    return get_db()[COLLECTION]
+
+
+def _to_party(doc: dict[str, Any]) -> Party:
+    playback = doc.get("playback") or {}
+    return Party(
+        id=str(doc["_id"]),
+        room_code=doc["room_code"],
+        host_id=doc["host_id"],
+        host_name=doc["host_name"],
+        content_id=doc["content_id"],
+        content_type=doc["content_type"],
+        content_title=doc.get("content_title", ""),
+        is_private=doc["is_private"],
+        max_participants=doc["max_participants"],
+        audio_enabled=doc["audio_enabled"],
+        chat_enabled=doc["chat_enabled"],
+        sync_playback=doc["sync_playback"],
+        participants=[
+            Participant(user_id=p["user_id"], user_name=p["user_name"], joined_at=p["joined_at"])
+            for p in doc.get("participants", [])
+        ],
+        playback=Playback(
+            state=playback.get("state", "paused"),
+            position=float(playback.get("position", 0.0)),
+            updated_at=playback.get("updated_at", doc["created_at"]),
+        ),
+        created_at=doc["created_at"],
+        started_at=doc.get("started_at"),
+        ended_at=doc.get("ended_at"),
+        last_activity_at=doc.get("last_activity_at"),
+    )
+
+
+def _oid(party_id: str) -> ObjectId | None:
+    return ObjectId(party_id) if ObjectId.is_valid(party_id) else None
+
+
+def insert_party(new: NewParty) -> Party:
+    """Insert a party whose host is its first participant. Raises RoomCodeTaken on a code collision."""
+    doc = {
+        "room_code": new.room_code,
+        "host_id": new.host_id,
+        "host_name": new.host_name,
+        "content_id": new.content_id,
+        "content_type": new.content_type,
+        "content_title": new.content_title,
+        "is_private": new.is_private,
+        "max_participants": new.max_participants,
+        "audio_enabled": new.audio_enabled,
+        "chat_enabled": new.chat_enabled,
+        "sync_playback": new.sync_playback,
+        "participants": [{"user_id": new.host_id, "user_name": new.host_name, "joined_at": new.created_at}],
+        "participant_count": 1,
+        "playback": {"state": "paused", "position": 0.0, "updated_at": new.created_at},
+        "created_at": new.created_at,
+        "started_at": new.created_at,
+        "ended_at": None,
+        "last_activity_at": new.created_at,
+    }
+    try:
+        _parties().insert_one(doc)
+    except DuplicateKeyError as exc:
+        # _id is a fresh ObjectId, so the only unique key that can collide is the room code.
+        raise RoomCodeTaken(new.room_code) from exc
+    return _to_party(doc)
+
+
+def get_party(party_id: str) -> Party | None:
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one({"_id": oid})
+    return _to_party(doc) if doc else None
+
+
+def find_active_by_room_code(room_code: str) -> Party | None:
+    doc = _parties().find_one({"room_code": room_code, "ended_at": None})
+    return _to_party(doc) if doc else None
+
+
+def add_participant(party_id: str, participant: Participant, max_participants: int) -> Party | None:
+    """Take a seat in one atomic update. Returns the updated party, or None when the party is
+    ended, full, missing, or already has this user (the caller tells these apart).
+
+    The filter holds every condition, so concurrent joins can never pass ``max_participants``.
+    ``max_participants`` never changes after creation, so the caller may read it beforehand.
+    """
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one_and_update(
+        {
+            "_id": oid,
+            "ended_at": None,
+            "participants.user_id": {"$ne": participant.user_id},
+            "participant_count": {"$lt": max_participants},
+        },
+        {
+            "$push": {
+                "participants": {
+                    "user_id": participant.user_id,
+                    "user_name": participant.user_name,
+                    "joined_at": participant.joined_at,
+                }
+            },
+            "$inc": {"participant_count": 1},
+            "$set": {"last_activity_at": participant.joined_at},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    return _to_party(doc) if doc else None
+
+
+def remove_participant(party_id: str, user_id: str, at: datetime) -> Party | None:
+    """Free the user's seat. Returns the updated party, or None when the user held no seat."""
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one_and_update(
+        {"_id": oid, "participants.user_id": user_id},
+        {
+            "$pull": {"participants": {"user_id": user_id}},
+            "$inc": {"participant_count": -1},
+            "$set": {"last_activity_at": at},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    return _to_party(doc) if doc else None
+
+
+def end_party(party_id: str, ended_at: datetime) -> Party | None:
+    """Mark an active party ended. Returns the ended party, or None when it was not active."""
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one_and_update(
+        {"_id": oid, "ended_at": None},
+        {"$set": {"ended_at": ended_at, "last_activity_at": ended_at}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _to_party(doc) if doc else None
+
+
+_LIST_PROJECTION = {
+    "room_code": 1,
+    "host_id": 1,
+    "host_name": 1,
+    "content_id": 1,
+    "content_type": 1,
+    "content_title": 1,
+    "is_private": 1,
+    "max_participants": 1,
+    "audio_enabled": 1,
+    "chat_enabled": 1,
+    "sync_playback": 1,
+    "participants": 1,
+    "playback": 1,
+    "created_at": 1,
+    "started_at": 1,
+    "ended_at": 1,
+}
+
+
+def list_for_user(user_id: str, *, include_ended: bool, limit: int) -> list[Party]:
+    """Parties the user hosts or sits in, newest first."""
+    query: dict[str, Any] = {"$or": [{"host_id": user_id}, {"participants.user_id": user_id}]}
+    if not include_ended:
+        query["ended_at"] = None
+    cursor = _parties().find(query, _LIST_PROJECTION).sort([("created_at", DESCENDING)]).limit(limit)
+    return [_to_party(doc) for doc in cursor]
+
+
+def list_active_for_content(content_id: str, *, limit: int) -> list[Party]:
+    """Active parties watching one film or channel, newest first."""
+    cursor = (
+        _parties()
+        .find({"content_id": content_id, "ended_at": None}, _LIST_PROJECTION)
+        .sort([("created_at", DESCENDING)])
+        .limit(limit)
+    )
+    return [_to_party(doc) for doc in cursor]

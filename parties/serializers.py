@@ -1,0 +1,97 @@
+"""Validation of party input (HTTP; the WebSocket reuses these rules) and the Party output shape."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
+from watchparty.api import (
+    CleanCharField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    UtcDateTimeField,
+)
+
+CONTENT_TYPES = ("live", "vod")
+
+
+class PartyCreateSerializer(serializers.Serializer):
+    content_id = CleanCharField(min_length=1, max_length=100)
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
+    content_title = CleanCharField(max_length=200, required=False, allow_blank=True, default="")
+    is_private = StrictBooleanField(required=False, default=True)
+    max_participants = StrictIntegerField(required=False, default=10, min_value=2)
+    audio_enabled = StrictBooleanField(required=False, default=True)
+    chat_enabled = StrictBooleanField(required=False, default=True)
+    sync_playback = StrictBooleanField(required=False, default=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The upper bound is a setting, read per request rather than frozen at import.
+        self.fields["max_participants"] = StrictIntegerField(
+            required=False, default=10, min_value=2, max_value=settings.PARTY_MAX_PARTICIPANTS_LIMIT
+        )
+
+    def to_settings(self) -> PartySettings:
+        return PartySettings(**self.validated_data)
+
+
+class RoomCodeField(StrictCharField):
+    default_error_messages = {
+        "room_code": f"A room code is {ROOM_CODE_LENGTH} letters and digits.",
+    }
+
+    def to_internal_value(self, data):
+        # Codes are read aloud and typed on phones: accept lower case and stray spaces.
+        value = super().to_internal_value(data).upper()
+        if len(value) != ROOM_CODE_LENGTH or any(ch not in ROOM_CODE_ALPHABET for ch in value):
+            self.fail("room_code")
+        return value
+
+
+class PartyJoinSerializer(serializers.Serializer):
+    room_code = RoomCodeField()
+
+
+class PartyListQuerySerializer(serializers.Serializer):
+    include_ended = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=100)
+
+
+class ParticipantSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    user_name = serializers.CharField()
+    joined_at = UtcDateTimeField()
+
+
+class PlaybackSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=("playing", "paused"))
+    position = serializers.FloatField()
+    updated_at = UtcDateTimeField()
+
+
+class PartySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    room_code = serializers.CharField()
+    host_id = serializers.CharField()
+    host_name = serializers.CharField()
+    content_id = serializers.CharField()
+    content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
+    content_title = serializers.CharField()
+    is_private = serializers.BooleanField()
+    max_participants = serializers.IntegerField()
+    audio_enabled = serializers.BooleanField()
+    chat_enabled = serializers.BooleanField()
+    sync_playback = serializers.BooleanField()
+    participants = ParticipantSerializer(many=True)
+    participant_count = serializers.IntegerField()
+    playback = PlaybackSerializer()
+    created_at = UtcDateTimeField()
+    started_at = UtcDateTimeField(allow_null=True)
+    ended_at = UtcDateTimeField(allow_null=True)
+
+
+class PartyListSerializer(serializers.Serializer):
+    results = PartySerializer(many=True)

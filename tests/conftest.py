@@ -1,0 +1,105 @@
+"""Shared fixtures: a fresh MongoDB database per test, users, API clients, Redis.
+
+Tests run on the in-process mongomock database unless MONGODB_TEST_URI names a real server;
+then the very same tests run there (each in its own throwaway database).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from watchparty import ratelimit
+from watchparty.indexes import ensure_indexes
+from watchparty.mongo import get_client, get_db
+
+MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI", "")
+REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(autouse=True)
+def mongo_db(settings):
+    """A database of its own for each test, with the declared indexes, dropped afterwards."""
+    # Tests create many users; the production hasher is slow on purpose.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MONGODB_URI = MONGODB_TEST_URI
+    settings.MONGODB_DB = f"test_{uuid.uuid4().hex[:12]}"
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    db = get_db()
+    ensure_indexes(db)  # as `manage.py ensure_indexes` does before a deploy
+    yield db
+    get_client().drop_database(settings.MONGODB_DB)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    for limiter in ratelimit._limiters.values():
+        if isinstance(limiter, ratelimit.MemoryLimiter):
+            limiter.reset()
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    counter = iter(range(1, 1_000_000))
+
+    def make(username: str | None = None, display_name: str = "", **extra) -> User:
+        name = username or f"user{next(counter)}_{uuid.uuid4().hex[:6]}"
+        return User.objects.create_user(username=name, password="pw-for-tests-1", first_name=display_name, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user(display_name="Alice")
+
+
+@pytest.fixture
+def api_client():
+    """An API client authenticated as the given user (or anonymous with no user)."""
+
+    def make(user: User | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return make
+
+
+def _redis_available(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_url(settings):
+    """The real Redis for tests that need it: skip without one, but fail under CI=true."""
+    if not _redis_available(REDIS_TEST_URL):
+        message = f"Redis is not reachable at {REDIS_TEST_URL}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message}, and CI=true requires it")
+        pytest.skip(f"{message} (start one, or set REDIS_TEST_URL)")
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    settings.REDIS_URL = REDIS_TEST_URL
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_TEST_URL], "prefix": f"test{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    yield REDIS_TEST_URL
+    client.flushdb()

@@ -1,0 +1,48 @@
+"""Fan-out to a party's WebSockets through the channel layer.
+
+The payload that travels through the layer is the finished JSON frame, serialized once here, so a
+party of N sockets costs one serialization; each consumer forwards the text as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+def party_group(party_id: str) -> str:
+    return f"party.{party_id}"
+
+
+def encode_frame(frame_type: str, payload: dict[str, Any]) -> str:
+    return json.dumps({"type": frame_type, **payload}, ensure_ascii=False, separators=(",", ":"))
+
+
+def channel_event(frame_type: str, payload: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A channel-layer event whose ``type`` dispatches to the consumer handler of the same name."""
+    return {"type": frame_type, "frame": encode_frame(frame_type, payload), **extra}
+
+
+async def abroadcast(party_id: str, frame_type: str, payload: dict[str, Any], **extra: Any) -> bool:
+    """Send a frame to every socket of the party. False when the channel layer is unreachable:
+    the change is already stored, and clients catch up with ``resume``."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    try:
+        await layer.group_send(party_group(party_id), channel_event(frame_type, payload, **extra))
+    except Exception:  # noqa: BLE001 - a layer outage must not fail a write that is already stored
+        logger.warning("Channel layer broadcast of %s to party %s failed", frame_type, party_id, exc_info=True)
+        return False
+    return True
+
+
+def broadcast(party_id: str, frame_type: str, payload: dict[str, Any], **extra: Any) -> bool:
+    """The synchronous form of ``abroadcast``, for views, services and commands."""
+    return async_to_sync(abroadcast)(party_id, frame_type, payload, **extra)
