@@ -22,12 +22,12 @@ COLLECTION = "parties"
 
 INDEXES = [
     # "My parties" (include_ended=true): the $or branch on host_id, newest first.
-    IndexSpec(COLLECTION, "host_created", (("host_id", ASCENDING), ("created_at", DESCENDING))),
+    IndexSpec(COLLECTION, "host_created", (("host_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
     # "My parties" (include_ended=true): the $or branch on participants, newest first.
     IndexSpec(
         COLLECTION,
         "participant_created",
-        (("participants.user_id", ASCENDING), ("created_at", DESCENDING)),
+        (("participants.user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
     IndexSpec(COLLECTION, "content", (("content_id", ASCENDING),)),
     # Join by room code: the active party with that code.
@@ -36,18 +36,18 @@ INDEXES = [
     IndexSpec(
         COLLECTION,
         "ended_host_created",
-        (("ended_at", ASCENDING), ("host_id", ASCENDING), ("created_at", DESCENDING)),
+        (("ended_at", ASCENDING), ("host_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
     IndexSpec(
         COLLECTION,
         "ended_participant_created",
-        (("ended_at", ASCENDING), ("participants.user_id", ASCENDING), ("created_at", DESCENDING)),
+        (("ended_at", ASCENDING), ("participants.user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
     # Active parties for a film or channel, newest first (admin search by content).
     IndexSpec(
         COLLECTION,
         "content_ended_created",
-        (("content_id", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING)),
+        (("content_id", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
     # A room code is unique among active parties: the database enforces it, so two parties
     # created at the same moment can never share one. Ended parties release their code.
@@ -293,12 +293,16 @@ _LIST_PROJECTION = {
 }
 
 
+# _id breaks ties between parties created in the same millisecond.
+_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
 def list_for_user(user_id: str, *, include_ended: bool, limit: int) -> list[Party]:
     """Parties the user hosts or sits in, newest first."""
     query: dict[str, Any] = {"$or": [{"host_id": user_id}, {"participants.user_id": user_id}]}
     if not include_ended:
         query["ended_at"] = None
-    cursor = _parties().find(query, _LIST_PROJECTION).sort([("created_at", DESCENDING)]).limit(limit)
+    cursor = _parties().find(query, _LIST_PROJECTION).sort(_NEWEST_FIRST).limit(limit)
     return [_to_party(doc) for doc in cursor]
 
 
@@ -307,7 +311,7 @@ def list_active_for_content(content_id: str, *, limit: int) -> list[Party]:
     cursor = (
         _parties()
         .find({"content_id": content_id, "ended_at": None}, _LIST_PROJECTION)
-        .sort([("created_at", DESCENDING)])
+        .sort(_NEWEST_FIRST)
         .limit(limit)
     )
     return [_to_party(doc) for doc in cursor]
