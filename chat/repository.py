@@ -1,7 +1,339 @@
-"""The ``chat_messages`` collection (built out in the real-time chat work)."""
+"""The ``chat_messages`` collection: every query and update on it, and the indexes they need.
+
+Messages are ordered by ``(timestamp, _id)``: the timestamp is set by the server when storing, and
+``_id`` breaks ties between messages stored in the same millisecond, so cursor paging never skips
+or repeats a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from django.conf import settings
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 from watchparty.indexes import IndexSpec
+from watchparty.mongo import get_db
 
 COLLECTION = "chat_messages"
 
-INDEXES: list[IndexSpec] = []
+
+def _ttl_seconds() -> int:
+    return int(settings.CHAT_MESSAGE_TTL_DAYS) * 86_400
+
+
+INDEXES = [
+    # History pages (newest first, _id breaks ties) and resume (the same index, walked forwards).
+    IndexSpec(
+        COLLECTION,
+        "party_timestamp_id",
+        (("party_id", ASCENDING), ("timestamp", DESCENDING), ("_id", DESCENDING)),
+    ),
+    # Idempotent sends: one message per (party, user, client_id). Partial, so that messages
+    # without a client_id (system messages) never collide; an equality match on client_id
+    # implies the filter, so the planner can use this index for the lookup too.
+    IndexSpec(
+        COLLECTION,
+        "party_user_client_id_unique",
+        (("party_id", ASCENDING), ("user_id", ASCENDING), ("client_id", ASCENDING)),
+        unique=True,
+        partial_filter={"client_id": {"$exists": True}},
+    ),
+    # Messages expire after CHAT_MESSAGE_TTL_DAYS; `ensure_indexes` updates the lifetime in place.
+    IndexSpec(COLLECTION, "timestamp_ttl", (("timestamp", ASCENDING),), expire_after_seconds=_ttl_seconds),
+]
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    party_id: str
+    user_id: str
+    user_name: str
+    message: str
+    message_type: str
+    source_language: str | None
+    translations: dict[str, str]
+    reactions: dict[str, list[str]]
+    client_id: str | None
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    party_id: str
+    user_id: str
+    user_name: str
+    message: str
+    message_type: str
+    client_id: str | None
+    timestamp: datetime
+
+
+@dataclass(frozen=True)
+class ReactionOutcome:
+    """The message's reactions after an add or remove; ``refused`` names a limit that stopped an
+    add (``"emoji_limit"`` or ``"user_limit"``), None when the change applied or changed nothing."""
+
+    reactions: dict[str, list[str]]
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    timestamp: datetime
+    id: str
+
+
+class DuplicateClientId(Exception):
+    """A message with this (party, user, client_id) is already stored."""
+
+
+def _messages() -> Collection:
+    return get_db()[COLLECTION]
+
+
+def _to_message(doc: dict[str, Any]) -> Message:
+    return Message(
+        id=str(doc["_id"]),
+        party_id=doc["party_id"],
+        user_id=doc["user_id"],
+        user_name=doc["user_name"],
+        message=doc["message"],
+        message_type=doc["message_type"],
+        source_language=doc.get("source_language"),
+        translations=dict(doc.get("translations") or {}),
+        reactions={emoji: list(users) for emoji, users in (doc.get("reactions") or {}).items()},
+        client_id=doc.get("client_id"),
+        timestamp=doc["timestamp"],
+    )
+
+
+def _projection(lang: str | None) -> dict[str, int]:
+    """Every field a client sees, with only the requested language's translation.
+
+    ``lang`` becomes part of a field path, so callers must pass a validated language code.
+    """
+    projection = {
+        "party_id": 1,
+        "user_id": 1,
+        "user_name": 1,
+        "message": 1,
+        "message_type": 1,
+        "source_language": 1,
+        "reactions": 1,
+        "client_id": 1,
+        "timestamp": 1,
+    }
+    if lang:
+        projection[f"translations.{lang}"] = 1
+    return projection
+
+
+def insert_message(new: NewMessage) -> Message:
+    """Store a message. Raises DuplicateClientId when its client_id was already used."""
+    doc: dict[str, Any] = {
+        "party_id": new.party_id,
+        "user_id": new.user_id,
+        "user_name": new.user_name,
+        "message": new.message,
+        "message_type": new.message_type,
+        "source_language": None,
+        "translations": {},
+        "reactions": {},
+        "reaction_emoji_count": 0,
+        "timestamp": new.timestamp,
+    }
+    if new.client_id is not None:
+        doc["client_id"] = new.client_id
+    try:
+        _messages().insert_one(doc)
+    except DuplicateKeyError as exc:
+        raise DuplicateClientId(new.client_id) from exc
+    return _to_message(doc)
+
+
+def find_by_client_id(party_id: str, user_id: str, client_id: str) -> Message | None:
+    doc = _messages().find_one({"party_id": party_id, "user_id": user_id, "client_id": client_id})
+    return _to_message(doc) if doc else None
+
+
+def get_message(party_id: str, message_id: str, *, lang: str | None = None) -> Message | None:
+    if not ObjectId.is_valid(message_id):
+        return None
+    doc = _messages().find_one({"_id": ObjectId(message_id), "party_id": party_id}, _projection(lang))
+    return _to_message(doc) if doc else None
+
+
+def get_cursor(party_id: str, message_id: str) -> Cursor | None:
+    """The position of a message in its party's order, for paging relative to it."""
+    if not ObjectId.is_valid(message_id):
+        return None
+    doc = _messages().find_one({"_id": ObjectId(message_id), "party_id": party_id}, {"timestamp": 1})
+    return Cursor(timestamp=doc["timestamp"], id=message_id) if doc else None
+
+
+def list_before(party_id: str, *, before: Cursor | None, limit: int, lang: str | None) -> tuple[list[Message], bool]:
+    """The ``limit`` messages just older than ``before`` (the newest ones when None), oldest first,
+    and whether older messages remain."""
+    query: dict[str, Any] = {"party_id": party_id}
+    if before is not None:
+        oid = ObjectId(before.id)
+        query["$or"] = [
+            {"timestamp": {"$lt": before.timestamp}},
+            {"timestamp": before.timestamp, "_id": {"$lt": oid}},
+        ]
+    cursor = (
+        _messages()
+        .find(query, _projection(lang))
+        .sort([("timestamp", DESCENDING), ("_id", DESCENDING)])
+        .limit(limit + 1)
+    )
+    docs = list(cursor)
+    has_more = len(docs) > limit
+    return [_to_message(doc) for doc in reversed(docs[:limit])], has_more
+
+
+def list_after(party_id: str, *, after: Cursor, limit: int, lang: str | None = None) -> list[Message]:
+    """Up to ``limit`` messages newer than ``after``, oldest first (resume after a reconnect)."""
+    oid = ObjectId(after.id)
+    query = {
+        "party_id": party_id,
+        "$or": [
+            {"timestamp": {"$gt": after.timestamp}},
+            {"timestamp": after.timestamp, "_id": {"$gt": oid}},
+        ],
+    }
+    cursor = (
+        _messages().find(query, _projection(lang)).sort([("timestamp", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+    )
+    return [_to_message(doc) for doc in cursor]
+
+
+def latest_timestamp(party_id: str) -> datetime | None:
+    doc = _messages().find_one({"party_id": party_id}, {"timestamp": 1}, sort=[("timestamp", DESCENDING)])
+    return doc["timestamp"] if doc else None
+
+
+def set_translations(party_id: str, message_id: str, *, source_language: str | None, translations: dict[str, str]) -> bool:
+    if not ObjectId.is_valid(message_id):
+        return False
+    update: dict[str, Any] = {"source_language": source_language}
+    # Set each language on its own path, so that concurrent translators never erase each other's work.
+    update.update({f"translations.{lang}": text for lang, text in translations.items()})
+    result = _messages().update_one({"_id": ObjectId(message_id), "party_id": party_id}, {"$set": update})
+    return result.matched_count == 1
+
+
+def delete_message(party_id: str, message_id: str) -> Message | None:
+    """Remove a message (moderation). Returns what was removed, or None when there was nothing."""
+    if not ObjectId.is_valid(message_id):
+        return None
+    doc = _messages().find_one_and_delete({"_id": ObjectId(message_id), "party_id": party_id})
+    return _to_message(doc) if doc else None
+
+
+def _reactions_of(party_id: str, oid: ObjectId) -> dict[str, list[str]] | None:
+    doc = _messages().find_one({"_id": oid, "party_id": party_id}, {"reactions": 1})
+    if doc is None:
+        return None
+    return {emoji: list(users) for emoji, users in (doc.get("reactions") or {}).items()}
+
+
+def add_reaction(
+    party_id: str, message_id: str, *, emoji: str, user_id: str, max_emoji: int, max_users: int
+) -> ReactionOutcome | None:
+    """Add the user's reaction, atomically within both limits. None when the message is missing.
+
+    ``emoji`` becomes part of a field path; callers pass a validated emoji (no ``.`` or ``$``).
+    Two conditional updates cover the two cases, each one atomic on the server:
+    an emoji already on the message gains a user while it has fewer than ``max_users``; a new
+    emoji is added while the message has fewer than ``max_emoji``.
+    """
+    if not ObjectId.is_valid(message_id):
+        return None
+    oid = ObjectId(message_id)
+    path = f"reactions.{emoji}"
+    messages = _messages()
+    for _attempt in range(3):
+        doc = messages.find_one_and_update(
+            {"_id": oid, "party_id": party_id, path: {"$exists": True}, f"{path}.{max_users - 1}": {"$exists": False}},
+            {"$addToSet": {path: user_id}},
+            projection={"reactions": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            return ReactionOutcome(reactions=doc["reactions"])
+        doc = messages.find_one_and_update(
+            {"_id": oid, "party_id": party_id, path: {"$exists": False}, "reaction_emoji_count": {"$lt": max_emoji}},
+            {"$set": {path: [user_id]}, "$inc": {"reaction_emoji_count": 1}},
+            projection={"reactions": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            return ReactionOutcome(reactions=doc["reactions"])
+        reactions = _reactions_of(party_id, oid)
+        if reactions is None:
+            return None
+        users = reactions.get(emoji)
+        if users is not None and user_id in users:
+            return ReactionOutcome(reactions=reactions)
+        if users is not None and len(users) >= max_users:
+            return ReactionOutcome(reactions=reactions, refused="user_limit")
+        if users is None and len(reactions) >= max_emoji:
+            return ReactionOutcome(reactions=reactions, refused="emoji_limit")
+        # The emoji appeared or vanished between our two updates: try again.
+    return ReactionOutcome(reactions=_reactions_of(party_id, oid) or {}, refused="emoji_limit")
+
+
+def remove_reaction(party_id: str, message_id: str, *, emoji: str, user_id: str) -> ReactionOutcome | None:
+    """Remove the user's reaction; an emoji nobody uses any more is dropped. None when the message
+    is missing."""
+    if not ObjectId.is_valid(message_id):
+        return None
+    oid = ObjectId(message_id)
+    path = f"reactions.{emoji}"
+    messages = _messages()
+    messages.update_one({"_id": oid, "party_id": party_id, path: user_id}, {"$pull": {path: user_id}})
+    # Conditional, so that a user who reacted in between keeps the emoji.
+    messages.update_one(
+        {"_id": oid, "party_id": party_id, path: {"$size": 0}},
+        {"$unset": {path: ""}, "$inc": {"reaction_emoji_count": -1}},
+    )
+    reactions = _reactions_of(party_id, oid)
+    return None if reactions is None else ReactionOutcome(reactions=reactions)
+
+
+def add_reaction_to_many(party_id: str, message_ids: list[str], *, emoji: str, user_id: str, max_emoji: int, max_users: int) -> int:
+    """Add one user's reaction to many messages at once (``update_many`` with ``$addToSet``),
+    within the same limits as ``add_reaction``. Returns how many messages changed."""
+    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
+    if not oids:
+        return 0
+    path = f"reactions.{emoji}"
+    messages = _messages()
+    existing = messages.update_many(
+        {"_id": {"$in": oids}, "party_id": party_id, path: {"$exists": True}, f"{path}.{max_users - 1}": {"$exists": False}},
+        {"$addToSet": {path: user_id}},
+    )
+    new = messages.update_many(
+        {"_id": {"$in": oids}, "party_id": party_id, path: {"$exists": False}, "reaction_emoji_count": {"$lt": max_emoji}},
+        {"$set": {path: [user_id]}, "$inc": {"reaction_emoji_count": 1}},
+    )
+    return existing.modified_count + new.modified_count
+
+
+def reactions_for(party_id: str, message_ids: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Each listed message's reactions, in one query."""
+    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
+    docs = _messages().find({"_id": {"$in": oids}, "party_id": party_id}, {"reactions": 1})
+    return {str(doc["_id"]): {e: list(u) for e, u in (doc.get("reactions") or {}).items()} for doc in docs}
+
+
+def count_for_party(party_id: str) -> int:
+    return _messages().count_documents({"party_id": party_id})

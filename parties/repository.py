@@ -273,6 +273,23 @@ def end_party(party_id: str, ended_at: datetime) -> Party | None:
     return _to_party(doc) if doc else None
 
 
+def set_playback(party_id: str, *, state: str, position: float, updated_at: datetime) -> bool:
+    """Record the host's play/pause and position on an active party."""
+    oid = _oid(party_id)
+    if oid is None:
+        return False
+    result = _parties().update_one(
+        {"_id": oid, "ended_at": None},
+        {
+            "$set": {
+                "playback": {"state": state, "position": position, "updated_at": updated_at},
+                "last_activity_at": updated_at,
+            }
+        },
+    )
+    return result.matched_count == 1
+
+
 _LIST_PROJECTION = {
     "room_code": 1,
     "host_id": 1,

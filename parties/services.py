@@ -72,18 +72,31 @@ def party_list_for_user(*, user, include_ended: bool, limit: int) -> list[Party]
     return repository.list_for_user(str(user.pk), include_ended=include_ended, limit=limit)
 
 
-def party_get_for_member(*, party_id: str, user) -> Party:
+def party_get_for_member(*, party_id: str, user, require_active: bool = False) -> Party:
     """The party, if ``user`` hosts it or sits in it; NotFound otherwise, so that outsiders
-    cannot tell a private party from a missing one."""
+    cannot tell a private party from a missing one. Every request and every WebSocket frame goes
+    through here, so a user removed from the party can do nothing more.
+    With ``require_active``, an ended party is Forbidden."""
     party = repository.get_party(party_id)
     user_id = str(user.pk)
     if party is None or not (party.host_id == user_id or party.has_participant(user_id)):
         raise NotFound("No such party.")
+    if require_active and not party.is_active:
+        raise Forbidden("The party has ended.")
     return party
 
 
-def participant_payload(party: Party, user_id: str, user_name: str) -> dict:
-    return {"user_id": user_id, "user_name": user_name, "participant_count": party.participant_count}
+def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: str, sender: str | None = None) -> None:
+    """``participant.joined`` (reason ``joined``, ``connected``) or ``participant.left`` (``left``,
+    ``removed``, ``disconnected``) to the party. A socket whose user left or was removed closes."""
+    frame_type = "participant.joined" if reason in {"joined", "connected"} else "participant.left"
+    payload = {
+        "user_id": user_id,
+        "user_name": user_name,
+        "participant_count": party.participant_count,
+        "reason": reason,
+    }
+    broadcast(party.id, frame_type, payload, user_id=user_id, reason=reason, sender=sender)
 
 
 def party_join(*, room_code: str, user) -> Party:
@@ -102,7 +115,7 @@ def party_join(*, room_code: str, user) -> Party:
         party.max_participants,
     )
     if joined is not None:
-        broadcast(joined.id, "participant.joined", participant_payload(joined, user_id, user_name))
+        presence_broadcast(joined, user_id=user_id, user_name=user_name, reason="joined")
         return joined
     # The conditional update refused: find out why, from the party as it is now.
     current = repository.get_party(party.id)
@@ -118,7 +131,7 @@ def party_leave(*, party_id: str, user) -> None:
     left = repository.remove_participant(party_id, user_id, utcnow())
     if left is None:
         raise NotFound("You are not in this party.")
-    broadcast(party_id, "participant.left", participant_payload(left, user_id, user_display_name(user)))
+    presence_broadcast(left, user_id=user_id, user_name=user_display_name(user), reason="left")
 
 
 def party_end(*, party_id: str, user) -> Party:

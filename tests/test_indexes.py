@@ -6,7 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+import chat.repository
 import parties.repository
+from chat import services as chat_services
 from parties import services
 from parties.services import PartySettings
 from tests.querycheck import RecordingDatabase, explain_problems
@@ -14,7 +16,7 @@ from watchparty import indexes
 from watchparty.indexes import declared_indexes, query_is_served
 from watchparty.mongo import get_client, get_db
 
-REPOSITORIES = [parties.repository]
+REPOSITORIES = [parties.repository, chat.repository]
 
 
 @pytest.fixture
@@ -105,8 +107,31 @@ def _exercise_parties(make_user):
     for include_ended in (True, False):
         services.party_list_for_user(user=guest, include_ended=include_ended, limit=10)
     parties.repository.list_active_for_content("film", limit=10)
+    chat_services.playback_update(party_id=party.id, user=host, state="playing", position=3.0)
+    _exercise_chat(party, host, guest)
     services.party_leave(party_id=party.id, user=guest)
     services.party_end(party_id=party.id, user=host)
+
+
+def _exercise_chat(party, host, guest):
+    sent = [
+        chat_services.message_send(party_id=party.id, user=host, text=f"m{i}", message_type="text", client_id=f"c{i}")
+        for i in range(3)
+    ]
+    chat_services.message_send(party_id=party.id, user=host, text="m0", message_type="text", client_id="c0")
+    chat_services.system_message_send(party_id=party.id, text="hello")
+    first = sent[0].message.id
+    chat_services.message_history(party_id=party.id, user=guest, before=None, limit=2, lang="en")
+    chat_services.message_history(party_id=party.id, user=guest, before=sent[2].message.id, limit=2)
+    chat_services.message_resume(party_id=party.id, user=guest, after=first)
+    chat_services.reaction_add(party_id=party.id, message_id=first, user=guest, emoji="👍")
+    chat_services.reaction_remove(party_id=party.id, message_id=first, user=guest, emoji="👍")
+    chat_services.reaction_add_many(party_id=party.id, message_ids=[m.message.id for m in sent], user=guest, emoji="🎉")
+    chat.repository.get_message(party.id, first, lang="en")
+    chat.repository.set_translations(party.id, first, source_language="en", translations={"he": "שלום"})
+    chat.repository.latest_timestamp(party.id)
+    chat.repository.count_for_party(party.id)
+    chat_services.message_delete_by_moderator(party_id=party.id, message_id=first)
 
 
 def test_every_repository_query_is_served_by_an_index(make_user, settings):
@@ -128,7 +153,10 @@ def test_every_repository_query_is_served_by_an_index(make_user, settings):
             return fn(*args, **kwargs)
         return wrapper
 
-    with mock.patch.object(parties.repository, "get_db", lambda: RecordingDatabase(real_db, log)):
+    recording = lambda: RecordingDatabase(real_db, log)  # noqa: E731
+    with mock.patch.object(parties.repository, "get_db", recording), mock.patch.object(
+        chat.repository, "get_db", recording
+    ):
         patches = [
             mock.patch.object(module, name, tracking(module, name, fn)) for (module, name), fn in originals.items()
         ]

@@ -200,3 +200,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- Translations: a dotted path to a chat.translation.Translator ---
+CHAT_TRANSLATOR = os.environ.get("CHAT_TRANSLATOR", "chat.translation.NullTranslator")
+LIBRETRANSLATE_URL = os.environ.get("LIBRETRANSLATE_URL", "")
+LIBRETRANSLATE_API_KEY = os.environ.get("LIBRETRANSLATE_API_KEY", "")
+CHAT_TRANSLATION_LANGUAGES = env_list("CHAT_TRANSLATION_LANGUAGES", [])   # target languages to produce, e.g. en,he
+TRANSLATION_TIMEOUT_SECONDS = float(os.environ.get("TRANSLATION_TIMEOUT_SECONDS", "5"))

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/parties/<str:party_id>/messages/", include("chat.urls")),
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("health/live", views.health_live, name="health-live"),

@@ -1,0 +1,267 @@
+"""The party WebSocket, ``/ws/parties/{party_id}/``.
+
+The consumer checks input (chat.serializers) and hands every frame to a service, which checks the
+user's place in the party again; nothing here talks to MongoDB. Events from the channel layer
+carry a finished JSON frame, which is forwarded as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from rest_framework import serializers
+
+from chat import services as chat_services
+from chat.serializers import (
+    ChatSendSerializer,
+    HistoryFrameSerializer,
+    PlaybackUpdateSerializer,
+    ReactionFrameSerializer,
+    ResumeFrameSerializer,
+)
+from parties import services as party_services
+from parties.serializers import PartySerializer
+from watchparty.api import OBJECT_ID_RE
+from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
+from watchparty.realtime import party_group
+
+logger = logging.getLogger(__name__)
+
+CLOSE_ENDED = 4000
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_BIG = 1009
+
+
+def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        return {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+    return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
+
+
+def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
+    serializer = serializer_class(data=frame)
+    if not serializer.is_valid():
+        raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
+    return serializer.validated_data
+
+
+class PartyConsumer(AsyncJsonWebsocketConsumer):
+    party_id: str = ""
+    joined_group = False
+
+    # --- connection -------------------------------------------------------------------------
+
+    async def connect(self):
+        self.party_id = self.scope["url_route"]["kwargs"]["party_id"]
+        self.user = self.scope.get("user")
+        # Accept first, then close with a code: a refusal before accept reaches a browser only as
+        # a failed handshake (1006), and clients need to tell these cases apart.
+        await self.accept()
+        if self.user is None or not self.user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not OBJECT_ID_RE.match(self.party_id):
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        try:
+            party, messages = await sync_to_async(self._initial_state)()
+        except NotFound:
+            await self.close(code=await sync_to_async(self._refusal_code)())
+            return
+        except Forbidden:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
+        self.joined_group = True
+        await self.send_json(
+            {
+                "type": "party.state",
+                "party": PartySerializer(party).data,
+                "messages": [chat_services.message_payload(m) for m in messages],
+            }
+        )
+        await sync_to_async(chat_services.presence_notify)(
+            party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
+        )
+
+    def _initial_state(self):
+        party = party_services.party_get_for_member(party_id=self.party_id, user=self.user, require_active=True)
+        messages, _ = chat_services.message_history(
+            party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
+        )
+        return party, messages
+
+    def _refusal_code(self) -> int:
+        """4404 when there is no active party, 4403 when there is one but the user has no seat."""
+        from parties import repository as party_repository
+
+        party = party_repository.get_party(self.party_id)
+        return CLOSE_FORBIDDEN if party is not None and party.is_active else CLOSE_NOT_FOUND
+
+    async def disconnect(self, code):
+        if self.joined_group:
+            await self.channel_layer.group_discard(party_group(self.party_id), self.channel_name)
+            self.joined_group = False
+            try:
+                await sync_to_async(chat_services.presence_notify)(
+                    party_id=self.party_id, user=self.user, reason="disconnected"
+                )
+            except ServiceError:
+                pass  # removed or ended: nobody needs to hear that this socket went away
+
+    # --- frames from the client -------------------------------------------------------------
+
+    async def websocket_receive(self, message):
+        text = message.get("text")
+        if text is None:
+            await self.send_error(Invalid({"frame": ["Frames are JSON text."]}))
+            return
+        if len(text.encode("utf-8")) > settings.WEBSOCKET_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_BIG)
+            return
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            await self.send_error(Invalid({"frame": ["Not valid JSON."]}))
+            return
+        await self.receive_json(frame)
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict):
+            await self.send_error(Invalid({"frame": ["A frame is a JSON object."]}))
+            return
+        client_id = content.get("client_id") if isinstance(content.get("client_id"), str) else None
+        handler = self.FRAME_HANDLERS.get(content.get("type")) if isinstance(content.get("type"), str) else None
+        if handler is None:
+            await self.send_error(Invalid({"type": ["Unknown frame type."]}), client_id=client_id)
+            return
+        try:
+            await handler(self, content)
+        except ServiceError as exc:
+            await self.send_error(exc, client_id=client_id)
+        except Exception:  # noqa: BLE001 - a server fault answers the frame; the socket stays open
+            logger.exception("Frame %s failed in party %s", content.get("type"), self.party_id)
+            await self.send_json(
+                {"type": "error", "code": "unavailable", "detail": "The server could not do that now; try again."}
+                | ({"client_id": client_id} if client_id else {})
+            )
+
+    async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
+        frame = {"type": "error", **exc.payload()}
+        if client_id:
+            frame["client_id"] = client_id
+        await self.send_json(frame)
+
+    async def on_chat_send(self, frame):
+        data = _validated(ChatSendSerializer, frame)
+        result = await sync_to_async(chat_services.message_send)(
+            party_id=self.party_id,
+            user=self.user,
+            text=data["message"],
+            message_type=data["message_type"],
+            client_id=data.get("client_id"),
+        )
+        if not (result.created and result.delivered):
+            # A repeat is answered to the sender alone; so is a message the layer could not fan out.
+            await self.send_json({"type": "chat.message", "message": chat_services.message_payload(result.message)})
+
+    async def on_reaction_add(self, frame):
+        data = _validated(ReactionFrameSerializer, frame)
+        await sync_to_async(chat_services.reaction_add)(
+            party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
+        )
+
+    async def on_reaction_remove(self, frame):
+        data = _validated(ReactionFrameSerializer, frame)
+        await sync_to_async(chat_services.reaction_remove)(
+            party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
+        )
+
+    async def on_playback_update(self, frame):
+        data = _validated(PlaybackUpdateSerializer, frame)
+        await sync_to_async(chat_services.playback_update)(
+            party_id=self.party_id, user=self.user, state=data["state"], position=data["position"]
+        )
+
+    async def on_typing(self, frame):
+        await sync_to_async(chat_services.typing_notify)(
+            party_id=self.party_id, user=self.user, sender_channel=self.channel_name
+        )
+
+    async def on_history(self, frame):
+        data = _validated(HistoryFrameSerializer, frame)
+        messages, next_before = await sync_to_async(chat_services.message_history)(
+            party_id=self.party_id, user=self.user, before=data.get("before"), limit=data["limit"], lang=data.get("lang")
+        )
+        await self.send_json(
+            {
+                "type": "history",
+                "messages": [chat_services.message_payload(m) for m in messages],
+                "next_before": next_before,
+            }
+        )
+
+    async def on_resume(self, frame):
+        data = _validated(ResumeFrameSerializer, frame)
+        messages = await sync_to_async(chat_services.message_resume)(
+            party_id=self.party_id, user=self.user, after=data["after"], lang=data.get("lang")
+        )
+        await self.send_json(
+            {"type": "history", "messages": [chat_services.message_payload(m) for m in messages], "next_before": None}
+        )
+
+    async def on_ping(self, frame):
+        await self.send_json({"type": "pong"})
+
+    FRAME_HANDLERS = {
+        "chat.send": on_chat_send,
+        "reaction.add": on_reaction_add,
+        "reaction.remove": on_reaction_remove,
+        "playback.update": on_playback_update,
+        "typing": on_typing,
+        "history": on_history,
+        "resume": on_resume,
+        "ping": on_ping,
+    }
+
+    # --- events from the channel layer (each carries the finished frame) ----------------------
+
+    async def forward(self, event):
+        await self.send(text_data=event["frame"])
+
+    chat_message = forward
+    reaction_update = forward
+    playback_state = forward
+    message_deleted = forward
+    message_translated = forward
+
+    async def participant_joined(self, event):
+        # A socket is not told that it connected itself.
+        if event.get("sender") != self.channel_name:
+            await self.forward(event)
+
+    async def typing(self, event):
+        if event.get("sender") != self.channel_name:
+            await self.forward(event)
+
+    async def participant_left(self, event):
+        await self.forward(event)
+        if event.get("user_id") == str(self.user.pk) and event.get("reason") in {"left", "removed"}:
+            # This user no longer holds a seat: their sockets close too.
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    async def party_ended(self, event):
+        await self.forward(event)
+        await self.close(code=CLOSE_ENDED)
+
+    async def health_probe(self, event):
+        """Sent by /health/ready to a group nobody joins; present so a stray one is harmless."""
+

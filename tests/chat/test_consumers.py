@@ -1,0 +1,418 @@
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from rest_framework.authtoken.models import Token
+
+from chat import repository as chat_repository
+from chat import services as chat_services
+from parties import repository as party_repository
+from parties import services as party_services
+from parties.services import PartySettings
+from watchparty.timeutil import utcnow
+from tests.chat.wsutil import close_code, drain, open_socket, receive, receive_type
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def party_setup(make_user):
+    """A party with a host and a guest, and their API tokens."""
+
+    def make(**overrides):
+        host = make_user(display_name="Host")
+        guest = make_user(display_name="Guest")
+        party = party_services.party_create(
+            user=host, data=PartySettings(content_id="film", content_type="vod", **overrides)
+        )
+        party_services.party_join(room_code=party.room_code, user=guest)
+        return {
+            "party": party,
+            "host": host,
+            "guest": guest,
+            "host_token": Token.objects.create(user=host).key,
+            "guest_token": Token.objects.create(user=guest).key,
+        }
+
+    return make
+
+
+async def joined(party_id, token):
+    """An open socket past its party.state frame."""
+    communicator, connected = await open_socket(party_id, token)
+    assert connected
+    state = await receive_type(communicator, "party.state")
+    return communicator, state
+
+
+async def test_connect_sends_party_state_with_last_50_messages(party_setup):
+    """On connect the client gets the party and its last 50 messages, oldest first."""
+    s = await sync_to_async(party_setup)()
+    for i in range(55):
+        await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text=f"m{i}")
+    communicator, state = await joined(s["party"].id, s["guest_token"])
+    try:
+        assert state["party"]["id"] == s["party"].id and state["party"]["participant_count"] == 2
+        assert [m["message"] for m in state["messages"]] == [f"m{i}" for i in range(5, 55)]
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize("token", [None, "not-a-real-token"])
+async def test_unauthenticated_is_closed_4401(party_setup, token):
+    """Without a valid token (or session) the socket closes with 4401."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await open_socket(s["party"].id, token)
+    assert await close_code(communicator) == 4401
+    await communicator.disconnect()
+
+
+async def test_outsider_is_closed_4403(party_setup, make_user):
+    """A user without a seat is closed with 4403."""
+    s = await sync_to_async(party_setup)()
+    outsider = await sync_to_async(make_user)()
+    token = (await sync_to_async(Token.objects.create)(user=outsider)).key
+    communicator, _ = await open_socket(s["party"].id, token)
+    assert await close_code(communicator) == 4403
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("party_id", ["65a1b2c3d4e5f60718293a4b", "not-an-id", "%24ne"])
+async def test_missing_party_is_closed_4404(party_setup, party_id):
+    """A party that does not exist (or a malformed id) closes with 4404."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await open_socket(party_id, s["host_token"])
+    assert await close_code(communicator) == 4404
+    await communicator.disconnect()
+
+
+async def test_ended_party_is_closed_4404(party_setup):
+    """An ended party closes new sockets with 4404."""
+    s = await sync_to_async(party_setup)()
+    await sync_to_async(party_services.party_end)(party_id=s["party"].id, user=s["host"])
+    communicator, _ = await open_socket(s["party"].id, s["host_token"])
+    assert await close_code(communicator) == 4404
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", None])
+async def test_foreign_or_missing_origin_is_rejected(party_setup, origin):
+    """A handshake from a foreign Origin, or with none, is refused before it is accepted."""
+    s = await sync_to_async(party_setup)()
+    communicator, connected = await open_socket(s["party"].id, s["host_token"], origin=origin)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_chat_send_reaches_every_socket_including_sender(party_setup):
+    """A message is stored, then delivered to every socket of the party, sender included."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await guest.send_json_to({"type": "chat.send", "message": "שלום 👋", "message_type": "text", "client_id": "a1"})
+        for communicator in (host, guest):
+            frame = await receive_type(communicator, "chat.message")
+            assert frame["message"]["message"] == "שלום 👋"
+            assert frame["message"]["client_id"] == "a1" and frame["message"]["user_id"] == str(s["guest"].pk)
+        stored = await sync_to_async(chat_repository.count_for_party)(s["party"].id)
+        assert stored == 1
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+async def test_repeated_client_id_stores_once_and_returns_same_id(party_setup):
+    """Sending the same client_id twice stores one message and answers with the same id."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        frame = {"type": "chat.send", "message": "hi", "message_type": "text", "client_id": "same"}
+        await communicator.send_json_to(frame)
+        first = await receive_type(communicator, "chat.message")
+        await communicator.send_json_to(frame)
+        second = await receive_type(communicator, "chat.message")
+        assert first["message"]["id"] == second["message"]["id"]
+        assert await sync_to_async(chat_repository.count_for_party)(s["party"].id) == 1
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame,field",
+    [
+        ({"type": "chat.send", "message": "", "client_id": "x"}, "message"),
+        ({"type": "chat.send", "message": "x" * 501, "client_id": "x"}, "message"),
+        ({"type": "chat.send", "message": "hi", "message_type": "system", "client_id": "x"}, "message_type"),
+        ({"type": "chat.send", "message": "<script>alert(1)</script>", "client_id": "x"}, "message"),
+        ({"type": "chat.send", "message": {"$ne": None}, "client_id": "x"}, "message"),
+        ({"type": "chat.send", "message": "hi", "client_id": "x" * 65}, "client_id"),
+        ({"type": "reaction.add", "message_id": "nope", "emoji": "👍"}, "message_id"),
+        ({"type": "reaction.add", "message_id": "65a1b2c3d4e5f60718293a4b", "emoji": "a"}, "emoji"),
+        ({"type": "playback.update", "state": "rewinding", "position": 1}, "state"),
+        ({"type": "playback.update", "state": "playing", "position": "12"}, "position"),
+        ({"type": "history", "before": {"$gt": ""}}, "before"),
+        ({"type": "history", "limit": 1000}, "limit"),
+        ({"type": "resume"}, "after"),
+        ({"type": "launch.missiles"}, "type"),
+        ({"message": "no type"}, "type"),
+    ],
+)
+async def test_bad_frames_get_invalid_and_socket_stays_open(party_setup, frame, field):
+    """A bad frame gets an `invalid` error naming the field; the socket stays open."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_json_to(frame)
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "invalid" and field in error["errors"], error
+        if frame.get("client_id") == "x":
+            assert error["client_id"] == "x"
+        await communicator.send_json_to({"type": "ping"})
+        assert (await receive_type(communicator, "pong"))["type"] == "pong"
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", "42", '"text"'])
+async def test_non_object_frames_get_invalid(party_setup, raw):
+    """Text that is not a JSON object is answered with `invalid`."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_to(text_data=raw)
+        assert (await receive_type(communicator, "error"))["code"] == "invalid"
+        await communicator.send_to(bytes_data=b"\x00\x01")
+        assert (await receive_type(communicator, "error"))["code"] == "invalid"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_frame_over_16_kib_closes_1009(party_setup):
+    """A frame over 16 KiB closes the socket with 1009."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    await communicator.send_to(text_data=json.dumps({"type": "chat.send", "message": "x" * 17000}))
+    assert await close_code(communicator) == 1009
+    await communicator.disconnect()
+
+
+async def test_chat_send_rate_limited(party_setup, settings):
+    """The sixth message within 5 seconds is refused with rate_limited and retry_after."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        for i in range(5):
+            await communicator.send_json_to({"type": "chat.send", "message": f"m{i}", "client_id": f"r{i}"})
+            await receive_type(communicator, "chat.message")
+        await communicator.send_json_to({"type": "chat.send", "message": "one too many", "client_id": "r5"})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "rate_limited" and 1 <= error["retry_after"] <= 5 and error["client_id"] == "r5"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_chat_disabled(party_setup):
+    """In a party with chat off, chat.send gets chat_disabled."""
+    s = await sync_to_async(party_setup)(chat_enabled=False)
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_json_to({"type": "chat.send", "message": "hello?", "client_id": "z"})
+        assert (await receive_type(communicator, "error"))["code"] == "chat_disabled"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_reactions_are_broadcast(party_setup):
+    """reaction.add and reaction.remove send reaction.update to the whole party."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await host.send_json_to({"type": "chat.send", "message": "react to me", "client_id": "m"})
+        message_id = (await receive_type(host, "chat.message"))["message"]["id"]
+        await guest.send_json_to({"type": "reaction.add", "message_id": message_id, "emoji": "🎉"})
+        for communicator in (host, guest):
+            update = await receive_type(communicator, "reaction.update")
+            assert update == {"type": "reaction.update", "message_id": message_id, "reactions": {"🎉": [str(s["guest"].pk)]}}
+        await guest.send_json_to({"type": "reaction.remove", "message_id": message_id, "emoji": "🎉"})
+        assert (await receive_type(host, "reaction.update"))["reactions"] == {}
+        await guest.send_json_to({"type": "reaction.add", "message_id": "65a1b2c3d4e5f60718293a4b", "emoji": "🎉"})
+        assert (await receive_type(guest, "error"))["code"] == "not_found"
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+async def test_playback_is_host_only(party_setup):
+    """The host's playback.update reaches everyone; a guest's is forbidden."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await host.send_json_to({"type": "playback.update", "state": "playing", "position": 42.5})
+        state = await receive_type(guest, "playback.state")
+        assert state["state"] == "playing" and state["position"] == 42.5 and state["by"] == str(s["host"].pk)
+        assert state["updated_at"].endswith("Z")
+        await guest.send_json_to({"type": "playback.update", "state": "paused", "position": 1})
+        assert (await receive_type(guest, "error"))["code"] == "forbidden"
+        party = await sync_to_async(party_repository.get_party)(s["party"].id)
+        assert party.playback.state == "playing" and party.playback.position == 42.5
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+async def test_typing_goes_to_others_only_and_is_rate_limited(party_setup):
+    """typing reaches the other sockets, not the sender; a second within a second is rate limited."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await drain(host)
+        await guest.send_json_to({"type": "typing"})
+        frame = await receive_type(host, "typing")
+        assert frame == {"type": "typing", "user_id": str(s["guest"].pk), "user_name": "Guest"}
+        await guest.send_json_to({"type": "typing"})
+        assert (await receive_type(guest, "error"))["code"] == "rate_limited"
+        assert all(f["type"] != "typing" for f in await drain(guest))
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+async def test_history_pages_by_cursor(party_setup):
+    """history returns the page just older than `before`, oldest first, with next_before."""
+    s = await sync_to_async(party_setup)()
+    for i in range(12):
+        await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text=f"h{i}")
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_json_to({"type": "history", "limit": 5})
+        newest = await receive_type(communicator, "history")
+        assert [m["message"] for m in newest["messages"]] == [f"h{i}" for i in range(7, 12)]
+        await communicator.send_json_to({"type": "history", "before": newest["next_before"], "limit": 5})
+        older = await receive_type(communicator, "history")
+        assert [m["message"] for m in older["messages"]] == [f"h{i}" for i in range(2, 7)]
+        await communicator.send_json_to({"type": "history", "before": "65a1b2c3d4e5f60718293a4b"})
+        assert (await receive_type(communicator, "error"))["code"] == "not_found"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_resume_returns_exactly_the_missed_messages(party_setup):
+    """A socket that disconnects, misses 5 messages and resumes gets exactly those 5, in order."""
+    s = await sync_to_async(party_setup)()
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    await guest.send_json_to({"type": "chat.send", "message": "last seen", "client_id": "seen"})
+    last_seen = (await receive_type(guest, "chat.message"))["message"]["id"]
+    await guest.disconnect()
+    missed = []
+    for i in range(5):
+        result = await sync_to_async(chat_services.message_send)(
+            party_id=s["party"].id, user=s["host"], text=f"missed {i}", message_type="text", client_id=f"x{i}"
+        )
+        missed.append(result.message.id)
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await guest.send_json_to({"type": "resume", "after": last_seen})
+        history = await receive_type(guest, "history")
+        assert [m["id"] for m in history["messages"]] == missed
+    finally:
+        await guest.disconnect()
+
+
+async def test_http_message_and_join_reach_sockets(party_setup, make_user, api_client):
+    """A message sent over HTTP and a join over HTTP reach the party's sockets."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        client = api_client(s["guest"])
+        response = await sync_to_async(client.post)(
+            f"/api/parties/{s['party'].id}/messages/", {"message": "from http", "client_id": "h1"}, format="json"
+        )
+        assert response.status_code == 201
+        assert (await receive_type(host, "chat.message"))["message"]["message"] == "from http"
+        newcomer = await sync_to_async(make_user)(display_name="Newcomer")
+        await sync_to_async(api_client(newcomer).post)(
+            "/api/parties/join/", {"room_code": s["party"].room_code}, format="json"
+        )
+        joined_frame = await receive_type(host, "participant.joined")
+        assert joined_frame["user_name"] == "Newcomer" and joined_frame["participant_count"] == 3
+    finally:
+        await host.disconnect()
+
+
+async def test_party_ended_closes_every_socket_4000(party_setup):
+    """When the host ends the party every socket gets party.ended, then closes with 4000."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    await sync_to_async(party_services.party_end)(party_id=s["party"].id, user=s["host"])
+    for communicator in (host, guest):
+        assert (await receive_type(communicator, "party.ended"))["party_id"] == s["party"].id
+        assert await close_code(communicator) == 4000
+        await communicator.disconnect()
+
+
+async def test_leaving_over_http_closes_that_users_sockets(party_setup):
+    """A user who leaves over HTTP is announced to the party, and their own sockets close (4403)."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    await sync_to_async(party_services.party_leave)(party_id=s["party"].id, user=s["guest"])
+    left = await receive_type(host, "participant.left")
+    assert left["user_id"] == str(s["guest"].pk) and left["participant_count"] == 1
+    assert await close_code(guest) == 4403
+    await guest.disconnect()
+    await host.disconnect()
+
+
+async def test_every_frame_is_authorized(party_setup):
+    """A user whose seat is gone can do nothing more on a socket that is still open."""
+    s = await sync_to_async(party_setup)()
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        # Remove the seat without any broadcast, so only the per-frame check can stop the user.
+        await sync_to_async(party_repository.remove_participant)(s["party"].id, str(s["guest"].pk), utcnow())
+        for frame in [
+            {"type": "chat.send", "message": "still here?", "client_id": "q"},
+            {"type": "typing"},
+            {"type": "history"},
+            {"type": "reaction.add", "message_id": "65a1b2c3d4e5f60718293a4b", "emoji": "👍"},
+        ]:
+            await guest.send_json_to(frame)
+            assert (await receive_type(guest, "error"))["code"] == "not_found", frame
+        assert await sync_to_async(chat_repository.count_for_party)(s["party"].id) == 0
+    finally:
+        await guest.disconnect()
+
+
+async def test_moderation_delete_is_broadcast(party_setup):
+    """A moderator's delete reaches the party as message.deleted."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        result = await sync_to_async(chat_services.message_send)(
+            party_id=s["party"].id, user=s["guest"], text="oops", message_type="text", client_id="d"
+        )
+        await sync_to_async(chat_services.message_delete_by_moderator)(party_id=s["party"].id, message_id=result.message.id)
+        assert (await receive_type(host, "message.deleted"))["message_id"] == result.message.id
+    finally:
+        await host.disconnect()
+
+
+async def test_presence_on_connect_and_disconnect(party_setup):
+    """Other sockets hear participant.joined when a user connects and participant.left when they go."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        guest, _ = await joined(s["party"].id, s["guest_token"])
+        frame = await receive_type(host, "participant.joined")
+        assert frame["user_id"] == str(s["guest"].pk) and frame["reason"] == "connected"
+        await guest.disconnect()
+        frame = await receive_type(host, "participant.left")
+        assert frame["user_id"] == str(s["guest"].pk) and frame["reason"] == "disconnected"
+    finally:
+        await host.disconnect()
