@@ -3,10 +3,12 @@ call these; authorization against the party happens here, on every call."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass
 
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 
 from chat import repository
@@ -93,11 +95,27 @@ def system_message_send(*, party_id: str, text: str) -> Message:
     return message
 
 
+_background_tasks: set[asyncio.Task] = set()
+
+
 def _translate_later(message: Message) -> None:
     """Translate in the background: the original message never waits for a translator."""
     if not settings.CHAT_TRANSLATION_LANGUAGES:
         return
-    threading.Thread(target=message_translate, kwargs={"message": message}, daemon=True).start()
+    # Under the ASGI server this runs in a sync_to_async thread. The translation then runs as a task
+    # of the server's event loop, so that its broadcast goes out from that loop: the in-memory channel
+    # layer only wakes sockets waiting on the loop that sends.
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(_start_translation_task, loop, message)
+    else:
+        threading.Thread(target=message_translate, kwargs={"message": message}, daemon=True).start()
+
+
+def _start_translation_task(loop: asyncio.AbstractEventLoop, message: Message) -> None:
+    task = loop.create_task(sync_to_async(message_translate, thread_sensitive=False)(message=message))
+    _background_tasks.add(task)  # a reference, so the task is not collected half-way
+    task.add_done_callback(_background_tasks.discard)
 
 
 def message_translate(*, message: Message) -> None:

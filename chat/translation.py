@@ -37,7 +37,7 @@ from watchparty.text import clean_message_text, is_language_code
 
 logger = logging.getLogger(__name__)
 
-# en, haw, pt-BR, es-419, zh-Hans. Nothing else: no dots or dollars that could reach a field path.
+
 
 # A translation of one chat message is small; a bigger answer is not what we asked for.
 MAX_RESPONSE_BYTES = 64 * 1024

@@ -7,6 +7,7 @@ Without Redis, one process's memory holds it (the embedded default runs one proc
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -16,6 +17,8 @@ from collections import deque
 from django.conf import settings
 
 from watchparty.errors import RateLimited
+
+logger = logging.getLogger(__name__)
 
 _SLIDING_WINDOW = """
 local key = KEYS[1]
@@ -63,7 +66,16 @@ class RedisLimiter:
         self._script = self._client.register_script(_SLIDING_WINDOW)
 
     def hit(self, key: str, limit: int, period: float) -> float | None:
-        retry_ms = self._script(keys=[f"watchparty:rl:{key}"], args=[limit, int(period * 1000), uuid.uuid4().hex])
+        import redis
+
+        try:
+            retry_ms = self._script(
+                keys=[f"watchparty:rl:{key}"], args=[limit, int(period * 1000), uuid.uuid4().hex]
+            )
+        except redis.RedisError:
+            # Fail open: while Redis is away, chat keeps working without limits rather than not at all.
+            logger.warning("Rate limiter unavailable; allowing %s", key, exc_info=True)
+            return None
         return None if int(retry_ms) < 0 else int(retry_ms) / 1000
 
     def reset(self) -> None:

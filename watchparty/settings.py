@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "watchparty.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -205,5 +206,6 @@ LOGGING = {
 CHAT_TRANSLATOR = os.environ.get("CHAT_TRANSLATOR", "chat.translation.NullTranslator")
 LIBRETRANSLATE_URL = os.environ.get("LIBRETRANSLATE_URL", "")
 LIBRETRANSLATE_API_KEY = os.environ.get("LIBRETRANSLATE_API_KEY", "")
-CHAT_TRANSLATION_LANGUAGES = env_list("CHAT_TRANSLATION_LANGUAGES", [])   # target languages to produce, e.g. en,he
+# Target languages to produce, e.g. "en,he"; empty: no translation work at all.
+CHAT_TRANSLATION_LANGUAGES = env_list("CHAT_TRANSLATION_LANGUAGES", [])
 TRANSLATION_TIMEOUT_SECONDS = float(os.environ.get("TRANSLATION_TIMEOUT_SECONDS", "5"))

@@ -1,5 +1,6 @@
 import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -7,6 +8,7 @@ from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
+from chat.translation import Translator
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.services import PartySettings
@@ -14,6 +16,19 @@ from watchparty.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive, receive_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class GatedTranslator(Translator):
+    """Translates only when the test opens the gate, to show the original never waits."""
+
+    gate = threading.Event()
+
+    def detect(self, text):
+        return "en"
+
+    def translate(self, text, *, source, targets):
+        self.gate.wait(5)
+        return {lang: f"[{lang}] {text}" for lang in targets}
 
 
 @pytest.fixture
@@ -416,3 +431,30 @@ async def test_presence_on_connect_and_disconnect(party_setup):
         assert frame["user_id"] == str(s["guest"].pk) and frame["reason"] == "disconnected"
     finally:
         await host.disconnect()
+
+
+async def test_translations_arrive_after_the_original(party_setup, settings):
+    """The original is delivered at once; its translations follow as message.translated."""
+    settings.CHAT_TRANSLATOR = "tests.chat.test_consumers.GatedTranslator"
+    settings.CHAT_TRANSLATION_LANGUAGES = ["he", "fr"]
+    GatedTranslator.gate.clear()
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_json_to({"type": "chat.send", "message": "hello", "client_id": "t"})
+        message = (await receive_type(communicator, "chat.message"))["message"]  # translator still blocked
+        assert message["translations"] == {}
+        GatedTranslator.gate.set()
+        update = await receive_type(communicator, "message.translated", timeout=2)
+        assert update == {
+            "type": "message.translated",
+            "message_id": message["id"],
+            "source_language": "en",
+            "translations": {"he": "[he] hello", "fr": "[fr] hello"},
+        }
+        await communicator.send_json_to({"type": "history", "lang": "fr"})
+        history = await receive_type(communicator, "history")
+        assert history["messages"][-1]["translations"] == {"fr": "[fr] hello"}
+    finally:
+        GatedTranslator.gate.set()
+        await communicator.disconnect()

@@ -1,0 +1,80 @@
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from chat import repository, services
+from parties import services as party_services
+from parties.services import PartySettings
+from watchparty.errors import ChatDisabled, Forbidden, Invalid, NotFound
+from watchparty.realtime import party_group
+
+
+@pytest.fixture
+def party(user):
+    return party_services.party_create(user=user, data=PartySettings(content_id="film", content_type="vod"))
+
+
+def listen(party_id):
+    """A channel in the party's group, as a socket would have."""
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(party_group(party_id), channel)
+    return lambda timeout=2: async_to_sync(_receive)(layer, channel, timeout)
+
+
+async def _receive(layer, channel, timeout):
+    import asyncio
+
+    return await asyncio.wait_for(layer.receive(channel), timeout)
+
+
+def test_send_stores_then_broadcasts(user, party):
+    """A sent message is in the database by the time the party hears of it."""
+    receive = listen(party.id)
+    result = services.message_send(party_id=party.id, user=user, text="hello", message_type="text", client_id="1")
+    event = receive()
+    assert event["type"] == "chat.message" and result.created and result.delivered
+    assert '"message":"hello"' in event["frame"]
+    assert repository.get_message(party.id, result.message.id).message == "hello"
+
+
+def test_send_to_chat_disabled_party(user):
+    """Chat off: sends are refused with chat_disabled and nothing is stored."""
+    party = party_services.party_create(user=user, data=PartySettings(content_id="f", content_type="vod", chat_enabled=False))
+    with pytest.raises(ChatDisabled):
+        services.message_send(party_id=party.id, user=user, text="hi", message_type="text", client_id=None)
+    assert repository.count_for_party(party.id) == 0
+
+
+def test_send_to_ended_party_is_forbidden(user, party):
+    """Nobody can chat in an ended party, but its history stays readable."""
+    services.message_send(party_id=party.id, user=user, text="bye", message_type="text", client_id=None)
+    party_services.party_end(party_id=party.id, user=user)
+    with pytest.raises(Forbidden):
+        services.message_send(party_id=party.id, user=user, text="hello?", message_type="text", client_id=None)
+    messages, _ = services.message_history(party_id=party.id, user=user, before=None, limit=10)
+    assert [m.message for m in messages] == ["bye"]
+
+
+def test_resend_after_rate_limit_returns_stored_message(user, party, settings):
+    """A resend of an already stored message is answered even when the sender is over the limit."""
+    settings.CHAT_SEND_RATE_LIMIT = (1, 60)
+    first = services.message_send(party_id=party.id, user=user, text="once", message_type="text", client_id="k")
+    again = services.message_send(party_id=party.id, user=user, text="once", message_type="text", client_id="k")
+    assert again.message.id == first.message.id and not again.created
+
+
+def test_reaction_limit_is_an_invalid_error(user, party, settings):
+    """Past the emoji limit the service answers `invalid` naming the emoji field."""
+    settings.REACTIONS_MAX_EMOJI = 1
+    message = services.system_message_send(party_id=party.id, text="x")
+    services.reaction_add(party_id=party.id, message_id=message.id, user=user, emoji="👍")
+    with pytest.raises(Invalid) as excinfo:
+        services.reaction_add(party_id=party.id, message_id=message.id, user=user, emoji="🎉")
+    assert "emoji" in excinfo.value.errors
+
+
+def test_moderation_delete_of_missing_message(party):
+    """Deleting a message that does not exist is not_found."""
+    with pytest.raises(NotFound):
+        services.message_delete_by_moderator(party_id=party.id, message_id="65a1b2c3d4e5f60718293a4b")
