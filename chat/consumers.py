@@ -72,15 +72,20 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         try:
-            party, messages = await sync_to_async(self._initial_state)()
+            party = await sync_to_async(party_services.party_socket_access)(party_id=self.party_id, user=self.user)
         except NotFound:
-            await self.close(code=await sync_to_async(self._refusal_code)())
-            return
-        except Forbidden:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        except Forbidden:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        # Join the group before reading the recent messages: a message stored in between then
+        # arrives twice (clients drop repeats by id) rather than not at all.
         await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
         self.joined_group = True
+        messages, _ = await sync_to_async(chat_services.message_history)(
+            party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
+        )
         await self.send_json(
             {
                 "type": "party.state",
@@ -91,20 +96,6 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
         await sync_to_async(chat_services.presence_notify)(
             party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
         )
-
-    def _initial_state(self):
-        party = party_services.party_get_for_member(party_id=self.party_id, user=self.user, require_active=True)
-        messages, _ = chat_services.message_history(
-            party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
-        )
-        return party, messages
-
-    def _refusal_code(self) -> int:
-        """4404 when there is no active party, 4403 when there is one but the user has no seat."""
-        from parties import repository as party_repository
-
-        party = party_repository.get_party(self.party_id)
-        return CLOSE_FORBIDDEN if party is not None and party.is_active else CLOSE_NOT_FOUND
 
     async def disconnect(self, code):
         if self.joined_group:

@@ -99,6 +99,19 @@ def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: st
     broadcast(party.id, frame_type, payload, user_id=user_id, reason=reason, sender=sender)
 
 
+def party_socket_access(*, party_id: str, user) -> Party:
+    """The party a WebSocket may open on. NotFound when there is no active party with this id,
+    Forbidden when there is one but ``user`` neither hosts it nor holds a seat (the protocol's
+    4404 and 4403)."""
+    party = repository.get_party(party_id)
+    if party is None or not party.is_active:
+        raise NotFound("No active party with this id.")
+    user_id = str(user.pk)
+    if not (party.host_id == user_id or party.has_participant(user_id)):
+        raise Forbidden("You hold no seat in this party.")
+    return party
+
+
 def party_join(*, room_code: str, user) -> Party:
     """Take a seat in the active party with this code. Joining twice keeps the one seat."""
     user_id = str(user.pk)
