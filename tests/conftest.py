@@ -30,10 +30,11 @@ def mongo_db(settings):
     settings.MONGODB_DB = f"test_{uuid.uuid4().hex[:12]}"
     settings.REDIS_URL = ""
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    client, name = get_client(), settings.MONGODB_DB
     db = get_db()
     ensure_indexes(db)  # as `manage.py ensure_indexes` does before a deploy
     yield db
-    get_client().drop_database(settings.MONGODB_DB)
+    client.drop_database(name)
 
 
 @pytest.fixture(autouse=True)

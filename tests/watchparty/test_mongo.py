@@ -1,0 +1,45 @@
+import logging
+
+from watchparty import mongo
+
+
+def test_real_client_uses_the_pool_settings(settings):
+    """With MONGODB_URI set, the client has the documented pool and timeout settings."""
+    settings.MONGODB_URI = "mongodb://127.0.0.1:1/?directConnection=true"
+    client = mongo.get_client()
+    try:
+        pool = client.options.pool_options
+        assert pool.max_pool_size == 100 and pool.min_pool_size == 10
+        assert pool.max_idle_time_seconds == 30
+        assert pool.connect_timeout == 5 and client.options.server_selection_timeout == 5
+        assert client.codec_options.tz_aware
+    finally:
+        mongo._clients.pop(settings.MONGODB_URI).close()
+
+
+def test_one_client_per_process(settings):
+    """Every call returns the same client for the same URI."""
+    assert mongo.get_client() is mongo.get_client()
+
+
+def test_embedded_database_warns_that_data_is_not_kept(settings, caplog):
+    """Without MONGODB_URI the app logs that data does not survive a restart."""
+    settings.MONGODB_URI = ""
+    saved = mongo._clients.pop("", None)
+    try:
+        with caplog.at_level(logging.WARNING, logger="watchparty.mongo"):
+            mongo.get_client()
+        assert "will NOT survive a restart" in caplog.text
+    finally:
+        if saved is not None:
+            mongo._clients[""] = saved
+
+
+def test_ping_reports_an_unreachable_server(settings):
+    """A server that does not answer makes ping() False, quickly, without raising."""
+    settings.MONGODB_URI = "mongodb://127.0.0.1:1/?directConnection=true"
+    settings.MONGODB_SERVER_SELECTION_TIMEOUT_MS = 200
+    try:
+        assert mongo.ping() is False
+    finally:
+        mongo._clients.pop(settings.MONGODB_URI).close()
