@@ -26,6 +26,7 @@ from chat.serializers import (
 )
 from parties import services as party_services
 from parties.serializers import PartySerializer
+from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
 from watchparty.realtime import party_group
@@ -56,6 +57,7 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
 class PartyConsumer(AsyncJsonWebsocketConsumer):
     party_id: str = ""
     joined_group = False
+    counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
 
     # --- connection -------------------------------------------------------------------------
 
@@ -96,8 +98,13 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
         await sync_to_async(chat_services.presence_notify)(
             party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
         )
+        metrics.WEBSOCKETS_OPEN.inc()
+        self.counted_open = True
 
     async def disconnect(self, code):
+        if self.counted_open:
+            metrics.WEBSOCKETS_OPEN.dec()
+            self.counted_open = False
         if self.joined_group:
             await self.channel_layer.group_discard(party_group(self.party_id), self.channel_name)
             self.joined_group = False
@@ -140,6 +147,7 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(exc, client_id=client_id)
         except Exception:  # noqa: BLE001 - a server fault answers the frame; the socket stays open
             logger.exception("Frame %s failed in party %s", content.get("type"), self.party_id)
+            metrics.WEBSOCKET_FRAMES_REJECTED.labels(code="unavailable").inc()
             await self.send_json(
                 {"type": "error", "code": "unavailable", "detail": "The server could not do that now; try again."}
                 | ({"client_id": client_id} if client_id else {})
@@ -147,6 +155,7 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
         frame = {"type": "error", **exc.payload()}
+        metrics.WEBSOCKET_FRAMES_REJECTED.labels(code=frame["code"]).inc()
         if client_id:
             frame["client_id"] = client_id
         await self.send_json(frame)
@@ -228,7 +237,10 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, event):
         await self.send(text_data=event["frame"])
 
-    chat_message = forward
+    async def chat_message(self, event):
+        metrics.MESSAGES_DELIVERED.inc()
+        await self.send(text_data=event["frame"])
+
     reaction_update = forward
     playback_state = forward
     message_deleted = forward

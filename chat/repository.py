@@ -7,6 +7,7 @@ or repeats a message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,13 @@ INDEXES = [
     ),
     # Messages expire after CHAT_MESSAGE_TTL_DAYS; `ensure_indexes` updates the lifetime in place.
     IndexSpec(COLLECTION, "timestamp_ttl", (("timestamp", ASCENDING),), expire_after_seconds=_ttl_seconds),
+    # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
+    # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
+    IndexSpec(
+        COLLECTION,
+        "archived_timestamp_id",
+        (("archived_at", ASCENDING), ("timestamp", ASCENDING), ("_id", ASCENDING)),
+    ),
 ]
 
 
@@ -337,3 +345,92 @@ def reactions_for(party_id: str, message_ids: list[str]) -> dict[str, dict[str, 
 
 def count_for_party(party_id: str) -> int:
     return _messages().count_documents({"party_id": party_id})
+
+
+def count_all() -> int:
+    """How many messages are stored, from the collection's metadata (no query, no scan)."""
+    return _messages().estimated_document_count()
+
+
+# --- Archival (`manage.py archive_messages`) ---------------------------------------------------
+
+
+def list_unarchived_before(cutoff: datetime, *, after: Cursor | None, limit: int) -> list[Message]:
+    """Up to ``limit`` messages older than ``cutoff`` that are not archived yet (``archived_at``
+    missing or null), oldest first by ``(timestamp, _id)``, starting just after ``after``.
+    Every field is returned, translations in every language."""
+    query: dict[str, Any] = {"archived_at": None}
+    if after is None:
+        query["timestamp"] = {"$lt": cutoff}
+    else:
+        query["$or"] = [
+            {"timestamp": {"$gt": after.timestamp, "$lt": cutoff}},
+            {"timestamp": after.timestamp, "_id": {"$gt": ObjectId(after.id)}},
+        ]
+    projection = {**_projection(None), "translations": 1}
+    cursor = (
+        _messages().find(query, projection).sort([("timestamp", ASCENDING), ("_id", ASCENDING)]).limit(limit)
+    )
+    return [_to_message(doc) for doc in cursor]
+
+
+def mark_archived(message_ids: list[str], at: datetime) -> int:
+    """Set ``archived_at`` on the listed messages that are not archived yet. Returns how many changed
+    (fewer than listed when some were deleted or archived meanwhile)."""
+    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
+    if not oids:
+        return 0
+    result = _messages().update_many({"_id": {"$in": oids}, "archived_at": None}, {"$set": {"archived_at": at}})
+    return result.modified_count
+
+
+def delete_archived(message_ids: list[str]) -> int:
+    """Delete the listed messages that are marked archived; an unarchived one is never deleted.
+    Returns how many were deleted."""
+    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
+    if not oids:
+        return 0
+    return _messages().delete_many({"_id": {"$in": oids}, "archived_at": {"$ne": None}}).deleted_count
+
+
+# --- Staff moderation (the admin) --------------------------------------------------------------
+
+
+def _search_filter(party_id: str, *, text: str, user: str) -> dict[str, Any]:
+    """One party's messages, optionally those whose text contains ``text`` and those by ``user``
+    (a user id, or a user name in any letter case).
+
+    Both terms are escaped into literal patterns (``re.escape``), so no operator or pattern ever
+    comes from what a moderator typed. The index scan is on party_id (party_timestamp_id, in
+    timestamp order); the terms filter that scan, within the one party only.
+    """
+    query: dict[str, Any] = {"party_id": party_id}
+    conditions: list[dict[str, Any]] = []
+    if text:
+        conditions.append({"message": {"$regex": re.escape(text), "$options": "i"}})
+    if user:
+        conditions.append(
+            {"$or": [{"user_id": user}, {"user_name": {"$regex": f"^{re.escape(user)}$", "$options": "i"}}]}
+        )
+    if conditions:
+        query["$and"] = conditions
+    return query
+
+
+def search_messages(party_id: str, *, text: str = "", user: str = "", offset: int, limit: int) -> list[Message]:
+    """One page of a party's messages matching the terms, newest first."""
+    if limit <= 0:
+        return []  # a limit of 0 would mean "no limit" to the server
+    cursor = (
+        _messages()
+        .find(_search_filter(party_id, text=text, user=user), _projection(None))
+        .sort([("timestamp", DESCENDING), ("_id", DESCENDING)])
+        .skip(max(offset, 0))
+        .limit(limit)
+    )
+    return [_to_message(doc) for doc in cursor]
+
+
+def count_matching(party_id: str, *, text: str = "", user: str = "") -> int:
+    """How many of a party's messages match the terms (``search_messages``)."""
+    return _messages().count_documents(_search_filter(party_id, text=text, user=user))

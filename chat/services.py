@@ -7,16 +7,22 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
 
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 
 from chat import repository
+from chat.archive import ArchiveFile
 from chat.repository import Message, NewMessage
 from chat.serializers import MessageSerializer
 from parties import repository as party_repository
-from parties.services import party_get_for_member, presence_broadcast
+from parties.models import ModerationAction
+from parties.services import moderation_record, party_get_for_member, presence_broadcast
+from watchparty import metrics
 from watchparty.errors import ChatDisabled, Forbidden, Invalid, NotFound, RateLimited
+from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
 from watchparty.text import user_display_name
@@ -73,7 +79,9 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
         if existing is None:  # deleted by a moderator in between
             raise NotFound("That message was removed.")
         return SendResult(existing, created=False)
-    delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)})
+    metrics.MESSAGES_STORED.inc()
+    with metrics.MESSAGE_BROADCAST_SECONDS.time():
+        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)})
     _translate_later(message)
     return SendResult(message, created=True, delivered=delivered)
 
@@ -214,12 +222,30 @@ def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str
     return changed
 
 
-def message_delete_by_moderator(*, party_id: str, message_id: str) -> Message:
-    """Remove a message for everyone; sockets get ``message.deleted``. The caller (the admin)
-    checks staff permissions and records the action."""
-    removed = repository.delete_message(party_id, message_id)
-    if removed is None:
-        raise NotFound("No such message in this party.")
+def message_delete_by_moderator(*, party_id: str, message_id: str, moderator=None, reason: str = "") -> Message:
+    """Remove a message for everyone; sockets get ``message.deleted``. The caller checks staff
+    permissions. With ``moderator`` (every staff interface passes one) the deletion is recorded as
+    a ModerationAction naming the message's text and author; nothing is deleted unrecorded."""
+    if moderator is None:
+        removed = repository.delete_message(party_id, message_id)
+        if removed is None:
+            raise NotFound("No such message in this party.")
+    else:
+        with moderation_record(
+            moderator=moderator,
+            action=ModerationAction.Action.DELETE_MESSAGE,
+            party_id=party_id,
+            message_id=message_id,
+            reason=reason,
+        ) as record:
+            removed = repository.delete_message(party_id, message_id)
+            if removed is None:
+                raise NotFound("No such message in this party.")
+            record.target_user_id = removed.user_id
+            record.detail = (
+                f"Deleted a {removed.message_type} message by {removed.user_name} (user {removed.user_id}) "
+                f"sent {isoformat_z(removed.timestamp)}: {removed.message}"
+            )
     broadcast(party_id, "message.deleted", {"message_id": message_id})
     return removed
 
@@ -256,3 +282,130 @@ def playback_update(*, party_id: str, user, state: str, position: float) -> dict
     payload = {"state": state, "position": position, "updated_at": isoformat_z(updated_at), "by": str(user.pk)}
     broadcast(party_id, "playback.state", payload)
     return payload
+
+
+# --- Archival (`manage.py archive_messages`) ---------------------------------------------------
+
+ARCHIVE_BATCH_SIZE = 1000
+
+
+@dataclass
+class ArchiveProgress:
+    """Running totals of an archive run, handed to the progress callback after each batch."""
+
+    cutoff: datetime
+    output: str
+    phase: str = "archiving"  # "deleting" while removing messages an earlier run archived to the file
+    batches: int = 0
+    read: int = 0  # unarchived messages older than the cutoff, read from the database
+    written: int = 0  # lines this run appended to the file
+    recovered: int = 0  # already in the file (an interrupted run): marked, not written again
+    marked: int = 0  # messages this run marked archived
+    not_marked: int = 0  # deleted (or archived by another run) between reading and marking
+    deleted: int = 0  # with delete: messages removed, each one read back from the file first
+    discarded_bytes: int = 0  # an incomplete batch cut off the end of the file (an interrupted run)
+    last_timestamp: datetime | None = None  # the newest message handled so far
+
+
+def archive_record(message: Message, *, archived_at: str) -> dict:
+    """A message as one archive line: the public Message shape plus ``archived_at``."""
+    return {**message_payload(message), "archived_at": archived_at}
+
+
+def _parse_archived_at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def message_archive(
+    *,
+    older_than: timedelta,
+    output: str,
+    delete: bool,
+    batch_size: int = ARCHIVE_BATCH_SIZE,
+    on_batch: Callable[[ArchiveProgress], None] | None = None,
+) -> ArchiveProgress:
+    """Export every message older than ``older_than`` that is not archived yet to ``output``
+    (gzipped JSON lines, appended to the file when it exists), and mark each one ``archived_at``.
+    With ``delete``, remove the archived messages that were read back from the file: those
+    exported now and those an earlier run exported to the same file. An unarchived message, or
+    one that is not in the file, is never deleted.
+
+    Batches go oldest first. Each is written and flushed to disk, read back, and only then
+    marked; a run stopped at any point loses nothing, and running it again with the same
+    ``output`` finishes the job without writing any message twice (a message found in the file
+    but not marked is marked, not written again). Raises chat.archive.ArchiveError when the file
+    cannot be used.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    progress = ArchiveProgress(cutoff=utcnow() - older_than, output=output)
+    with ArchiveFile(output) as archive:
+        progress.discarded_bytes = archive.discarded_bytes
+        if delete and archive.ids:
+            # Messages an earlier run wrote to this file and marked; each was just read from the file.
+            progress.phase = "deleting"
+            earlier = list(archive.ids)
+            for start in range(0, len(earlier), batch_size):
+                progress.deleted += repository.delete_archived(earlier[start : start + batch_size])
+                if on_batch is not None:
+                    on_batch(progress)
+            progress.phase = "archiving"
+        after: repository.Cursor | None = None
+        while True:
+            batch = repository.list_unarchived_before(progress.cutoff, after=after, limit=batch_size)
+            if not batch:
+                break
+            after = repository.Cursor(timestamp=batch[-1].timestamp, id=batch[-1].id)
+            progress.batches += 1
+            progress.read += len(batch)
+            progress.last_timestamp = batch[-1].timestamp
+            archived_at = utcnow()
+            fresh = [message for message in batch if message.id not in archive.ids]
+            # In the file but not marked: an earlier run stopped between writing and marking.
+            # Mark them with the time the file records, so the database and the file agree.
+            earlier_by_time: dict[str, list[str]] = {}
+            for message in batch:
+                if message.id in archive.ids:
+                    earlier_by_time.setdefault(archive.ids[message.id], []).append(message.id)
+            if fresh:
+                stamp = isoformat_z(archived_at)
+                archive.append([archive_record(message, archived_at=stamp) for message in fresh])
+                progress.written += len(fresh)
+                marked = repository.mark_archived([message.id for message in fresh], _parse_archived_at(stamp))
+                progress.marked += marked
+                progress.not_marked += len(fresh) - marked
+            for stamp, ids in earlier_by_time.items():
+                progress.recovered += len(ids)
+                marked = repository.mark_archived(ids, _parse_archived_at(stamp))
+                progress.marked += marked
+                progress.not_marked += len(ids) - marked
+            if delete:
+                verified = [message.id for message in batch if message.id in archive.ids]
+                progress.deleted += repository.delete_archived(verified)
+            if on_batch is not None:
+                on_batch(progress)
+    return progress
+
+
+# --- Staff moderation (the admin) ---------------------------------------------------------------
+
+
+def message_search(*, party_id: str, text: str = "", user: str = "") -> LazyResults[Message]:
+    """A party's messages for staff, newest first: those whose text contains ``text`` (any letter
+    case) and those by ``user`` (a user id, or a user name in any letter case); all when both are
+    empty. Terms are literal text, never patterns. Paged lazily: give it to a Paginator."""
+    text, user = text.strip(), user.strip()
+    return LazyResults(
+        count=lambda: repository.count_matching(party_id, text=text, user=user),
+        fetch=lambda *, offset, limit: repository.search_messages(
+            party_id, text=text, user=user, offset=offset, limit=limit
+        ),
+    )
+
+
+def message_get_for_moderator(*, party_id: str, message_id: str) -> Message:
+    """One message of a party, for staff. NotFound when the party has no such message."""
+    message = repository.get_message(party_id, message_id)
+    if message is None:
+        raise NotFound("No such message in this party.")
+    return message

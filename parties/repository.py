@@ -7,7 +7,7 @@ never leave this module.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from bson import ObjectId
@@ -58,6 +58,25 @@ INDEXES = [
         unique=True,
         partial_filter={"ended_at": None},
     ),
+    # The stale-party sweep (`end_stale_parties`): active parties idle since before a cutoff,
+    # least recently active first, _id breaking ties for paging.
+    IndexSpec(
+        COLLECTION,
+        "ended_activity_id",
+        (("ended_at", ASCENDING), ("last_activity_at", ASCENDING), ("_id", ASCENDING)),
+    ),
+    # Staff moderation (`search_parties`, `count_parties`), newest first. Every parties, and the
+    # ended ones (ended_at is filtered within the index), then the active ones (and the counts of
+    # active and ended parties). By host: host_created and ended_host_created serve it.
+    IndexSpec(COLLECTION, "created_ended", (("created_at", DESCENDING), ("_id", DESCENDING), ("ended_at", ASCENDING))),
+    IndexSpec(COLLECTION, "ended_created", (("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(COLLECTION, "room_code_created", (("room_code", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION,
+        "room_code_ended_created",
+        (("room_code", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+    ),
+    IndexSpec(COLLECTION, "content_created", (("content_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
 ]
 
 
@@ -332,3 +351,122 @@ def list_active_for_content(content_id: str, *, limit: int) -> list[Party]:
         .limit(limit)
     )
     return [_to_party(doc) for doc in cursor]
+
+
+def count_active() -> int:
+    """How many parties have not ended (served by the indexes that start with ended_at)."""
+    return _parties().count_documents({"ended_at": None})
+
+
+# --- The stale-party sweep (`manage.py end_stale_parties`) ------------------------------------
+
+
+def list_idle_active(
+    cutoff: datetime, *, after: tuple[datetime, str] | None = None, limit: int
+) -> list[Party]:
+    """Up to ``limit`` active parties whose last activity (create, join, leave, playback) is older
+    than ``cutoff``, least recently active first, starting just after ``after`` (the
+    ``(last_activity_at, id)`` of the last party of the previous page)."""
+    query: dict[str, Any] = {"ended_at": None}
+    if after is None:
+        query["last_activity_at"] = {"$lt": cutoff}
+    else:
+        after_at, after_id = after
+        query["$or"] = [
+            {"last_activity_at": {"$gt": after_at, "$lt": cutoff}},
+            {"last_activity_at": after_at, "_id": {"$gt": ObjectId(after_id)}},
+        ]
+    cursor = (
+        _parties()
+        .find(query, {**_LIST_PROJECTION, "last_activity_at": 1})
+        .sort([("last_activity_at", ASCENDING), ("_id", ASCENDING)])
+        .limit(limit)
+    )
+    return [_to_party(doc) for doc in cursor]
+
+
+def end_idle_party(party_id: str, *, idle_before: datetime, ended_at: datetime) -> Party | None:
+    """End an active party only if its last activity is still older than ``idle_before``, in one
+    atomic update, so that a party someone joined a moment ago is never ended by the sweep.
+    Returns the ended party, or None when it is missing, already ended or active again."""
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one_and_update(
+        {"_id": oid, "ended_at": None, "last_activity_at": {"$lt": idle_before}},
+        {"$set": {"ended_at": ended_at, "last_activity_at": ended_at}},
+        return_document=ReturnDocument.AFTER,
+    )
+    return _to_party(doc) if doc else None
+
+
+# --- Staff moderation (the admin) --------------------------------------------------------------
+
+PARTY_STATUSES = ("all", "active", "ended")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class PartySearch:
+    """What the admin's party list asks for. A party matches when it has any of the room codes,
+    hosts or content ids (all exact values: no operator and no pattern ever comes from a term),
+    and the status (``all``, ``active`` or ``ended``). No terms at all: every party."""
+
+    room_codes: tuple[str, ...] = ()
+    host_ids: tuple[str, ...] = ()
+    content_ids: tuple[str, ...] = ()
+    status: str = "all"
+
+    @property
+    def has_terms(self) -> bool:
+        return bool(self.room_codes or self.host_ids or self.content_ids)
+
+
+def _search_filter(search: PartySearch) -> dict[str, Any]:
+    if search.status not in PARTY_STATUSES:
+        raise ValueError(f"Unknown party status {search.status!r}")
+    if not search.has_terms:
+        if search.status == "active":
+            return {"ended_at": None}
+        if search.status == "ended":
+            # A range, so that created_ended filters on its keys and ended_created counts.
+            return {"ended_at": {"$gte": _EPOCH}}
+        return {}
+    # Each $or branch is complete on its own (term and status), so the server walks one index
+    # per branch in created_at order and merges them: no in-memory sort. Within one room code,
+    # host or content id most parties have ended, so "ended" is a residual filter of that walk;
+    # "active" is selective, and an equality that the *_ended_* indexes serve.
+    status: dict[str, Any] = {}
+    if search.status == "active":
+        status = {"ended_at": None}
+    elif search.status == "ended":
+        status = {"ended_at": {"$ne": None}}
+    branches: list[dict[str, Any]] = (
+        [{"room_code": code} for code in search.room_codes]
+        + [{"host_id": host_id} for host_id in search.host_ids]
+        + [{"content_id": content_id} for content_id in search.content_ids]
+    )
+    return {"$or": [{**branch, **status} for branch in branches]}
+
+
+def search_parties(search: PartySearch, *, offset: int, limit: int) -> list[Party]:
+    """One page of the parties matching ``search``, newest first."""
+    if limit <= 0:
+        return []  # a limit of 0 would mean "no limit" to the server
+    cursor = (
+        _parties()
+        .find(_search_filter(search), _LIST_PROJECTION)
+        .sort(_NEWEST_FIRST)
+        .skip(max(offset, 0))
+        .limit(limit)
+    )
+    return [_to_party(doc) for doc in cursor]
+
+
+def count_parties(search: PartySearch) -> int:
+    """How many parties match ``search``. Without terms or status, the collection's metadata count
+    (no scan; an estimate only after an unclean shutdown)."""
+    query = _search_filter(search)
+    if not query:
+        return _parties().estimated_document_count()
+    return _parties().count_documents(query)

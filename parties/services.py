@@ -3,15 +3,23 @@ these apply the change and broadcast it."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
 
 from parties import repository
-from parties.repository import NewParty, Participant, Party
+from parties.models import ModerationAction
+from parties.repository import NewParty, Participant, Party, PartySearch
 from watchparty.errors import Forbidden, NotFound, PartyFull
+from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
 from watchparty.text import user_display_name
@@ -155,13 +163,133 @@ def party_end(*, party_id: str, user) -> Party:
     return party_end_by_system(party_id=party_id)
 
 
-def party_end_by_system(*, party_id: str) -> Party:
-    """End a party on behalf of the host, a moderator or the stale-party sweep."""
-    ended = repository.end_party(party_id, utcnow())
+def party_end_by_system(*, party_id: str, idle_before: datetime | None = None) -> Party:
+    """End a party on behalf of the host, a moderator or the stale-party sweep.
+
+    With ``idle_before`` (the sweep), end it only if its last activity is still older than that:
+    a party that came back to life in the meantime is returned still active, and nothing is sent."""
+    now = utcnow()
+    if idle_before is None:
+        ended = repository.end_party(party_id, now)
+    else:
+        ended = repository.end_idle_party(party_id, idle_before=idle_before, ended_at=now)
     if ended is None:
         current = repository.get_party(party_id)
         if current is None:
             raise NotFound("No such party.")
-        return current  # already ended: ending again changes nothing
+        return current  # already ended (ending again changes nothing), or active again
     broadcast(ended.id, "party.ended", {"party_id": ended.id, "ended_at": isoformat_z(ended.ended_at)})
     return ended
+
+
+# --- Staff moderation (the admin) ---------------------------------------------------------------
+# The staff check belongs to the interface (the admin site); these apply the change, broadcast it
+# and record it as a ModerationAction: the record is written first, in a transaction that a failed
+# change rolls back, so nothing is moderated unrecorded and nothing unmoderated is recorded.
+
+PARTY_SEARCH_MAX_HOSTS = 20
+_ROOM_CODE_RE = re.compile(rf"^[A-Za-z0-9]{{{ROOM_CODE_LENGTH}}}$")
+_USER_ID_RE = re.compile(r"^[0-9]{1,19}$")
+
+
+@contextmanager
+def moderation_record(
+    *, moderator, action: str, party_id: str, message_id: str = "", target_user_id: str = "", reason: str = ""
+):
+    """Record a moderation action around the change itself. The block fills in ``record.detail``;
+    the moderator's ``reason``, when given, is appended to it."""
+    with transaction.atomic():
+        record = ModerationAction.objects.create(
+            moderator=moderator,
+            action=action,
+            party_id=party_id,
+            message_id=message_id,
+            target_user_id=target_user_id,
+        )
+        yield record
+        if reason:
+            record.detail = f"{record.detail}\nReason: {reason}".strip()
+        record.save(update_fields=["detail", "target_user_id"])
+
+
+def _host_ids_for(term: str) -> tuple[str, ...]:
+    """The users a moderator may mean by ``term``: that user id, and users with that username or
+    display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS."""
+    condition = Q(username__iexact=term) | Q(first_name__iexact=term)
+    if _USER_ID_RE.match(term):
+        condition |= Q(pk=int(term))
+    pks = get_user_model().objects.filter(condition).order_by("pk").values_list("pk", flat=True)
+    return tuple(str(pk) for pk in pks[:PARTY_SEARCH_MAX_HOSTS])
+
+
+def party_search(*, text: str, status: str) -> LazyResults[Party]:
+    """Parties for staff, newest first: those whose room code (any letter case), host (user id,
+    username or display name) or content id is exactly ``text`` (every party when empty), with
+    ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
+    if status not in repository.PARTY_STATUSES:
+        raise ValueError(f"Unknown party status {status!r}")
+    text = text.strip()
+    search = PartySearch(status=status)
+    if text:
+        search = PartySearch(
+            room_codes=(text.upper(),) if _ROOM_CODE_RE.match(text) else (),
+            host_ids=_host_ids_for(text),
+            content_ids=(text,),
+            status=status,
+        )
+    return LazyResults(
+        count=lambda: repository.count_parties(search),
+        fetch=lambda *, offset, limit: repository.search_parties(search, offset=offset, limit=limit),
+    )
+
+
+def party_get_for_moderator(*, party_id: str) -> Party:
+    """Any party, active or ended, for staff. NotFound when there is none with this id."""
+    party = repository.get_party(party_id)
+    if party is None:
+        raise NotFound("No such party.")
+    return party
+
+
+def party_end_by_moderator(*, party_id: str, moderator, reason: str = "") -> Party:
+    """A moderator ends the party: sockets get ``party.ended`` and close. An already ended party is
+    returned as it is, and nothing is recorded."""
+    party = party_get_for_moderator(party_id=party_id)
+    if not party.is_active:
+        return party
+    with moderation_record(
+        moderator=moderator, action=ModerationAction.Action.END_PARTY, party_id=party_id, reason=reason
+    ) as record:
+        ended = party_end_by_system(party_id=party_id)
+        record.detail = (
+            f"Ended party {party.room_code} ({party.content_type} {party.content_id!r}) hosted by "
+            f"{party.host_name} (user {party.host_id}), {party.participant_count} participant(s) seated."
+        )
+    return ended
+
+
+def party_remove_participant(*, party_id: str, user_id: str, moderator, reason: str = "") -> Party:
+    """A moderator frees a participant's seat: the party gets ``participant.left`` with reason
+    ``removed`` and that user's sockets close (4403). NotFound when the user holds no seat;
+    Forbidden for the host (end the party instead) and in an ended party."""
+    party = party_get_for_moderator(party_id=party_id)
+    seat = next((p for p in party.participants if p.user_id == user_id), None)
+    if seat is None:
+        raise NotFound("That user holds no seat in this party.")
+    if user_id == party.host_id:
+        raise Forbidden("The host cannot be removed from their own party; end the party instead.")
+    if not party.is_active:
+        raise Forbidden("The party has ended.")
+    with moderation_record(
+        moderator=moderator,
+        action=ModerationAction.Action.REMOVE_PARTICIPANT,
+        party_id=party_id,
+        target_user_id=user_id,
+        reason=reason,
+    ) as record:
+        updated = repository.remove_participant(party_id, user_id, utcnow())
+        if updated is None:  # left, or was removed, in the meantime
+            raise NotFound("That user holds no seat in this party.")
+        record.detail = f"Removed {seat.user_name} (user {user_id}) from party {party.room_code}."
+    presence_broadcast(updated, user_id=user_id, user_name=seat.user_name, reason="removed")
+    return updated

@@ -1,5 +1,6 @@
 import inspect
 import os
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -15,6 +16,7 @@ from tests.querycheck import RecordingDatabase, explain_problems
 from watchparty import indexes
 from watchparty.indexes import declared_indexes, query_is_served
 from watchparty.mongo import get_client, get_db
+from watchparty.timeutil import utcnow
 
 REPOSITORIES = [parties.repository, chat.repository]
 
@@ -85,7 +87,7 @@ def test_command_help_mentions_check():
         ({"room_code": "A", "ended_at": None}, None, True),
         ({"ended_at": None, "host_id": "1"}, [("created_at", -1)], True),
         ({"host_id": "1"}, [("created_at", -1)], True),
-        ({"content_id": "x"}, [("created_at", -1)], False),
+        ({"content_title": "x"}, [("created_at", -1)], False),
         ({"title": "x"}, None, False),
         ({}, None, False),
         ({"_id": 1, "whatever": {"$ne": 2}}, None, True),
@@ -107,6 +109,20 @@ def _exercise_parties(make_user):
     for include_ended in (True, False):
         services.party_list_for_user(user=guest, include_ended=include_ended, limit=10)
     parties.repository.list_active_for_content("film", limit=10)
+    parties.repository.count_active()
+    # The stale-party sweep (index ended_activity_id): both pages, and the conditional end.
+    idle = parties.repository.list_idle_active(utcnow() + timedelta(seconds=1), limit=1)
+    parties.repository.list_idle_active(
+        utcnow() + timedelta(seconds=1), after=(idle[0].last_activity_at, idle[0].id), limit=1
+    )
+    parties.repository.end_idle_party(party.id, idle_before=utcnow() - timedelta(hours=1), ended_at=utcnow())
+    # Staff moderation (indexes created_ended, ended_created, room_code_*, content_created, host_*):
+    # every status, without terms and with a room code, a host (id and name) and a content id.
+    for text in ("", party.room_code.lower(), host.pk, host.username, "film"):
+        for status in parties.repository.PARTY_STATUSES:
+            results = services.party_search(text=str(text), status=status)
+            results.count()
+            results[0:2]
     chat_services.playback_update(party_id=party.id, user=host, state="playing", position=3.0)
     _exercise_chat(party, host, guest)
     services.party_leave(party_id=party.id, user=guest)
@@ -131,6 +147,20 @@ def _exercise_chat(party, host, guest):
     chat.repository.set_translations(party.id, first, source_language="en", translations={"he": "שלום"})
     chat.repository.latest_timestamp(party.id)
     chat.repository.count_for_party(party.id)
+    # Staff moderation: a party's messages by text and by user (party_timestamp_id, then a filter).
+    for text, user in (("", ""), ("M", ""), ("", guest.username), ("m", str(host.pk))):
+        found = chat_services.message_search(party_id=party.id, text=text, user=user)
+        found.count()
+        found[0:2]
+    chat.repository.count_all()
+    # Archival (index archived_timestamp_id): both pages, marking, deleting what is marked.
+    later = utcnow() + timedelta(seconds=1)
+    page = chat.repository.list_unarchived_before(later, after=None, limit=2)
+    chat.repository.list_unarchived_before(
+        later, after=chat.repository.Cursor(timestamp=page[-1].timestamp, id=page[-1].id), limit=2
+    )
+    chat.repository.mark_archived([sent[1].message.id], utcnow())
+    chat.repository.delete_archived([sent[1].message.id])
     chat_services.message_delete_by_moderator(party_id=party.id, message_id=first)
 
 

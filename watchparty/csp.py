@@ -5,7 +5,8 @@ No inline script, no eval, scripts and styles only from the site itself. The bro
 every style is in app.css, and chat text is only ever put into the page as text.
 
 Django 5.2 has no CSP support of its own (it arrives in 6.0), hence this small middleware. The
-admin works under the same policy (its scripts are all external files), so nothing is exempt.
+admin works under the same policy (its scripts are all external files). The one exemption:
+Django's own debug error pages while DEBUG is on, which are styled and scripted inline.
 
 Settings (all optional):
 
@@ -43,7 +44,7 @@ def build_policy(request) -> str:
         ("default-src", ["'self'"]),
         ("script-src", ["'self'"]),
         ("style-src", ["'self'"]),
-        ("img-src", ["'self'", "data:"]),
+        ("img-src", ["'self'"]),
         ("font-src", ["'self'"]),
         ("media-src", list(media_src)),
         ("connect-src", ["'self'", *_websocket_sources(request)]),
@@ -63,6 +64,11 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
     it work in both the sync and the async request path, with no thread hop under ASGI.)"""
 
     def process_response(self, request, response):
-        if HEADER not in response:
-            response[HEADER] = build_policy(request)
+        if HEADER in response:
+            return response
+        if settings.DEBUG and response.status_code >= 400:
+            # Django's debug error pages (tracebacks, URL lists) are styled and scripted inline;
+            # they exist only while DEBUG is on, never in production.
+            return response
+        response[HEADER] = build_policy(request)
         return response

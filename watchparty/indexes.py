@@ -135,10 +135,13 @@ def ensure_indexes(db: Database, specs: list[IndexSpec] | None = None) -> list[s
         if only_ttl_differs:
             try:
                 # collMod changes a TTL in place, without rebuilding the index.
+                # The command as one document: mongomock's command() takes no positional value,
+                # and answers this form with NotImplementedError (caught below) instead of TypeError.
                 db.command(
-                    "collMod",
-                    spec.collection,
-                    index={"name": spec.name, "expireAfterSeconds": declared["expireAfterSeconds"]},
+                    {
+                        "collMod": spec.collection,
+                        "index": {"name": spec.name, "expireAfterSeconds": declared["expireAfterSeconds"]},
+                    }
                 )
                 actions.append(
                     f"updated {spec.collection}.{spec.name} expireAfterSeconds "
@@ -228,3 +231,48 @@ def query_is_served(
             continue  # an unfiltered, unsorted scan is a collection scan whatever the indexes
         return True
     return False
+
+
+# --- Listing ---------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A value from index_information() as plain JSON-friendly Python (SON -> dict, 1.0 -> 1)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def describe_indexes(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """The indexes of each collection: the declared collections and any other (non-system) one.
+
+    Per collection, sorted by name with ``_id_`` first, a list of ``{"name", "keys": [[field,
+    direction], ...], "unique": bool, "partialFilterExpression": dict or None, "expireAfterSeconds":
+    int or None}``. A declared collection that does not exist yet has an empty list.
+    """
+    names = {spec.collection for spec in declared_indexes()}
+    names |= {name for name in db.list_collection_names() if not name.startswith("system.")}
+    result: dict[str, list[dict[str, Any]]] = {}
+    for collection_name in sorted(names):
+        info = db[collection_name].index_information()
+        entries = [
+            {
+                "name": name,
+                "keys": [[str(field), _plain(direction)] for field, direction in details.get("key", [])],
+                "unique": bool(details.get("unique", False)),
+                "partialFilterExpression": _plain(details["partialFilterExpression"])
+                if details.get("partialFilterExpression") is not None
+                else None,
+                "expireAfterSeconds": int(details["expireAfterSeconds"])
+                if details.get("expireAfterSeconds") is not None
+                else None,
+            }
+            for name, details in info.items()
+        ]
+        entries.sort(key=lambda entry: (entry["name"] != "_id_", entry["name"]))
+        result[collection_name] = entries
+    return result

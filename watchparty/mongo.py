@@ -74,6 +74,8 @@ def _create_client(uri: str):
             "Parties and messages will NOT survive a restart, and each process has its own data."
         )
         return mongomock.MongoClient(tz_aware=True)
+    from watchparty.monitoring import command_listener
+
     return MongoClient(
         uri,
         tz_aware=True,
@@ -83,6 +85,7 @@ def _create_client(uri: str):
         connectTimeoutMS=settings.MONGODB_CONNECT_TIMEOUT_MS,
         serverSelectionTimeoutMS=settings.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
         appname="watchparty",
+        event_listeners=[command_listener],  # durations for /metrics, the slow-command log
     )
 
 

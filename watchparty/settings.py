@@ -47,7 +47,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # django.contrib.admin, with the staff pages over MongoDB data (watchparty/admin_site.py).
+    "watchparty.admin_site.WatchPartyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -114,13 +115,27 @@ MONGODB_MIN_POOL_SIZE = env_int("MONGODB_MIN_POOL_SIZE", 10)
 MONGODB_MAX_IDLE_TIME_MS = env_int("MONGODB_MAX_IDLE_TIME_MS", 30_000)
 MONGODB_CONNECT_TIMEOUT_MS = env_int("MONGODB_CONNECT_TIMEOUT_MS", 5_000)
 MONGODB_SERVER_SELECTION_TIMEOUT_MS = env_int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", 5_000)
+# Commands at least this slow are logged (watchparty.mongo.slow) and kept for the admin; negative: off.
+MONGODB_SLOW_COMMAND_MS = env_int("MONGODB_SLOW_COMMAND_MS", 100)
+
+# --- Monitoring: /metrics answers a staff session or "Authorization: Bearer <METRICS_TOKEN>" ---
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Redis: channel layer and rate limits shared by every process ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Which Redis channel layer: "core" (channels_redis.core.RedisChannelLayer, lists per channel) or
+# "pubsub" (channels_redis.pubsub.RedisPubSubChannelLayer); docs/performance.md compares them.
+_CHANNEL_LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER_BACKEND", "") or "core"
+if CHANNEL_LAYER_BACKEND not in {*_CHANNEL_LAYER_BACKENDS, *_CHANNEL_LAYER_BACKENDS.values()}:
+    raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": _CHANNEL_LAYER_BACKENDS.get(CHANNEL_LAYER_BACKEND, CHANNEL_LAYER_BACKEND),
             "CONFIG": {"hosts": [REDIS_URL]},
         }
     }

@@ -4,6 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authtoken.views import obtain_auth_token
 
+from parties import pages
 from watchparty import views
 
 urlpatterns = [
@@ -16,6 +17,9 @@ urlpatterns = [
     path("api/parties/<str:party_id>/messages/", include("chat.urls")),
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("parties/<str:party_id>/", pages.party_room, name="party-room"),
     path("health/live", views.health_live, name="health-live"),
     path("health/ready", views.health_ready, name="health-ready"),
+    path("health/database", views.health_database, name="health-database"),
+    path("metrics", views.metrics, name="metrics"),
 ]

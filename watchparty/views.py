@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from asgiref.sync import async_to_sync
@@ -14,7 +15,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from django.conf import settings
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
+
+from chat import repository as chat_repository
+from parties import repository as party_repository
 from watchparty.forms import SignUpForm
+from watchparty.indexes import describe_indexes
+from watchparty.mongo import get_db
 from watchparty.mongo import ping as mongo_ping
 
 logger = logging.getLogger(__name__)
@@ -72,3 +82,55 @@ def health_ready(request):
     checks = dependency_status()
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if ready else "down", "checks": checks}, status=200 if ready else 503)
+
+
+# --- Operations: staff (or the metrics token) only -----------------------------------------------
+
+
+def _is_staff(request) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and user.is_active and user.is_staff)
+
+
+def _forbidden() -> JsonResponse:
+    return JsonResponse({"code": "forbidden", "detail": "You are not allowed to see this."}, status=403)
+
+
+def _has_metrics_token(request) -> bool:
+    expected = settings.METRICS_TOKEN
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not token.strip():
+        return False
+    return hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    """Prometheus metrics of this process (each process serves its own)."""
+    if not (_has_metrics_token(request) or _is_staff(request)):
+        return _forbidden()
+    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+@never_cache
+def health_database(request):
+    """Staff only: active parties, stored messages and each collection's indexes."""
+    if not _is_staff(request):
+        return _forbidden()
+    try:
+        db = get_db()
+        body = {
+            "status": "ok",
+            "active_parties": party_repository.count_active(),
+            "total_messages": chat_repository.count_all(),
+            "indexes": describe_indexes(db),
+        }
+    except PyMongoError:
+        logger.warning("Database health report failed", exc_info=True)
+        return JsonResponse(
+            {"status": "down", "code": "unavailable", "detail": "The database is not available; try again shortly."},
+            status=503,
+        )
+    return JsonResponse(body)

@@ -1,0 +1,111 @@
+"""Staff moderation of chat in the admin: a party's messages (searchable by text and by user) and
+deleting a message. Messages are MongoDB documents, so these are admin pages
+(``admin.site.register_view``) that call chat.services only; the admin site checks staff and CSRF."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from chat import services
+from parties.services import party_get_for_moderator
+from watchparty.admin_pages import ModerationReasonForm, object_id_or_404, render_page
+from watchparty.errors import NotFound
+from watchparty.text import clean_single_line
+
+MESSAGES_PER_PAGE = 50
+SEARCH_MAX_LENGTH = 100
+
+
+class MessageSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Text",
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        help_text="Messages containing this text (any letter case).",
+    )
+    user = forms.CharField(
+        label="User",
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        help_text="A user id, or the exact name shown in chat (any letter case).",
+    )
+
+    def clean_q(self) -> str:
+        return clean_single_line(self.cleaned_data.get("q", ""))
+
+    def clean_user(self) -> str:
+        return clean_single_line(self.cleaned_data.get("user", ""))
+
+
+def _party_or_404(party_id: str):
+    try:
+        return party_get_for_moderator(party_id=object_id_or_404(party_id))
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+
+
+@require_http_methods(["GET"])
+def message_list_view(request, party_id: str, *, site):
+    party = _party_or_404(party_id)
+    form = MessageSearchForm(request.GET)
+    if form.is_valid():
+        results = services.message_search(party_id=party.id, text=form.cleaned_data["q"], user=form.cleaned_data["user"])
+    else:
+        results = []
+    page = Paginator(results, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    return render_page(
+        request,
+        site,
+        "admin/chat/message_list.html",
+        title=f"Chat of party {party.room_code}",
+        party=party,
+        form=form,
+        page=page,
+        searching=bool(form.is_valid() and (form.cleaned_data["q"] or form.cleaned_data["user"])),
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def message_delete_view(request, party_id: str, message_id: str, *, site):
+    party = _party_or_404(party_id)
+    message_id = object_id_or_404(message_id)
+    list_url = reverse(f"{site.name}:mongo_party_messages", args=[party.id])
+    try:
+        message = services.message_get_for_moderator(party_id=party.id, message_id=message_id)
+    except NotFound as exc:
+        raise Http404(str(exc)) from exc
+    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.message_delete_by_moderator(
+                party_id=party.id, message_id=message.id, moderator=request.user, reason=form.cleaned_data["reason"]
+            )
+        except NotFound:
+            messages.warning(request, "That message was already deleted.")
+        else:
+            messages.success(request, f"The message by {message.user_name} was deleted; the party was told.")
+        return redirect(list_url)
+    return render_page(
+        request,
+        site,
+        "admin/watchparty/confirm_action.html",
+        title="Delete this message?",
+        party=party,
+        chat_message=message,
+        form=form,
+        question=f"Delete this message by {message.user_name} (user {message.user_id}) for everyone in party {party.room_code}?",
+        confirm_label="Yes, delete it",
+        cancel_url=list_url,
+    )
+
+
+admin.site.register_view("mongo/parties/<str:party_id>/messages/", message_list_view, name="mongo_party_messages")
+admin.site.register_view(
+    "mongo/parties/<str:party_id>/messages/<str:message_id>/delete/", message_delete_view, name="mongo_message_delete"
+)

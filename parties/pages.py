@@ -1,0 +1,31 @@
+"""HTML pages for parties. The JSON API is parties/views.py.
+
+The room page is a shell: it carries the party id and the signed-in user, and the browser client
+(watchparty/static/watchparty/js/room.js) fetches the party from the API and opens the WebSocket.
+Nothing here reads the database, so whether the party exists or the user holds a seat is decided
+by the API (a 404 there makes the page show a notice).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_safe
+
+from watchparty.api import OBJECT_ID_RE
+from watchparty.text import user_display_name
+
+
+@require_safe
+@login_required
+@ensure_csrf_cookie  # the client reads the csrftoken cookie for its API POSTs (leave, end)
+def party_room(request, party_id: str):
+    if not OBJECT_ID_RE.match(party_id):
+        raise Http404("No such party.")
+    return render(
+        request,
+        "parties/room.html",
+        {"party_id": party_id, "user_id": str(request.user.pk), "user_name": user_display_name(request.user)},
+    )

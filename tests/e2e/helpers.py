@@ -1,0 +1,91 @@
+"""Steps the end-to-end tests share: what a person does on the pages."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+
+def _require_playwright():
+    """Playwright's expect; without Playwright, skip the module (fail it under CI=true)."""
+    try:
+        from playwright.sync_api import expect
+    except ImportError:
+        reason = "Playwright is not installed (it is pinned in requirements.txt; the browser is Debian's chromium)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true requires the end-to-end tests to run", pytrace=False)
+        pytest.skip(reason, allow_module_level=True)
+    return expect
+
+
+expect = _require_playwright()
+
+PARTY_URL_RE = re.compile(r"/parties/([0-9a-f]{24})/$")
+
+
+def exact(text: str) -> re.Pattern:
+    return re.compile(f"^{re.escape(text)}$")
+
+
+def messages(person, text: str):
+    """The message-text elements in the person's chat whose whole text is `text`."""
+    return person.page.locator("#messages .msg-text", has_text=exact(text))
+
+
+def message_item(person, text: str):
+    page = person.page
+    return page.locator("#messages li.msg").filter(has=page.locator(".msg-text", has_text=exact(text)))
+
+
+def create_party_on_home(host, *, content_id: str, title: str = "") -> tuple[str, str]:
+    """The host creates a party on the home page and lands in its room: (party id, room code)."""
+    page = host.page
+    host.goto("/")
+    page.get_by_label("Video URL or channel").fill(content_id)
+    if title:
+        page.get_by_label("Title").fill(title)
+    page.get_by_role("button", name="Create party").click()
+    expect(page).to_have_url(PARTY_URL_RE)
+    wait_live(host)
+    code = page.locator("#room-code")
+    expect(code).to_have_text(re.compile(r"^[A-Z0-9]{6}$"))
+    return PARTY_URL_RE.search(page.url).group(1), code.inner_text()
+
+
+def join_on_home(guest, code: str) -> str:
+    page = guest.page
+    guest.goto("/")
+    page.get_by_label("Room code").fill(code)
+    page.get_by_role("button", name="Join party").click()
+    expect(page).to_have_url(PARTY_URL_RE)
+    wait_live(guest)
+    return PARTY_URL_RE.search(page.url).group(1)
+
+
+def create_party_by_api(person, *, title: str = "", **fields) -> dict:
+    body = {"content_id": "film-1", "content_type": "vod", "content_title": title, **fields}
+    response = person.api("POST", "/api/parties/", data=body)
+    assert response.status == 201, response.text()
+    return response.json()
+
+
+def open_room(person, party_id: str) -> None:
+    person.goto(f"/parties/{party_id}/")
+    wait_live(person)
+
+
+def wait_live(person) -> None:
+    expect(person.page.locator("#connection-state")).to_have_text("Live")
+
+
+def send(person, text: str) -> None:
+    box = person.page.locator("#message-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def message_ids(person) -> list[str]:
+    return person.page.locator("#messages li.msg").evaluate_all("items => items.map(item => item.dataset.id)")

@@ -1,0 +1,52 @@
+"""Prometheus metrics, served at ``/metrics`` (see watchparty.views.metrics).
+
+The objects live in prometheus_client's default registry of this process. daphne runs one process;
+when several processes serve the site, each one serves its own ``/metrics`` and the scraper adds
+them up (no multiprocess mode is used). Updating a metric is a cheap in-memory operation, safe from
+any thread.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# MongoDB command durations reach from well under a millisecond (an indexed find) to seconds.
+_MONGO_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+MONGO_COMMAND_SECONDS = Histogram(
+    "watchparty_mongodb_command_duration_seconds",
+    "Duration of MongoDB commands (pymongo command monitoring), by command and collection.",
+    ["command", "collection"],
+    buckets=_MONGO_BUCKETS,
+)
+
+WEBSOCKETS_OPEN = Gauge(
+    "watchparty_websockets_open",
+    "Party WebSockets open and authorized in this process.",
+)
+
+MESSAGES_STORED = Counter(
+    "watchparty_messages_stored",
+    "Chat messages stored from users (HTTP or WebSocket); repeats of a client_id are not counted.",
+)
+
+MESSAGES_DELIVERED = Counter(
+    "watchparty_messages_delivered",
+    "chat.message frames forwarded from the channel layer to a WebSocket (one per receiving socket).",
+)
+
+WEBSOCKET_FRAMES_REJECTED = Counter(
+    "watchparty_websocket_frames_rejected",
+    "Client frames answered with an error frame, by error code.",
+    ["code"],
+)
+
+MESSAGE_BROADCAST_SECONDS = Histogram(
+    "watchparty_message_broadcast_seconds",
+    "Time from storing a chat message to handing it to the channel layer.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+# The protocol's WebSocket error codes start at zero, so dashboards see them before the first one.
+for _code in ("invalid", "forbidden", "not_found", "rate_limited", "chat_disabled", "unavailable"):
+    WEBSOCKET_FRAMES_REJECTED.labels(code=_code)

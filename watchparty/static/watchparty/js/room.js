@@ -1,0 +1,716 @@
+// The party room: player sync, chat (history, resume, pending sends), reactions, typing,
+// participants, notices. Protocol: docs/PROTOCOL.md. All text goes into the page as text.
+import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
+import { ChatView } from "./chat.js";
+import { $, formatClock, h, randomId } from "./dom.js";
+import { Notices } from "./notices.js";
+import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
+import { PartySocket, partySocketUrl } from "./socket.js";
+
+const HISTORY_PAGE = 50;
+const RESUME_MAX = 1000;
+const MESSAGE_MAX_CHARS = 500;
+const TYPING_SEND_EVERY_MS = 1100; // the server allows one a second
+const TYPING_SHOW_MS = 3000;
+const ACK_TIMEOUT_MS = 10000;
+const OLDER_TIMEOUT_MS = 10000;
+
+const root = $("#room");
+const partyId = root.dataset.partyId;
+const me = root.dataset.userId;
+
+const els = {
+  title: $("#party-title"),
+  sub: $("#party-sub"),
+  code: $("#room-code"),
+  copy: $("#copy-code"),
+  leave: $("#leave-btn"),
+  end: $("#end-btn"),
+  video: $("#player"),
+  placeholder: $("#player-placeholder"),
+  start: $("#player-start"),
+  playToggle: $("#play-toggle"),
+  mute: $("#mute-btn"),
+  fullscreen: $("#fullscreen-btn"),
+  resync: $("#resync-btn"),
+  syncStatus: $("#sync-status"),
+  people: $("#participants"),
+  count: $("#participant-count"),
+  scroller: $("#chat-scroll"),
+  messages: $("#messages"),
+  pending: $("#pending"),
+  historyStatus: $("#history-status"),
+  typing: $("#typing"),
+  composer: $("#composer"),
+  input: $("#message-input"),
+  send: $("#send-btn"),
+  connection: $("#connection-state"),
+};
+
+const notices = new Notices($("#notices"));
+const clock = new ServerClock();
+
+const state = {
+  party: null,
+  ready: false, // party.state arrived on the current socket
+  connectedOnce: false,
+  ended: false,
+  closed: null, // why the socket closed for good
+  participants: new Map(), // user_id -> {user_id, user_name}
+  online: new Map(), // user_id -> open sockets we know of
+  typers: new Map(), // user_id -> {name, until}
+  typingTimer: null,
+  lastTypingSent: 0,
+  typingSendTimer: null,
+  nextBefore: null,
+  loadingOlder: false,
+  olderTimer: null,
+  requests: [], // "older" | "resume" for each history/resume frame awaiting its `history` reply
+  pending: new Map(), // client_id -> {text, timer, failed}
+};
+
+const socket = new PartySocket(partySocketUrl(partyId), { onFrame, onStatus });
+
+function sendFrame(frame) {
+  return socket.send(frame);
+}
+
+const chat = new ChatView({
+  scroller: els.scroller,
+  list: els.messages,
+  pendingList: els.pending,
+  me,
+  onReact(messageId, emoji, op) {
+    if (!state.ready || !sendFrame({ type: `reaction.${op}`, message_id: messageId, emoji })) {
+      notices.show("offline-action", "warn", "Not connected right now; try again in a moment.", { timeout: 4000 });
+    }
+  },
+  onRetry(clientId) {
+    const pending = state.pending.get(clientId);
+    if (!pending) return;
+    pending.failed = false;
+    transmit(clientId);
+  },
+  onDiscard(clientId) {
+    const pending = state.pending.get(clientId);
+    if (pending) clearTimeout(pending.timer);
+    state.pending.delete(clientId);
+    chat.removePending(clientId);
+  },
+});
+
+const player = new PlayerSync({ video: els.video, clock, send: sendFrame, onChange: renderPlayerStatus });
+
+// --- rendering ---------------------------------------------------------------------------------
+
+function isHost() {
+  return Boolean(state.party && state.party.host_id === me);
+}
+
+function renderParty(party) {
+  state.party = party;
+  const host = party.host_id === me;
+  const title = party.content_title || party.content_id;
+  els.title.textContent = title;
+  document.title = `${title} · Watch Party`;
+  els.sub.textContent = `${party.content_type === "live" ? "Live channel" : "Video"} · hosted by ${party.host_name}`;
+  els.code.textContent = party.room_code;
+  els.end.hidden = !host || state.ended;
+  els.leave.hidden = host || state.ended;
+  chat.setHost(party.host_id);
+  const src = mediaUrl(party.content_id);
+  els.video.hidden = !src;
+  els.placeholder.hidden = Boolean(src);
+  if (!src) {
+    els.placeholder.textContent =
+      party.content_type === "live"
+        ? `Live channel “${party.content_id}”. Tune in on your own screen; chat and reactions are here.`
+        : `“${party.content_id}” is not a web address this page can play. Chat and reactions work as usual.`;
+  }
+  player.configure({ isHost: host, syncEnabled: party.sync_playback, src });
+  els.playToggle.hidden = !host || !src;
+  els.mute.hidden = !src || host; // the host has the player's own controls
+  els.resync.hidden = !src || host || !party.sync_playback;
+  els.fullscreen.hidden = !src || !player.following || !document.fullscreenEnabled;
+  state.participants = new Map(party.participants.map((p) => [p.user_id, { user_id: p.user_id, user_name: p.user_name }]));
+  renderPeople(party.participant_count);
+  updateComposer();
+  root.classList.remove("room-loading");
+}
+
+function renderPeople(count) {
+  if (!state.party) return;
+  const people = [...state.participants.values()].sort((a, b) => {
+    if (a.user_id === state.party.host_id) return -1;
+    if (b.user_id === state.party.host_id) return 1;
+    return a.user_name.localeCompare(b.user_name);
+  });
+  els.people.replaceChildren(
+    ...people.map((person) => {
+      const online = (state.online.get(person.user_id) || 0) > 0 || (person.user_id === me && state.ready);
+      return h(
+        "li",
+        { class: `person${online ? " person-online" : ""}`, "data-user-id": person.user_id },
+        online ? h("span", { class: "presence", title: "Here now" }) : null,
+        h("span", { class: "person-name", dir: "auto", text: person.user_name }),
+        person.user_id === state.party.host_id ? h("span", { class: "badge badge-host", text: "host" }) : null,
+        person.user_id === me ? h("span", { class: "badge", text: "you" }) : null,
+      );
+    }),
+  );
+  const seats = Number.isFinite(count) ? count : state.participants.size;
+  els.count.textContent = `${seats}/${state.party.max_participants}`;
+}
+
+function markOnline(userId, delta) {
+  const n = Math.max(0, (state.online.get(userId) || 0) + delta);
+  if (n) state.online.set(userId, n);
+  else state.online.delete(userId);
+}
+
+function renderPlayerStatus() {
+  const party = state.party;
+  if (!party) return;
+  const video = els.video;
+  let text;
+  if (!mediaUrl(party.content_id)) {
+    text = ""; // the placeholder in the player's place says why
+  } else if (video.error) {
+    text = "This video could not be loaded.";
+  } else {
+    const time = `${formatClock(video.currentTime)} / ${formatClock(video.duration)}`;
+    const doing = video.paused ? "Paused" : "Playing";
+    if (isHost()) text = `${doing} · ${time} · you control playback for everyone`;
+    else if (!party.sync_playback) text = `${time} · sync is off: your player is your own`;
+    else text = `${doing} · ${time} · in sync with ${party.host_name}`;
+  }
+  els.syncStatus.textContent = text;
+  els.playToggle.textContent = video.paused ? "▶ Play" : "❚❚ Pause";
+  els.mute.textContent = video.muted ? "Unmute" : "Mute";
+  els.start.hidden = !player.blocked;
+}
+
+function renderHistoryStatus() {
+  let node;
+  if (state.loadingOlder) node = h("span", { text: "Loading earlier messages…" });
+  else if (state.nextBefore) {
+    node = h("button", { type: "button", class: "btn btn-small btn-ghost", text: "Load earlier messages", onclick: loadOlder });
+  } else node = h("span", { text: chat.size ? "This is the start of the chat." : "No messages yet. Say hello!" });
+  els.historyStatus.replaceChildren(node);
+}
+
+function renderTyping() {
+  clearTimeout(state.typingTimer);
+  const now = Date.now();
+  for (const [userId, typer] of state.typers) if (typer.until <= now) state.typers.delete(userId);
+  const names = [...state.typers.values()].map((typer) => typer.name);
+  let text = "";
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = "Several people are typing…";
+  els.typing.textContent = text;
+  if (state.typers.size) {
+    const next = Math.min(...[...state.typers.values()].map((typer) => typer.until));
+    state.typingTimer = setTimeout(renderTyping, Math.max(50, next - now));
+  }
+}
+
+function updateComposer() {
+  const party = state.party;
+  let reason = "";
+  if (state.ended) reason = "The party has ended.";
+  else if (state.closed) reason = "You are no longer connected to this party.";
+  else if (party && !party.chat_enabled) reason = "Chat is turned off for this party.";
+  const enabled = Boolean(party) && !reason;
+  els.input.disabled = !enabled;
+  els.send.disabled = !enabled;
+  els.input.placeholder = reason || "Say something…";
+}
+
+function setConnection(text, level) {
+  els.connection.textContent = text;
+  els.connection.dataset.level = level;
+}
+
+// --- frames from the server --------------------------------------------------------------------
+
+function onFrame(frame) {
+  switch (frame.type) {
+    case "party.state":
+      return onPartyState(frame);
+    case "chat.message":
+      return onChatMessage(frame.message);
+    case "history":
+      return onHistory(frame);
+    case "reaction.update":
+      return chat.setReactions(frame.message_id, frame.reactions);
+    case "playback.state":
+      clock.sample(frame.updated_at);
+      return player.apply(frame);
+    case "typing":
+      return onTyping(frame);
+    case "participant.joined":
+      return onJoined(frame);
+    case "participant.left":
+      return onLeft(frame);
+    case "message.deleted":
+      chat.remove(frame.message_id);
+      return renderHistoryStatus();
+    case "party.ended":
+      return showEnded();
+    case "error":
+      return onError(frame);
+    default:
+      return undefined; // message.translated and anything newer: nothing to show
+  }
+}
+
+function onPartyState(frame) {
+  // What we had before this connection: everything newer comes back with `resume`.
+  const resumeAfter = state.connectedOnce ? chat.newestId() : null;
+  state.requests = [];
+  state.loadingOlder = false;
+  // state.online is kept across reconnects: the server does not list who is connected, so what
+  // we saw (participant.joined/left with connected/disconnected) is the best we know.
+  state.ready = true;
+  renderParty(frame.party);
+  player.apply(frame.party.playback, { initial: true });
+  const messages = Array.isArray(frame.messages) ? frame.messages : [];
+  resolvePending(messages);
+  chat.merge(messages, { forceScroll: !state.connectedOnce });
+  if (!state.connectedOnce) state.nextBefore = messages.length >= HISTORY_PAGE ? messages[0].id : null;
+  renderHistoryStatus();
+  if (resumeAfter) requestResume(resumeAfter);
+  for (const clientId of state.pending.keys()) transmit(clientId);
+  setConnection("Live", "ok");
+  if (state.connectedOnce) notices.show("connection", "info", "Reconnected.", { timeout: 2500 });
+  else notices.clear("connection");
+  state.connectedOnce = true;
+}
+
+function onChatMessage(message) {
+  if (!message || typeof message.id !== "string") return;
+  if (!chat.has(message.id)) clock.sample(message.timestamp);
+  resolvePending([message]);
+  if (state.typers.delete(message.user_id)) renderTyping();
+  if (message.user_id && !state.online.has(message.user_id)) {
+    markOnline(message.user_id, 1);
+    renderPeople(state.party?.participant_count);
+  }
+  chat.merge([message]);
+  renderHistoryStatus();
+}
+
+function requestResume(after) {
+  state.requests.push("resume");
+  sendFrame({ type: "resume", after });
+}
+
+function loadOlder() {
+  if (!state.nextBefore || state.loadingOlder || !state.ready) return;
+  state.loadingOlder = true;
+  state.requests.push("older");
+  sendFrame({ type: "history", before: state.nextBefore, limit: HISTORY_PAGE });
+  renderHistoryStatus();
+  clearTimeout(state.olderTimer);
+  state.olderTimer = setTimeout(() => {
+    state.loadingOlder = false;
+    renderHistoryStatus();
+  }, OLDER_TIMEOUT_MS);
+}
+
+function onHistory(frame) {
+  const kind = state.requests.shift() || "resume";
+  const messages = Array.isArray(frame.messages) ? frame.messages : [];
+  resolvePending(messages);
+  if (kind === "older") {
+    clearTimeout(state.olderTimer);
+    chat.merge(messages, { older: true });
+    state.nextBefore = typeof frame.next_before === "string" ? frame.next_before : null;
+    state.loadingOlder = false;
+  } else {
+    chat.merge(messages);
+    if (messages.length >= RESUME_MAX) requestResume(messages[messages.length - 1].id);
+  }
+  renderHistoryStatus();
+}
+
+function onTyping(frame) {
+  if (frame.user_id === me) return;
+  state.typers.set(frame.user_id, { name: frame.user_name, until: Date.now() + TYPING_SHOW_MS });
+  renderTyping();
+}
+
+function onJoined(frame) {
+  if (!state.participants.has(frame.user_id)) {
+    state.participants.set(frame.user_id, { user_id: frame.user_id, user_name: frame.user_name });
+  }
+  if (frame.reason === "connected") markOnline(frame.user_id, 1);
+  renderPeople(frame.participant_count);
+}
+
+function onLeft(frame) {
+  if (frame.reason === "left" || frame.reason === "removed") {
+    state.participants.delete(frame.user_id);
+    state.online.delete(frame.user_id);
+  } else {
+    markOnline(frame.user_id, -1);
+  }
+  if (state.typers.delete(frame.user_id)) renderTyping();
+  renderPeople(frame.participant_count);
+}
+
+function onError(frame) {
+  if (frame.client_id && state.pending.has(frame.client_id)) return onSendError(frame);
+  const head = state.requests[0];
+  if (head && (frame.code === "not_found" || frame.code === "invalid") && (!frame.errors || frame.errors.before || frame.errors.after)) {
+    // The history/resume request at the head of the queue failed.
+    state.requests.shift();
+    if (head === "older") {
+      clearTimeout(state.olderTimer);
+      state.loadingOlder = false;
+      state.nextBefore = null;
+      renderHistoryStatus();
+    }
+    return undefined;
+  }
+  switch (frame.code) {
+    case "rate_limited":
+      return undefined; // every chat.send carries a client_id: this was a typing frame, harmless
+    case "chat_disabled":
+      return notices.show("chat", "warn", "Chat is turned off for this party.", { timeout: 6000 });
+    case "forbidden":
+      return notices.show("forbidden", "error", frame.detail || "You are not allowed to do that.", { timeout: 6000 });
+    case "invalid":
+      return notices.show("invalid", "error", `That was not accepted: ${errorText(frame)}`, { timeout: 6000 });
+    case "not_found":
+      return notices.show("not-found", "warn", frame.detail || "That message no longer exists.", { timeout: 5000 });
+    case "unavailable":
+      return notices.show("unavailable", "warn", "The server could not do that just now. Try again.", { timeout: 5000 });
+    default:
+      return notices.show("error", "error", frame.detail || "Something went wrong.", { timeout: 6000 });
+  }
+}
+
+// --- sending chat: every message keeps its client_id until the server has it -------------------
+
+function submitMessage(text) {
+  const clientId = randomId();
+  state.pending.set(clientId, { text, timer: null, failed: false });
+  chat.addPending(clientId, text);
+  transmit(clientId);
+}
+
+function transmit(clientId) {
+  const pending = state.pending.get(clientId);
+  if (!pending || pending.failed) return;
+  clearTimeout(pending.timer);
+  pending.timer = null;
+  const frame = { type: "chat.send", message: pending.text, message_type: "text", client_id: clientId };
+  if (!state.ready || !sendFrame(frame)) {
+    chat.setPendingStatus(clientId, "Waiting for the connection…");
+    return; // sent again from onPartyState
+  }
+  chat.setPendingStatus(clientId, "Sending…");
+  // No answer in time: send again; the server stores a client_id once.
+  pending.timer = setTimeout(() => transmit(clientId), ACK_TIMEOUT_MS);
+}
+
+function resolvePending(messages) {
+  for (const message of messages) {
+    if (message.user_id !== me || !message.client_id) continue;
+    const pending = state.pending.get(message.client_id);
+    if (!pending) continue;
+    clearTimeout(pending.timer);
+    state.pending.delete(message.client_id);
+    chat.removePending(message.client_id);
+  }
+}
+
+function onSendError(frame) {
+  const clientId = frame.client_id;
+  const pending = state.pending.get(clientId);
+  clearTimeout(pending.timer);
+  if (frame.code === "rate_limited") {
+    const wait = Math.max(1, Math.ceil(Number(frame.retry_after) || 1));
+    chat.setPendingStatus(clientId, `Sending too fast: trying again in ${wait} s…`);
+    notices.show("rate", "warn", `You are sending messages too fast. Trying again in ${wait} s.`, { timeout: wait * 1000 });
+    pending.timer = setTimeout(() => transmit(clientId), wait * 1000);
+    return;
+  }
+  if (frame.code === "unavailable") {
+    chat.setPendingStatus(clientId, "The server is busy: trying again…");
+    pending.timer = setTimeout(() => transmit(clientId), 2000);
+    return;
+  }
+  pending.failed = true;
+  const reason = errorText(frame);
+  chat.setPendingStatus(clientId, `Not sent: ${reason}`, { failed: true });
+  notices.show("send", "error", `Your message was not sent: ${reason}`, { timeout: 8000 });
+  if (frame.code === "chat_disabled" && state.party) {
+    state.party.chat_enabled = false;
+    updateComposer();
+  }
+}
+
+function markPendingWaiting() {
+  for (const [clientId, pending] of state.pending) {
+    if (pending.failed) continue;
+    clearTimeout(pending.timer);
+    pending.timer = null;
+    chat.setPendingStatus(clientId, "Waiting for the connection…");
+  }
+}
+
+// --- connection ----------------------------------------------------------------------------------
+
+function onStatus(status) {
+  if (status.state === "connecting") {
+    setConnection(state.connectedOnce ? "Reconnecting…" : "Connecting…", "warn");
+  } else if (status.state === "reconnecting" || status.state === "offline") {
+    state.ready = false;
+    markPendingWaiting();
+    renderPeople(state.party?.participant_count);
+    setConnection("Offline", "error");
+    const text =
+      status.state === "offline"
+        ? "You are offline. Messages you send will go out when the connection is back."
+        : `Connection lost. Reconnecting in ${Math.max(1, Math.round(status.delay / 1000))} s…`;
+    notices.show("connection", "warn", text, {
+      sticky: true,
+      actions: status.state === "offline" ? [] : [{ label: "Reconnect now", onClick: () => socket.reconnectNow() }],
+    });
+  } else if (status.state === "closed") {
+    state.ready = false;
+    onClosed(status.reason);
+  }
+}
+
+function onClosed(reason) {
+  notices.clear("connection");
+  setConnection(reason === "ended" ? "Ended" : "Disconnected", "error");
+  if (reason === "ended") {
+    showEnded();
+    return;
+  }
+  state.closed = reason;
+  const home = { label: "Back to home", href: "/" };
+  if (reason === "unauthenticated") {
+    notices.show("closed", "error", "Your session has ended. Log in again to rejoin the party.", {
+      sticky: true,
+      actions: [{ label: "Log in", href: loginUrl() }],
+    });
+  } else if (reason === "forbidden") {
+    notices.show("closed", "error", "You no longer have a seat in this party.", { sticky: true, actions: [home] });
+  } else {
+    notices.show("closed", "error", "This party does not exist or has ended.", { sticky: true, actions: [home] });
+  }
+  for (const [clientId, pending] of state.pending) {
+    clearTimeout(pending.timer);
+    pending.failed = true;
+    chat.setPendingStatus(clientId, "Not sent: you are no longer connected.", { failed: true });
+  }
+  updateComposer();
+}
+
+function showEnded() {
+  state.ended = true;
+  notices.clear("connection");
+  notices.show("ended", "info", "The party has ended. Thanks for watching!", {
+    sticky: true,
+    actions: [{ label: "Back to home", href: "/" }],
+  });
+  els.end.hidden = true;
+  els.leave.hidden = true;
+  updateComposer();
+}
+
+function showGone(text) {
+  root.classList.remove("room-loading");
+  root.classList.add("room-gone");
+  els.title.textContent = "Party not found";
+  notices.show("gone", "error", text, { sticky: true, actions: [{ label: "Back to home", href: "/" }] });
+  updateComposer();
+}
+
+// --- user input ----------------------------------------------------------------------------------
+
+els.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = els.input.value.trim();
+  if (!text || els.input.disabled) return;
+  if ([...text].length > MESSAGE_MAX_CHARS) {
+    notices.show("too-long", "warn", `Messages are at most ${MESSAGE_MAX_CHARS} characters.`, { timeout: 5000 });
+    return;
+  }
+  els.input.value = "";
+  clearTimeout(state.typingSendTimer);
+  state.typingSendTimer = null;
+  submitMessage(text);
+  els.input.focus();
+});
+
+els.input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    els.composer.requestSubmit();
+  }
+});
+
+// Typing: at most one frame per TYPING_SEND_EVERY_MS; keystrokes inside that window are covered
+// by one more frame at its end, so a long burst of typing keeps the indicator on.
+function sendTyping() {
+  clearTimeout(state.typingSendTimer);
+  state.typingSendTimer = null;
+  if (!els.input.value.trim() || !state.ready) return;
+  const wait = state.lastTypingSent + TYPING_SEND_EVERY_MS - Date.now();
+  if (wait > 0) {
+    state.typingSendTimer = setTimeout(sendTyping, wait);
+    return;
+  }
+  if (sendFrame({ type: "typing" })) state.lastTypingSent = Date.now();
+}
+
+els.input.addEventListener("input", () => {
+  if (!state.typingSendTimer) sendTyping();
+});
+
+els.scroller.addEventListener(
+  "scroll",
+  () => {
+    if (els.scroller.scrollTop < 40) loadOlder();
+  },
+  { passive: true },
+);
+
+els.copy.addEventListener("click", async () => {
+  const code = els.code.textContent;
+  try {
+    await navigator.clipboard.writeText(code);
+    els.copy.textContent = "Copied";
+  } catch {
+    window.getSelection()?.selectAllChildren(els.code);
+    els.copy.textContent = "Selected";
+  }
+  setTimeout(() => {
+    els.copy.textContent = "Copy";
+  }, 1500);
+});
+
+/** A second click within 4 s confirms (no blocking dialogs). */
+function confirmed(button, prompt) {
+  if (button.dataset.armed === "1") return true;
+  const label = button.textContent;
+  button.dataset.armed = "1";
+  button.textContent = prompt;
+  setTimeout(() => {
+    button.dataset.armed = "";
+    button.textContent = label;
+  }, 4000);
+  return false;
+}
+
+els.leave.addEventListener("click", async () => {
+  if (!confirmed(els.leave, "Click again to leave")) return;
+  try {
+    await api(`/api/parties/${partyId}/leave/`, { method: "POST" });
+    socket.stop();
+    location.assign("/");
+  } catch (error) {
+    notices.show("leave", "error", `Could not leave: ${errorText(error)}`, { timeout: 6000 });
+  }
+});
+
+els.end.addEventListener("click", async () => {
+  if (!confirmed(els.end, "Click again to end it for everyone")) return;
+  try {
+    await api(`/api/parties/${partyId}/end/`, { method: "POST" });
+    showEnded();
+  } catch (error) {
+    notices.show("end", "error", `Could not end the party: ${errorText(error)}`, { timeout: 6000 });
+  }
+});
+
+els.playToggle.addEventListener("click", () => player.togglePlay());
+els.mute.addEventListener("click", () => {
+  els.video.muted = !els.video.muted;
+});
+els.resync.addEventListener("click", () => player.resync());
+els.fullscreen.addEventListener("click", () => {
+  // Followers have no native controls (their player follows the host): this is their way in.
+  const request = els.video.requestFullscreen?.();
+  if (request && request.catch) request.catch(() => {});
+});
+els.start.addEventListener("click", () => player.userStart());
+
+// For the end-to-end tests (and anyone curious): simulate a dropped connection.
+window.__watchparty = Object.freeze({
+  dropSocket: () => socket.drop(),
+  setOffline: (offline) => socket.hold(offline),
+  status: () => ({
+    ready: state.ready,
+    messages: chat.size,
+    pending: state.pending.size,
+    playback: player.target ? { ...player.target } : null,
+  }),
+});
+
+/** An ended party has no socket: its last messages are still there to read, over HTTP. */
+async function showEndedChat() {
+  try {
+    const { data } = await api(`/api/parties/${partyId}/messages/?limit=${HISTORY_PAGE}`);
+    chat.merge(Array.isArray(data.results) ? data.results : [], { forceScroll: true });
+  } catch {
+    /* nothing to show */
+  }
+  state.nextBefore = null;
+  renderHistoryStatus();
+}
+
+// --- start -----------------------------------------------------------------------------------------
+
+async function init() {
+  if (!PARTY_ID_RE.test(partyId)) {
+    showGone("This is not a party address.");
+    return;
+  }
+  let party;
+  try {
+    const { data, response } = await api(`/api/parties/${partyId}/`);
+    clock.fromDateHeader(response.headers.get("Date"));
+    party = data;
+  } catch (error) {
+    if (error.status === 401) {
+      location.assign(loginUrl());
+      return;
+    }
+    if (error.status === 404) {
+      showGone("This party does not exist, or you have not joined it. Ask the host for the room code and join from the home page.");
+      return;
+    }
+    notices.show("load", "error", `Could not load the party: ${errorText(error)}`, {
+      sticky: true,
+      actions: [
+        {
+          label: "Try again",
+          onClick: () => {
+            notices.clear("load");
+            init();
+          },
+        },
+      ],
+    });
+    return;
+  }
+  renderParty(party);
+  renderPlayerStatus();
+  if (party.ended_at) {
+    showEnded();
+    showEndedChat();
+    return;
+  }
+  socket.start();
+}
+
+renderHistoryStatus();
+init();
