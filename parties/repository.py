@@ -29,9 +29,6 @@ INDEXES = [
         "participant_created",
         (("participants.user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
-    IndexSpec(COLLECTION, "content", (("content_id", ASCENDING),)),
-    # Join by room code: the active party with that code.
-    IndexSpec(COLLECTION, "room_code_ended", (("room_code", ASCENDING), ("ended_at", ASCENDING))),
     # "My parties" (active only), both $or branches, newest first.
     IndexSpec(
         COLLECTION,
@@ -71,11 +68,14 @@ INDEXES = [
     IndexSpec(COLLECTION, "created_ended", (("created_at", DESCENDING), ("_id", DESCENDING), ("ended_at", ASCENDING))),
     IndexSpec(COLLECTION, "ended_created", (("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
     IndexSpec(COLLECTION, "room_code_created", (("room_code", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    # Also serves joining by room code (the active party with that code): (room_code, ended_at)
+    # is its prefix, so no separate index is kept for it.
     IndexSpec(
         COLLECTION,
         "room_code_ended_created",
         (("room_code", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
+    # Also serves any lookup by content_id alone (its prefix).
     IndexSpec(COLLECTION, "content_created", (("content_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
 ]
 
