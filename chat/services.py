@@ -222,30 +222,25 @@ def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str
     return changed
 
 
-def message_delete_by_moderator(*, party_id: str, message_id: str, moderator=None, reason: str = "") -> Message:
+def message_delete_by_moderator(*, party_id: str, message_id: str, moderator, reason: str = "") -> Message:
     """Remove a message for everyone; sockets get ``message.deleted``. The caller checks staff
-    permissions. With ``moderator`` (every staff interface passes one) the deletion is recorded as
-    a ModerationAction naming the message's text and author; nothing is deleted unrecorded."""
-    if moderator is None:
+    permissions; the deletion is recorded as a ModerationAction naming the message's text and
+    author, so nothing is deleted unrecorded."""
+    with moderation_record(
+        moderator=moderator,
+        action=ModerationAction.Action.DELETE_MESSAGE,
+        party_id=party_id,
+        message_id=message_id,
+        reason=reason,
+    ) as record:
         removed = repository.delete_message(party_id, message_id)
         if removed is None:
             raise NotFound("No such message in this party.")
-    else:
-        with moderation_record(
-            moderator=moderator,
-            action=ModerationAction.Action.DELETE_MESSAGE,
-            party_id=party_id,
-            message_id=message_id,
-            reason=reason,
-        ) as record:
-            removed = repository.delete_message(party_id, message_id)
-            if removed is None:
-                raise NotFound("No such message in this party.")
-            record.target_user_id = removed.user_id
-            record.detail = (
-                f"Deleted a {removed.message_type} message by {removed.user_name} (user {removed.user_id}) "
-                f"sent {isoformat_z(removed.timestamp)}: {removed.message}"
-            )
+        record.target_user_id = removed.user_id
+        record.detail = (
+            f"Deleted a {removed.message_type} message by {removed.user_name} (user {removed.user_id}) "
+            f"sent {isoformat_z(removed.timestamp)}: {removed.message}"
+        )
     broadcast(party_id, "message.deleted", {"message_id": message_id})
     return removed
 

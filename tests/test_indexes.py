@@ -161,7 +161,7 @@ def _exercise_chat(party, host, guest):
     )
     chat.repository.mark_archived([sent[1].message.id], utcnow())
     chat.repository.delete_archived([sent[1].message.id])
-    chat_services.message_delete_by_moderator(party_id=party.id, message_id=first)
+    chat_services.message_delete_by_moderator(party_id=party.id, message_id=first, moderator=host)
 
 
 def test_every_repository_query_is_served_by_an_index(make_user, settings):

@@ -412,7 +412,9 @@ async def test_moderation_delete_is_broadcast(party_setup):
         result = await sync_to_async(chat_services.message_send)(
             party_id=s["party"].id, user=s["guest"], text="oops", message_type="text", client_id="d"
         )
-        await sync_to_async(chat_services.message_delete_by_moderator)(party_id=s["party"].id, message_id=result.message.id)
+        await sync_to_async(chat_services.message_delete_by_moderator)(
+            party_id=s["party"].id, message_id=result.message.id, moderator=s["host"]
+        )
         assert (await receive_type(host, "message.deleted"))["message_id"] == result.message.id
     finally:
         await host.disconnect()

@@ -74,7 +74,7 @@ def test_reaction_limit_is_an_invalid_error(user, party, settings):
     assert "emoji" in excinfo.value.errors
 
 
-def test_moderation_delete_of_missing_message(party):
+def test_moderation_delete_of_missing_message(user, party):
     """Deleting a message that does not exist is not_found."""
     with pytest.raises(NotFound):
-        services.message_delete_by_moderator(party_id=party.id, message_id="65a1b2c3d4e5f60718293a4b")
+        services.message_delete_by_moderator(party_id=party.id, message_id="65a1b2c3d4e5f60718293a4b", moderator=user)
