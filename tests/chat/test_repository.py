@@ -8,7 +8,9 @@ from chat import repository
 from chat.repository import NewMessage
 
 PARTY = "65a1b2c3d4e5f60718293a4b"
-T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=timezone.utc)
+# Recent, so that the TTL index (CHAT_MESSAGE_TTL_DAYS) never expires the test's messages; whole
+# milliseconds, as MongoDB stores them.
+T0 = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
 
 
 def store(n: int, *, party_id: str = PARTY, same_timestamp_every: int = 1, start: int = 0):
