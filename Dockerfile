@@ -6,4 +6,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "watchparty.asgi:application"]
+CMD ["uvicorn", "watchparty.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "off"]

@@ -12,11 +12,13 @@ import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from rest_framework import serializers
 
 from chat import services as chat_services
+from chat.layer_resilience import SurvivesLayerOutage
 from chat.serializers import (
     ChatSendSerializer,
     HistoryFrameSerializer,
@@ -54,7 +56,7 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
     return serializer.validated_data
 
 
-class PartyConsumer(AsyncJsonWebsocketConsumer):
+class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     party_id: str = ""
     joined_group = False
     counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
@@ -83,7 +85,10 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             return
         # Join the group before reading the recent messages: a message stored in between then
         # arrives twice (clients drop repeats by id) rather than not at all.
-        await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
+        try:
+            await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
+        except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
+            self.layer_failed("group_add")
         self.joined_group = True
         messages, _ = await sync_to_async(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
@@ -92,7 +97,7 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             {
                 "type": "party.state",
                 "party": PartySerializer(party).data,
-                "messages": [chat_services.message_payload(m) for m in messages],
+                "messages": chat_services.messages_payload(messages),
             }
         )
         await sync_to_async(chat_services.presence_notify)(
@@ -106,7 +111,10 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             metrics.WEBSOCKETS_OPEN.dec()
             self.counted_open = False
         if self.joined_group:
-            await self.channel_layer.group_discard(party_group(self.party_id), self.channel_name)
+            try:
+                await self.channel_layer.group_discard(party_group(self.party_id), self.channel_name)
+            except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
+                logger.warning("Channel layer group_discard failed for party %s", self.party_id)
             self.joined_group = False
             try:
                 await sync_to_async(chat_services.presence_notify)(
@@ -204,7 +212,7 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {
                 "type": "history",
-                "messages": [chat_services.message_payload(m) for m in messages],
+                "messages": chat_services.messages_payload(messages),
                 "next_before": next_before,
             }
         )
@@ -215,7 +223,7 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
             party_id=self.party_id, user=self.user, after=data["after"], lang=data.get("lang")
         )
         await self.send_json(
-            {"type": "history", "messages": [chat_services.message_payload(m) for m in messages], "next_before": None}
+            {"type": "history", "messages": chat_services.messages_payload(messages), "next_before": None}
         )
 
     async def on_ping(self, frame):
@@ -233,6 +241,20 @@ class PartyConsumer(AsyncJsonWebsocketConsumer):
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
+
+    async def dispatch(self, message):
+        # Channels runs close_old_connections on the one shared sync thread before every handler.
+        # That thread also runs every chat.send, so each delivery to each socket would queue behind
+        # the party's sends. Channel-layer events only forward a frame (or close the socket) and
+        # never touch the relational database, so they skip that hop; websocket.* events keep it.
+        if message["type"].startswith("websocket."):
+            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:  # a stray event must not end the socket
+            logger.warning("No handler for channel-layer event %r in party %s", message["type"], self.party_id)
+            return
+        await handler(message)
 
     async def forward(self, event):
         await self.send(text_data=event["frame"])

@@ -47,7 +47,7 @@ class MessageListCreateView(APIView):
             limit=query.validated_data["limit"],
             lang=query.validated_data.get("lang"),
         )
-        return Response({"results": [services.message_payload(m) for m in messages], "next_before": next_before})
+        return Response({"results": services.messages_payload(messages), "next_before": next_before})
 
     @extend_schema(
         operation_id="messages_create",

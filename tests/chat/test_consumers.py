@@ -12,6 +12,7 @@ from chat.translation import Translator
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.services import PartySettings
+from watchparty.realtime import abroadcast
 from watchparty.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive, receive_type
 
@@ -460,3 +461,20 @@ async def test_translations_arrive_after_the_original(party_setup, settings):
     finally:
         GatedTranslator.gate.set()
         await communicator.disconnect()
+
+
+async def test_delivery_does_not_wait_for_the_busy_sync_thread(party_setup):
+    """A broadcast reaches a socket while the shared sync thread (which runs every chat.send) is busy."""
+    s = await sync_to_async(party_setup)()
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    release = threading.Event()
+    busy = asyncio.ensure_future(sync_to_async(release.wait)(10))
+    try:
+        await abroadcast(s["party"].id, "chat.message", {"message": {"message": "while busy"}})
+        frame = await receive_type(guest, "chat.message", timeout=2)
+        assert frame["message"]["message"] == "while busy"
+        assert not busy.done()
+    finally:
+        release.set()
+        await busy
+        await guest.disconnect()

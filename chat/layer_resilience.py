@@ -1,0 +1,115 @@
+"""Keeping a party socket open through a channel-layer (Redis) outage.
+
+channels reads the client and the channel layer in one loop and ends the connection (1011) as
+soon as the layer's ``receive`` raises, which channels-redis does the moment Redis goes away: every
+socket of the process would drop at once and every reconnect would fail until Redis is back.
+
+With this mixin the socket stays open instead. Frames from the client are still served (a
+``chat.send`` is stored and acknowledged to the sender; fan-out to the others waits for the layer).
+Meanwhile the layer is retried with a capped, jittered back-off; once it answers, the socket joins
+its party's group again (a restarted Redis has forgotten it) and is sent, as ``chat.message``
+frames, every message stored since shortly before the outage began. Clients drop the ones they
+already have by id, as the protocol asks them to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import datetime, timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from pymongo.errors import PyMongoError
+
+from chat import services as chat_services
+from parties import services as party_services
+from watchparty.errors import Forbidden, NotFound
+from watchparty.realtime import encode_frame, party_group
+from watchparty.timeutil import utcnow
+
+logger = logging.getLogger(__name__)
+
+LAYER_RETRY_FIRST_SECONDS = 0.25
+LAYER_RETRY_MAX_SECONDS = 2.0
+# Messages fanned out just before the outage was noticed may have been lost with it.
+CATCH_UP_MARGIN = timedelta(seconds=10)
+CATCH_UP_MAX_PAGES = 10  # at most this many history pages (CHAT_HISTORY_MAX_LIMIT each)
+
+CLOSE_ENDED = 4000
+CLOSE_FORBIDDEN = 4403
+
+
+class SurvivesLayerOutage:
+    """For the party consumer: ``party_id``, ``user`` and ``joined_group`` are its own."""
+
+    layer_down_since = None  # datetime of the first failure of the current outage
+
+    # channels assigns ``self.channel_receive`` (the layer's receive for this socket) and awaits it
+    # in its loop; hand it a receive that waits an outage out instead of raising.
+    @property
+    def channel_receive(self):
+        return self._receive_through_outages
+
+    @channel_receive.setter
+    def channel_receive(self, receive):
+        self._layer_receive = receive
+
+    def layer_failed(self, what: str) -> None:
+        if self.layer_down_since is None:
+            self.layer_down_since = utcnow()
+            logger.warning(
+                "Channel layer %s failed for a socket of party %s; retrying", what, self.party_id, exc_info=True
+            )
+
+    async def _receive_through_outages(self):
+        delay = LAYER_RETRY_FIRST_SECONDS
+        while True:
+            if self.layer_down_since is None:
+                try:
+                    return await self._layer_receive()
+                except Exception:  # noqa: BLE001 - any layer failure: wait, then try again
+                    self.layer_failed("receive")
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
+            if self.joined_group:
+                try:
+                    await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
+                except Exception:  # noqa: BLE001 - still down
+                    continue
+            since, self.layer_down_since = self.layer_down_since, None
+            # Handled in the consumer's own loop, in order with the client's frames.
+            return {"type": "layer.recovered", "since": since - CATCH_UP_MARGIN}
+
+    async def layer_recovered(self, event):
+        """The layer is back: send what fan-out missed, or close if the party moved on meanwhile."""
+        if not self.joined_group:
+            return
+        try:
+            await sync_to_async(party_services.party_get_for_member)(
+                party_id=self.party_id, user=self.user, require_active=True
+            )
+            messages = await sync_to_async(self._messages_since)(event["since"])
+        except NotFound:  # the seat went away during the outage
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        except Forbidden:  # the party ended during the outage
+            await self.close(code=CLOSE_ENDED)
+            return
+        except PyMongoError:
+            logger.warning("Catching up party %s after a channel layer outage failed", self.party_id, exc_info=True)
+            return
+        for payload in chat_services.messages_payload(messages):
+            await self.send(text_data=encode_frame("chat.message", {"message": payload}))
+
+    def _messages_since(self, since: datetime):
+        messages, before = [], None
+        for _ in range(CATCH_UP_MAX_PAGES):
+            page, before = chat_services.message_history(
+                party_id=self.party_id, user=self.user, before=before, limit=settings.CHAT_HISTORY_MAX_LIMIT
+            )
+            messages[:0] = [m for m in page if m.timestamp >= since]
+            if before is None or not page or page[0].timestamp < since:
+                break
+        return messages

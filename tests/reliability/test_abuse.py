@@ -1,0 +1,144 @@
+"""Abuse tests against a live server: the HTTP API under schemathesis, a chat flood, an oversize
+frame and handshakes from foreign or missing origins."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import websockets
+
+from tests.reliability.harness import http
+from tests.reliability.wsclient import Client, open_raw
+
+SCHEMATHESIS_MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"))
+SCHEMATHESIS_SEED = os.environ.get("SCHEMATHESIS_SEED", "20261128")
+SCHEMATHESIS_TIMEOUT_S = 300
+ORIGIN_ATTEMPTS = 200
+FOREIGN_ORIGINS = [
+    "http://evil.example",
+    "https://127.0.0.1.evil.example",
+    "http://localhost",  # a fine host, but not in this server's ALLOWED_HOSTS
+    "http://127.0.0.2",
+    "null",
+    "file://",
+    "http://[::1]",
+    "https://evil.example:443",
+]
+
+
+def test_http_api_never_answers_5xx_to_generated_requests(server, tmp_path):
+    """Whatever a signed-in client sends to any documented endpoint, it never gets a server error (5xx)."""
+    (token,) = server.take_tokens(1)
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{server.base_url}/api/schema/",
+        "--checks", "not_a_server_error",
+        "--header", f"Authorization: Token {token}",
+        "--max-examples", str(SCHEMATHESIS_MAX_EXAMPLES),
+        "--seed", SCHEMATHESIS_SEED,
+        "--request-timeout", "10",
+        "--max-failures", "5",
+        "--no-color",
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=SCHEMATHESIS_TIMEOUT_S,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    report = f"{result.stdout[-8000:]}\n{result.stderr[-2000:]}"
+    assert result.returncode == 0, f"schemathesis found server errors:\n{report}"
+    assert " passed" in result.stdout and "generated" in result.stdout, result.stdout[-3000:]
+
+
+async def test_a_chat_flood_is_rate_limited(server):
+    """Of 50 messages fired at once at most 5 are posted; each other one is answered rate_limited with retry_after."""
+    (token,) = server.take_tokens(1)
+    party = server.party_with([token])
+    client = Client(server, token, party["id"], name="flooder")
+    try:
+        await client.open()
+        mark = len(client.frames)
+        for i in range(50):
+            await client.send({"type": "chat.send", "message": f"flood {i}", "client_id": f"flood-{i}"})
+        replies: dict[str, dict] = {}
+        deadline = time.monotonic() + 10
+        while len(replies) < 50 and time.monotonic() < deadline:
+            frame = await client.wait_for(
+                lambda f: (f["type"] == "error" and "client_id" in f)
+                or (f["type"] == "chat.message" and f["message"]["client_id"] not in replies),
+                timeout=max(0.05, deadline - time.monotonic()),
+                since=mark,
+            )
+            if frame is None:
+                break
+            mark = next(i for i in range(len(client.frames) - 1, -1, -1) if client.frames[i][1] is frame) + 1
+            client_id = frame["client_id"] if frame["type"] == "error" else frame["message"]["client_id"]
+            replies[client_id] = frame
+        assert len(replies) == 50, f"{50 - len(replies)} sends were never answered"
+        accepted = [f for f in replies.values() if f["type"] == "chat.message"]
+        refused = [f for f in replies.values() if f["type"] == "error"]
+        assert 1 <= len(accepted) <= 5
+        assert all(f["code"] == "rate_limited" and isinstance(f["retry_after"], int) and f["retry_after"] >= 1
+                   for f in refused), refused[:3]
+        status, body = await asyncio.to_thread(
+            http, "GET", f"{server.base_url}/api/parties/{party['id']}/messages/?limit=100", token=token
+        )
+        assert status == 200 and len(body["results"]) == len(accepted) <= 5
+    finally:
+        await client.close()
+
+
+async def test_a_frame_over_16_kib_closes_the_socket_with_1009(server):
+    """A frame of exactly 16 KiB is served; one byte more closes the socket with 1009."""
+    (token,) = server.take_tokens(1)
+    party = server.party_with([token])
+    ws = await open_raw(server, party["id"], token, max_size=2**22)
+    try:
+        await ws.recv()  # party.state
+        base = json.dumps({"type": "ping", "pad": ""})
+        at_limit = json.dumps({"type": "ping", "pad": "x" * (16 * 1024 - len(base))})
+        assert len(at_limit.encode()) == 16 * 1024
+        await ws.send(at_limit)
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert frame["type"] == "pong"
+        await ws.send(json.dumps({"type": "ping", "pad": "x" * (16 * 1024 + 1 - len(base))}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    finally:
+        if ws.transport is not None:
+            ws.transport.abort()
+
+
+async def test_handshakes_from_foreign_or_missing_origins_are_all_refused(server):
+    """200 handshakes with a valid token but a foreign or missing Origin are all refused with HTTP 403."""
+    tokens = server.take_tokens(1)
+    party = server.party_with(tokens)
+    limit = asyncio.Semaphore(20)
+    outcomes: list[str] = []
+
+    async def attempt(i: int) -> None:
+        origin = None if i % 2 else FOREIGN_ORIGINS[(i // 2) % len(FOREIGN_ORIGINS)]
+        async with limit:
+            try:
+                ws = await open_raw(server, party["id"], tokens[0], origin=origin)
+            except websockets.InvalidStatus as exc:
+                outcomes.append(f"{exc.response.status_code}")
+                return
+            except Exception as exc:  # noqa: BLE001 - recorded and reported below
+                outcomes.append(f"{origin!r}: {exc!r}")
+                return
+            ws.transport.abort()
+            outcomes.append(f"{origin!r}: ACCEPTED")
+
+    await asyncio.wait_for(asyncio.gather(*(attempt(i) for i in range(ORIGIN_ATTEMPTS))), 60)
+    unexpected = [o for o in outcomes if o != "403"]
+    assert len(outcomes) == ORIGIN_ATTEMPTS and not unexpected, unexpected[:10]
+    assert (await asyncio.to_thread(http, "GET", f"{server.base_url}/health/live"))[0] == 200
