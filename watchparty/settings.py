@@ -124,19 +124,26 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # --- Redis: channel layer and rate limits shared by every process ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Which Redis channel layer: "core" (channels_redis.core.RedisChannelLayer, lists per channel) or
-# "pubsub" (channels_redis.pubsub.RedisPubSubChannelLayer); docs/performance.md compares them.
+# "pubsub" (channels_redis's RedisPubSubChannelLayer, as watchparty.channel_layers extends it so
+# that a socket can open while Redis is away); docs/performance.md compares them.
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+    "pubsub": "watchparty.channel_layers.RedisPubSubChannelLayer",
 }
+# The core layer keeps every socket of a process under one Redis list and silently drops group
+# messages past this many queued (channels-redis's default is 100: measured losing messages under
+# load, docs/performance.md).
+CHANNEL_LAYER_CORE_CAPACITY = int(os.environ.get("CHANNEL_LAYER_CORE_CAPACITY", "") or 5000)
 CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER_BACKEND", "") or "core"
 if CHANNEL_LAYER_BACKEND not in {*_CHANNEL_LAYER_BACKENDS, *_CHANNEL_LAYER_BACKENDS.values()}:
     raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}.")
+_channel_layer_class = _CHANNEL_LAYER_BACKENDS.get(CHANNEL_LAYER_BACKEND, CHANNEL_LAYER_BACKEND)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": _CHANNEL_LAYER_BACKENDS.get(CHANNEL_LAYER_BACKEND, CHANNEL_LAYER_BACKEND),
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": _channel_layer_class,
+            "CONFIG": {"hosts": [REDIS_URL]}
+            | ({"capacity": CHANNEL_LAYER_CORE_CAPACITY} if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"] else {}),
         }
     }
 else:

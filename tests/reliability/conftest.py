@@ -1,5 +1,6 @@
-"""Fixtures for the fault and abuse tests: one private Redis and one live daphne server for the
-whole session (started once, stopped at the end).
+"""Fixtures for the fault and abuse tests: one private Redis for the whole session, and a live
+server for each stack in harness.STACKS (daphne with the core layer, as runserver; uvicorn with
+the pub/sub layer, as docker-compose.yml), each started once; every test runs against both.
 
 The live server uses the private Redis when ``redis-server`` is installed (its channel layer and
 rate limits then live there, as in production). Tests that need Redis ask for ``private_redis``:
@@ -12,7 +13,7 @@ import shutil
 
 import pytest
 
-from tests.reliability.harness import LiveServer, PrivateRedis, unavailable
+from tests.reliability.harness import STACKS, LiveServer, PrivateRedis, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -28,10 +29,12 @@ def _redis_process(tmp_path_factory):
         redis.stop()
 
 
-@pytest.fixture(scope="session")
-def watchparty_server(tmp_path_factory, _redis_process):
-    """A real server (daphne) on a free loopback port, with a migrated SQLite file and test users."""
-    server = LiveServer(tmp_path_factory.mktemp("live-server"), _redis_process.url if _redis_process else "")
+@pytest.fixture(scope="session", params=sorted(STACKS))
+def watchparty_server(request, tmp_path_factory, _redis_process):
+    """A real server on a free loopback port, with a migrated SQLite file and test users."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("live-server"), _redis_process.url if _redis_process else "", request.param
+    )
     try:
         server.prepare()
         server.start()

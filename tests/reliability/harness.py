@@ -1,4 +1,4 @@
-"""Processes for the reliability tests: a private redis-server and a real daphne server.
+"""Processes for the reliability tests: a private redis-server and a real server (daphne or uvicorn).
 
 Both listen on free loopback ports chosen here; the system Redis on 6379 is never touched. Every
 wait is bounded in time.
@@ -102,10 +102,23 @@ class PrivateRedis:
             return False
 
 
-class LiveServer:
-    """daphne serving watchparty.asgi in a subprocess, with its own SQLite file and users."""
+# The ASGI servers and channel layers the suite runs against: what runserver uses, and the
+# production default of docker-compose.yml.
+STACKS = {
+    "daphne-core": (["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "watchparty.asgi:application"], "core"),
+    "uvicorn-pubsub": (
+        ["-m", "uvicorn", "watchparty.asgi:application", "--host", "127.0.0.1", "--port", "{port}", "--lifespan", "off"],
+        "pubsub",
+    ),
+}
 
-    def __init__(self, workdir: Path, redis_url: str) -> None:
+
+class LiveServer:
+    """An ASGI server (a STACKS entry) serving watchparty.asgi in a subprocess, with its own SQLite
+    file and users."""
+
+    def __init__(self, workdir: Path, redis_url: str, stack: str = "daphne-core") -> None:
+        self.command, layer = STACKS[stack]
         self.workdir = workdir
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -125,6 +138,7 @@ class LiveServer:
                 "PYTHONPATH": str(ROOT) + os.pathsep + self.env.get("PYTHONPATH", ""),
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "WARNING",
+                "CHANNEL_LAYER_BACKEND": layer,
             }
         )
         if redis_url:
@@ -163,7 +177,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "watchparty.asgi:application"],
+            [sys.executable, *(arg.format(port=self.port) for arg in self.command)],
             cwd=ROOT,
             env=self.env,
             stdout=log,
