@@ -1,19 +1,14 @@
-"""Bench-only experiment: the app with the fixes docs/performance.md proposes, applied by
-monkeypatching at start-up so that they can be measured side by side with the app as it is. The
-product code is not changed by this module; the `appfix-<server>-<layer>` targets of bench/run.py
-serve it. BENCH_FIXES (comma-separated; default ``dispatch,payloads``) picks the fixes:
+"""Bench-only experiments: the app with changes that docs/performance.md measured but the product
+does not (or not yet) have, applied by monkeypatching at start-up so that they can be measured side
+by side with the app as it is. The `appfix-<server>-<layer>` targets of bench/run.py serve it.
+(The ``dispatch`` and ``payloads`` fixes measured here earlier are now in chat/consumers.py and
+chat/services.py.) BENCH_FIXES (comma-separated; default ``threads``) picks them:
 
-- ``dispatch``: Channels 4.2+ runs ``close_old_connections`` through ``sync_to_async`` (the single
-  shared thread) before EVERY consumer handler, so each forwarded ``chat.message`` waits for a turn
-  on the thread that also runs every ``chat.send``. The party consumer's forward handlers touch no
-  relational database, so they are dispatched directly.
-- ``payloads``: ``chat.services.message_payload`` builds the Message dict directly instead of
-  instantiating a DRF ``MessageSerializer`` per message (DRF deep-copies the declared fields on
-  every instantiation); the output is the same JSON. Pages (party.state, history, resume) call it
-  once per message.
 - ``threads``: ``chat.send`` runs ``message_send`` with ``thread_sensitive=False`` (a thread pool)
   instead of on that one shared thread; the service uses only pymongo/Redis clients (thread-safe),
   never the Django ORM.
+- ``gclog``: log every garbage collection over 20 ms (a diagnostic).
+- ``gcfreeze``: ``gc.freeze()`` after start-up and a higher generation-0 threshold.
 """
 
 import os
@@ -23,32 +18,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchparty.settings")
 from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
 
 from asgiref.sync import sync_to_async  # noqa: E402
-from channels.consumer import get_handler_name  # noqa: E402
 
 from chat import consumers, services as chat_services  # noqa: E402
 
-FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "dispatch,payloads").split(",") if f.strip()}
+FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "threads").split(",") if f.strip()}
 PartyConsumer = consumers.PartyConsumer
-
-if "dispatch" in FIXES:
-    _FORWARDED = {
-        "chat.message",
-        "reaction.update",
-        "playback.state",
-        "message.deleted",
-        "message.translated",
-        "typing",
-        "participant.joined",
-    }
-    _dispatch = PartyConsumer.dispatch
-
-    async def dispatch(self, message):
-        if message.get("type") in _FORWARDED:
-            await getattr(self, get_handler_name(message))(message)
-        else:
-            await _dispatch(self, message)
-
-    PartyConsumer.dispatch = dispatch
 
 if "threads" in FIXES:
 
@@ -66,26 +40,6 @@ if "threads" in FIXES:
 
     PartyConsumer.on_chat_send = on_chat_send
     PartyConsumer.FRAME_HANDLERS = {**PartyConsumer.FRAME_HANDLERS, "chat.send": on_chat_send}
-
-if "payloads" in FIXES:
-    from watchparty.timeutil import isoformat_z
-
-    def message_payload(message):
-        return {
-            "id": str(message.id),
-            "party_id": str(message.party_id),
-            "user_id": str(message.user_id),
-            "user_name": str(message.user_name),
-            "message": str(message.message),
-            "message_type": message.message_type,
-            "source_language": None if message.source_language is None else str(message.source_language),
-            "translations": {str(k): str(v) for k, v in message.translations.items()},
-            "reactions": {str(k): [str(u) for u in v] for k, v in message.reactions.items()},
-            "client_id": None if message.client_id is None else str(message.client_id),
-            "timestamp": isoformat_z(message.timestamp),
-        }
-
-    chat_services.message_payload = message_payload
 
 if "gclog" in FIXES or "gcfreeze" in FIXES:
     # Diagnostics: log every garbage collection that takes longer than 20 ms.

@@ -64,6 +64,15 @@ class SurvivesLayerOutage:
             )
 
     async def _receive_through_outages(self):
+        try:
+            return await self._receive_waiting_out_outages()
+        except asyncio.CancelledError:  # the socket is closing
+            forget = getattr(self.channel_layer, "forget_channel", None)  # watchparty.channel_layers
+            if forget is not None:
+                forget(self.channel_name)
+            raise
+
+    async def _receive_waiting_out_outages(self):
         delay = LAYER_RETRY_FIRST_SECONDS
         while True:
             if self.layer_down_since is None:

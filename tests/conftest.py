@@ -104,3 +104,15 @@ def redis_url(settings):
     }
     yield REDIS_TEST_URL
     client.flushdb()
+
+
+@pytest.fixture(params=["channels_redis.core.RedisChannelLayer", "watchparty.channel_layers.RedisPubSubChannelLayer"])
+def redis_layer(request, redis_url, settings):
+    """Each Redis channel layer the app can run on (CHANNEL_LAYER_BACKEND core and pubsub); its class path."""
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": request.param,
+            "CONFIG": {"hosts": [redis_url], "prefix": f"test{uuid.uuid4().hex[:8]}"},
+        }
+    }
+    return request.param

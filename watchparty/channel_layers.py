@@ -42,7 +42,9 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         # A receive interrupted by an outage goes on in the background and is picked up again by
         # the channel's next receive, so no message already queued for it is lost.
         self._pending: dict[str, asyncio.Future] = {}
-        self._outages: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
+        # Per event loop: the outage flag and the watchdog task that sets it (kept referenced, as
+        # asyncio holds only weak references to tasks).
+        self._outages: dict[asyncio.AbstractEventLoop, tuple[asyncio.Event, asyncio.Task]] = {}
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         layer = self._get_layer()
@@ -77,6 +79,15 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
             raise ConnectionError("The channel layer's Redis is not answering.")
         return message.result()
 
+    def forget_channel(self, channel: str) -> None:
+        """The socket has closed during an outage: drop what this layer still holds for it."""
+        pending = self._pending.pop(channel, None)
+        if pending is not None:
+            pending.cancel()  # channels-redis's receive then drops the channel and unsubscribes
+        elif channel in self._not_subscribed:
+            self._get_layer().channels.pop(channel, None)
+        self._not_subscribed.discard(channel)
+
     async def group_add(self, group: str, channel: str) -> None:
         # Joining a group this process already subscribed to never reaches Redis; refuse it during
         # an outage all the same, so that a socket's rejoin tells it when Redis is back.
@@ -87,16 +98,16 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     def _outage_event(self) -> asyncio.Event:
         loop = asyncio.get_running_loop()
         if loop not in self._outages:
-            self._outages[loop] = asyncio.Event()
-            loop.create_task(self._watch(self._outages[loop]), name="channel-layer-watchdog")
-        return self._outages[loop]
+            down = asyncio.Event()
+            self._outages[loop] = (down, loop.create_task(self._watch(down), name="channel-layer-watchdog"))
+        return self._outages[loop][0]
 
     async def _watch(self, down: asyncio.Event) -> None:
         clients = [aioredis.Redis(connection_pool=create_pool(shard.host)) for shard in self._get_layer()._shards]
         answering_since = None
         loop = asyncio.get_running_loop()
         try:
-            while True:
+            while loop in self._layers:  # channels-redis drops a loop's layer when the loop closes
                 try:
                     await asyncio.wait_for(asyncio.gather(*(c.ping() for c in clients)), PING_TIMEOUT_SECONDS)
                 except (RedisError, OSError, asyncio.TimeoutError):
@@ -111,5 +122,6 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
                         down.clear()
                 await asyncio.sleep(PING_EVERY_SECONDS)
         finally:
+            self._outages.pop(loop, None)
             for client in clients:
                 await _close_redis(client)

@@ -21,11 +21,12 @@ def two_members(make_user):
     return party, host, guest, Token.objects.create(user=host).key, Token.objects.create(user=guest).key
 
 
-async def test_two_sockets_receive_a_message_through_redis(redis_url, two_members):
-    """With the Redis channel layer both sockets of a party receive a message one of them sent."""
+async def test_two_sockets_receive_a_message_through_redis(redis_layer, two_members):
+    """With each Redis channel layer both sockets of a party receive a message one of them sent."""
     from channels.layers import get_channel_layer
 
-    assert type(get_channel_layer()).__name__ == "RedisChannelLayer"
+    layer = type(get_channel_layer())
+    assert f"{layer.__module__}.{layer.__name__}" == redis_layer
     party, host, guest, host_token, guest_token = two_members
     a, connected_a = await open_socket(party.id, host_token)
     b, connected_b = await open_socket(party.id, guest_token)
@@ -41,8 +42,8 @@ async def test_two_sockets_receive_a_message_through_redis(redis_url, two_member
         await b.disconnect()
 
 
-async def test_http_message_reaches_sockets_through_redis(redis_url, two_members, api_client):
-    """A message posted over HTTP reaches the party's sockets through Redis."""
+async def test_http_message_reaches_sockets_through_redis(redis_layer, two_members, api_client):
+    """A message posted over HTTP reaches the party's sockets through Redis, on each layer."""
     party, host, guest, host_token, _ = two_members
     socket, connected = await open_socket(party.id, host_token)
     assert connected
@@ -74,3 +75,4 @@ def test_check_rate_uses_redis_when_configured(redis_url):
     with pytest.raises(RateLimited):
         check_rate("via-settings", (1, 10))
     assert redis.Redis.from_url(redis_url).exists("watchparty:rl:via-settings")
+
