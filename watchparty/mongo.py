@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -64,11 +65,87 @@ def _serialize_mongomock_writes() -> None:
     collection_class._watchparty_serialized = True
 
 
+# MongoDB's TTL monitor removes expired documents once a minute, in the background. mongomock
+# instead scans every document of a collection with a TTL index on every read and write, which
+# made each chat operation cost a pass over all stored messages.
+TTL_MONITOR_SECONDS = 60
+
+
+def _expire_like_mongodb() -> None:
+    import mongomock.store
+
+    store_class = mongomock.store.CollectionStore
+    if getattr(store_class, "_watchparty_ttl_monitor", False):
+        return
+    remove_expired = store_class._remove_expired_documents
+
+    def _remove_expired_documents(self):
+        now = time.monotonic()
+        if now - getattr(self, "_watchparty_ttl_ran_at", -TTL_MONITOR_SECONDS) >= TTL_MONITOR_SECONDS:
+            self._watchparty_ttl_ran_at = now
+            remove_expired(self)
+
+    store_class._remove_expired_documents = _remove_expired_documents
+    store_class._watchparty_ttl_monitor = True
+
+
+def _compare_unique_keys_directly() -> None:
+    """mongomock checks a unique index by running its query engine over every document on each
+    insert and update. Compare the index's key values directly first, and run the engine (for a
+    partial index's filter) only on the documents whose keys are equal: the same answer at a
+    fraction of the cost. Dotted keys, and keys holding arrays or sub-documents (where MongoDB's
+    multikey rules apply), keep mongomock's own check."""
+    import mongomock.collection
+    from mongomock.filtering import filter_applies
+
+    collection_class = mongomock.collection.Collection
+    if getattr(collection_class, "_watchparty_unique_keys", False):
+        return
+    ensure_uniques = collection_class._ensure_uniques
+
+    def _ensure_uniques(self, new_data):
+        for index in self._store.indexes.values():
+            if not index.get("unique"):
+                continue
+            pairs = [(field, new_data.get(field)) for field, _ in index["key"]]
+            if any("." in field or isinstance(value, (list, dict)) for field, value in pairs):
+                return ensure_uniques(self, new_data)
+            if index.get("sparse") and all(value is None for _, value in pairs):
+                continue
+            # Strings first, and the last key fields (the most selective ones) before the first: a
+            # document is usually told apart by its first comparison.
+            pairs.reverse()
+            pairs.sort(key=lambda pair: not isinstance(pair[1], str))
+            partial = index.get("partialFilterExpression")
+            matches = 0
+            self._store._remove_expired_documents()
+            with self._store._rwlock.reader():
+                documents = list(self._store._documents.values())
+            for document in documents:
+                for field, value in pairs:
+                    current = document.get(field)
+                    if current != value:
+                        if isinstance(current, (list, dict)):
+                            return ensure_uniques(self, new_data)
+                        break
+                else:
+                    if partial is None or filter_applies(partial, document):
+                        matches += 1
+                        if matches > 1:  # new_data itself is already stored
+                            raise mongomock.DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        return None
+
+    collection_class._ensure_uniques = _ensure_uniques
+    collection_class._watchparty_unique_keys = True
+
+
 def _create_client(uri: str):
     if not uri:
         import mongomock
 
         _serialize_mongomock_writes()
+        _expire_like_mongodb()
+        _compare_unique_keys_directly()
         logger.warning(
             "MONGODB_URI is not set: using an in-process mongomock database. "
             "Parties and messages will NOT survive a restart, and each process has its own data."

@@ -43,3 +43,24 @@ def test_ping_reports_an_unreachable_server(settings):
         assert mongo.ping() is False
     finally:
         mongo._clients.pop(settings.MONGODB_URI).close()
+
+
+def test_unique_partial_index_refuses_only_covered_duplicates(mongo_db):
+    """A partial unique index refuses a second document with the same keys, but not documents outside its filter."""
+    import pytest
+    from pymongo.errors import DuplicateKeyError
+
+    items = mongo_db["unique_probe"]
+    items.create_index(
+        [("owner", 1), ("code", 1)], unique=True, partialFilterExpression={"code": {"$type": "string"}}
+    )
+    items.insert_one({"owner": "a", "code": "x"})
+    items.insert_one({"owner": "b", "code": "x"})  # another owner
+    items.insert_one({"owner": "a", "code": None})  # outside the filter
+    items.insert_one({"owner": "a", "code": None})
+    with pytest.raises(DuplicateKeyError):
+        items.insert_one({"owner": "a", "code": "x"})
+    with pytest.raises(DuplicateKeyError):
+        items.update_one({"owner": "b"}, {"$set": {"owner": "a"}})
+    assert items.count_documents({"owner": "a", "code": "x"}) == 1
+    assert items.count_documents({"owner": "b"}) == 1
