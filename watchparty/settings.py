@@ -124,8 +124,8 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # --- Redis: channel layer and rate limits shared by every process ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Which Redis channel layer: "core" (channels_redis.core.RedisChannelLayer, lists per channel) or
-# "pubsub" (channels_redis's RedisPubSubChannelLayer, as watchparty.channel_layers extends it so
-# that a socket can open while Redis is away); docs/performance.md compares them.
+# "pubsub" (channels_redis's RedisPubSubChannelLayer, as watchparty.channel_layers extends it to
+# ride out a Redis outage); docs/performance.md compares them.
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "watchparty.channel_layers.RedisPubSubChannelLayer",
@@ -134,7 +134,8 @@ _CHANNEL_LAYER_BACKENDS = {
 # messages past this many queued (channels-redis's default is 100: measured losing messages under
 # load, docs/performance.md).
 CHANNEL_LAYER_CORE_CAPACITY = int(os.environ.get("CHANNEL_LAYER_CORE_CAPACITY", "") or 5000)
-CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER_BACKEND", "") or "core"
+# pubsub by default: less CPU per delivery, and no silent drops under load (docs/performance.md).
+CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER_BACKEND", "") or "pubsub"
 if CHANNEL_LAYER_BACKEND not in {*_CHANNEL_LAYER_BACKENDS, *_CHANNEL_LAYER_BACKENDS.values()}:
     raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}.")
 _channel_layer_class = _CHANNEL_LAYER_BACKENDS.get(CHANNEL_LAYER_BACKEND, CHANNEL_LAYER_BACKEND)
