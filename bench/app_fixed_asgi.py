@@ -1,14 +1,13 @@
 """Bench-only experiments: the app with changes that docs/performance.md measured but the product
 does not (or not yet) have, applied by monkeypatching at start-up so that they can be measured side
 by side with the app as it is. The `appfix-<server>-<layer>` targets of bench/run.py serve it.
-(The ``dispatch`` and ``payloads`` fixes measured here earlier are now in chat/consumers.py and
-chat/services.py.) BENCH_FIXES (comma-separated; default ``threads``) picks them:
+(The ``dispatch``, ``payloads`` and ``gcfreeze`` changes measured here earlier are now in
+chat/consumers.py, chat/services.py and watchparty/asgi.py.) BENCH_FIXES (comma-separated; default ``threads``) picks them:
 
 - ``threads``: ``chat.send`` runs ``message_send`` with ``thread_sensitive=False`` (a thread pool)
   instead of on that one shared thread; the service uses only pymongo/Redis clients (thread-safe),
   never the Django ORM.
 - ``gclog``: log every garbage collection over 20 ms (a diagnostic).
-- ``gcfreeze``: ``gc.freeze()`` after start-up and a higher generation-0 threshold.
 """
 
 import os
@@ -41,7 +40,7 @@ if "threads" in FIXES:
     PartyConsumer.on_chat_send = on_chat_send
     PartyConsumer.FRAME_HANDLERS = {**PartyConsumer.FRAME_HANDLERS, "chat.send": on_chat_send}
 
-if "gclog" in FIXES or "gcfreeze" in FIXES:
+if "gclog" in FIXES:
     # Diagnostics: log every garbage collection that takes longer than 20 ms.
     import gc
     import sys
@@ -58,12 +57,3 @@ if "gclog" in FIXES or "gcfreeze" in FIXES:
                 print(f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}", file=sys.stderr, flush=True)
 
     gc.callbacks.append(_gc_callback)
-
-if "gcfreeze" in FIXES:
-    # Move everything allocated while starting (Django, DRF, the app) out of the collector's reach,
-    # and collect the old generation less often.
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
