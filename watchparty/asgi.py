@@ -28,8 +28,9 @@ application = ProtocolTypeRouter(
 )
 
 # With 1,000 sockets the collector's full passes took 83-507 ms each, every ~14 s, and made the p99
-# delivery latency (docs/performance.md: 207 ms without this, 50 ms with it). Start-up objects live as long as the process, so they are frozen out of the
-# collector's reach, and young objects are collected in larger, rarer batches.
+# delivery latency (docs/performance.md: 207 ms without this, 50 ms with it). Start-up objects
+# live as long as the process, so they are frozen out of the collector's reach, and young objects
+# are collected in larger, rarer batches.
 gc.collect()
 gc.freeze()
 gc.set_threshold(10_000, 20, 20)
