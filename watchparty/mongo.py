@@ -139,6 +139,65 @@ def _compare_unique_keys_directly() -> None:
     collection_class._watchparty_unique_keys = True
 
 
+def _find_by_id_directly() -> None:
+    """A filter on one ``_id`` value matches at most the document stored under that key; mongomock
+    ran its query engine over the whole collection to find it."""
+    import mongomock.collection
+    from mongomock.filtering import filter_applies
+
+    collection_class = mongomock.collection.Collection
+    if getattr(collection_class, "_watchparty_id_lookup", False):
+        return
+    iter_documents = collection_class._iter_documents
+
+    def _iter_documents(self, filter):
+        wanted = filter.get("_id", _MISSING) if isinstance(filter, dict) else _MISSING
+        if wanted is _MISSING or isinstance(wanted, (dict, list)):
+            return iter_documents(self, filter)
+        try:
+            document = self._store[wanted]
+        except (KeyError, TypeError):  # not stored, or not a possible key
+            filter_applies(filter, {})  # still refuse a malformed filter, as mongomock does
+            return iter(())
+        return iter([document] if filter_applies(filter, document) else [])
+
+    collection_class._iter_documents = _iter_documents
+    collection_class._watchparty_id_lookup = True
+
+
+def _stop_reading_at_the_limit() -> None:
+    """mongomock's cursor copies every matching document (and makes its datetimes time-zone
+    aware) before it applies ``limit``: a page of 50 from 10,000 messages copied 10,000. Iterating
+    a limited cursor now copies only the documents it returns; everything else is unchanged."""
+    import itertools
+
+    import mongomock.collection
+    from mongomock import helpers
+
+    cursor_class = mongomock.collection.Cursor
+    if getattr(cursor_class, "_watchparty_limited", False):
+        return
+    compute_results = cursor_class._compute_results
+
+    def _compute_results(self, with_limit_and_skip=False):
+        if not (with_limit_and_skip and self._limit):
+            return compute_results(self, with_limit_and_skip)
+        key = (self._factory, self._skip, self._limit)
+        if getattr(self, "_watchparty_page_key", None) != key:
+            documents = itertools.islice(self._factory(), self._skip + abs(self._limit))
+            if self.collection.codec_options.tz_aware:
+                documents = (helpers.make_datetime_timezone_aware_in_document(d) for d in documents)
+            self._watchparty_page = list(documents)[self._skip :]
+            self._watchparty_page_key = key
+        return self._watchparty_page
+
+    cursor_class._compute_results = _compute_results
+    cursor_class._watchparty_limited = True
+
+
+_MISSING = object()
+
+
 def _create_client(uri: str):
     if not uri:
         import mongomock
@@ -146,6 +205,8 @@ def _create_client(uri: str):
         _serialize_mongomock_writes()
         _expire_like_mongodb()
         _compare_unique_keys_directly()
+        _find_by_id_directly()
+        _stop_reading_at_the_limit()
         logger.warning(
             "MONGODB_URI is not set: using an in-process mongomock database. "
             "Parties and messages will NOT survive a restart, and each process has its own data."

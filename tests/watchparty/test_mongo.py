@@ -64,3 +64,21 @@ def test_unique_partial_index_refuses_only_covered_duplicates(mongo_db):
         items.update_one({"owner": "b"}, {"$set": {"owner": "a"}})
     assert items.count_documents({"owner": "a", "code": "x"}) == 1
     assert items.count_documents({"owner": "b"}) == 1
+
+
+def test_lookups_by_id_and_limited_pages_return_exactly_the_matches(mongo_db):
+    """find_one by _id honours the rest of the filter, and a sorted, skipped, limited find returns exactly that page."""
+    from bson import ObjectId
+
+    items = mongo_db["page_probe"]
+    ids = [items.insert_one({"n": n, "tz": "x"}).inserted_id for n in range(30)]
+    assert items.find_one({"_id": ids[7]})["n"] == 7
+    assert items.find_one({"_id": ids[7], "n": 8}) is None
+    assert items.find_one({"_id": ObjectId()}) is None
+    assert items.find_one({"_id": str(ids[7])}) is None  # a string is not an ObjectId
+    page = items.find({"n": {"$gte": 5}}, {"n": 1, "_id": 0}).sort("n", -1).skip(3).limit(4)
+    assert [d["n"] for d in page] == [26, 25, 24, 23]
+    assert [d["n"] for d in items.find({}).sort("n", 1).limit(3)] == [0, 1, 2]
+    assert items.count_documents({"n": {"$lt": 10}}) == 10
+    items.update_one({"_id": ids[3]}, {"$set": {"n": 100}})
+    assert items.find_one({"_id": ids[3]})["n"] == 100
