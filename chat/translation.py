@@ -19,7 +19,6 @@ import abc
 import http.client
 import json
 import logging
-import re
 import threading
 import time
 import urllib.error

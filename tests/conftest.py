@@ -13,6 +13,7 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from tests.support import unavailable
 from watchparty import ratelimit
 from watchparty.indexes import ensure_indexes
 from watchparty.mongo import get_client, get_db
@@ -87,10 +88,7 @@ def _redis_available(url: str) -> bool:
 def redis_url(settings):
     """The real Redis for tests that need it: skip without one, but fail under CI=true."""
     if not _redis_available(REDIS_TEST_URL):
-        message = f"Redis is not reachable at {REDIS_TEST_URL}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{message}, and CI=true requires it")
-        pytest.skip(f"{message} (start one, or set REDIS_TEST_URL)")
+        unavailable(f"Redis is not reachable at {REDIS_TEST_URL} (start one, or set REDIS_TEST_URL)")
     import redis
 
     client = redis.Redis.from_url(REDIS_TEST_URL)

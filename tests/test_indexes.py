@@ -13,7 +13,6 @@ from chat import services as chat_services
 from parties import services
 from parties.services import PartySettings
 from tests.querycheck import RecordingDatabase, explain_problems
-from watchparty import indexes
 from watchparty.indexes import declared_indexes, query_is_served
 from watchparty.mongo import get_client, get_db
 from watchparty.timeutil import utcnow

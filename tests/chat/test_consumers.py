@@ -14,7 +14,7 @@ from parties import services as party_services
 from parties.services import PartySettings
 from watchparty.realtime import abroadcast
 from watchparty.timeutil import utcnow
-from tests.chat.wsutil import close_code, drain, open_socket, receive, receive_type
+from tests.chat.wsutil import close_code, drain, open_socket, receive_type
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

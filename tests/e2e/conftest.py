@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import free_port, unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "artifacts"
@@ -35,18 +36,6 @@ SERVER_START_TIMEOUT_S = 30
 EXPECT_TIMEOUT_MS = 10_000
 CHAT_SEND_LIMIT = 40
 CHAT_SEND_WINDOW_S = 2
-
-
-def _unavailable(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI=true requires the end-to-end tests to run", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _server_env(tmp: Path) -> dict[str, str]:
@@ -92,7 +81,7 @@ def server(tmp_path_factory):
     env = _server_env(tmp)
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")  # also proves collectstatic works
-    port = _free_port()
+    port = free_port()
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
@@ -134,16 +123,16 @@ def browser():
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        _unavailable("Playwright is not installed (pip install playwright; the browser is Debian's chromium)")
+        unavailable("Playwright is not installed (pip install playwright; the browser is Debian's chromium)")
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     playwright = sync_playwright().start()
     try:
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         except PlaywrightError as exc:
-            _unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
+            unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
         yield browser
         browser.close()
     finally:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import CHAT_SEND_LIMIT
-from tests.e2e.helpers import create_party_by_api, expect, messages, open_room, send
+from tests.e2e.helpers import create_party_by_api, expect, messages, open_room
 
 
 def test_scrolling_up_loads_older_messages(people):

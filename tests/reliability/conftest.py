@@ -13,7 +13,8 @@ import shutil
 
 import pytest
 
-from tests.reliability.harness import STACKS, LiveServer, PrivateRedis, unavailable
+from tests.reliability.harness import STACKS, LiveServer, PrivateRedis
+from tests.support import unavailable
 
 
 @pytest.fixture(scope="session")

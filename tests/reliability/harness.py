@@ -17,24 +17,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
 USERS = 24  # each test takes users of its own, so rate limits per user never leak between tests
-
-
-def unavailable(reason: str):
-    """Skip with the reason; under CI=true fail instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason}; CI=true requires these tests to run", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def http(method: str, url: str, *, token: str | None = None, body=None, timeout: float = 5):

@@ -1,21 +1,15 @@
 import asyncio
-import socket
 
 import pytest
 from redis.exceptions import RedisError
 
+from tests.support import free_port
 from watchparty.channel_layers import RedisPubSubChannelLayer
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_pubsub_layer_names_a_channel_while_redis_is_away():
     """With Redis unreachable a socket still gets its channel, and the layer's calls fail fast instead of hanging."""
-    layer = RedisPubSubChannelLayer(hosts=[f"redis://127.0.0.1:{unused_port()}/0"])
+    layer = RedisPubSubChannelLayer(hosts=[f"redis://127.0.0.1:{free_port()}/0"])
     channel = await asyncio.wait_for(layer.new_channel(), 5)
     assert channel.startswith("asgispecific.")
     with pytest.raises((ConnectionError, RedisError)):
