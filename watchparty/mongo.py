@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 import time
 from typing import Any
 
+from bson.regex import Regex
 from django.conf import settings
 from pymongo import MongoClient
 from pymongo.database import Database
@@ -152,7 +154,8 @@ def _find_by_id_directly() -> None:
 
     def _iter_documents(self, filter):
         wanted = filter.get("_id", _MISSING) if isinstance(filter, dict) else _MISSING
-        if wanted is _MISSING or isinstance(wanted, (dict, list)):
+        # Operators, arrays and regular expressions are not plain equality: mongomock decides.
+        if wanted is _MISSING or isinstance(wanted, (dict, list, re.Pattern, Regex)):
             return iter_documents(self, filter)
         try:
             document = self._store[wanted]

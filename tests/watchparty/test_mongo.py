@@ -1,4 +1,5 @@
 import logging
+import re
 
 from watchparty import mongo
 
@@ -76,6 +77,9 @@ def test_lookups_by_id_and_limited_pages_return_exactly_the_matches(mongo_db):
     assert items.find_one({"_id": ids[7], "n": 8}) is None
     assert items.find_one({"_id": ObjectId()}) is None
     assert items.find_one({"_id": str(ids[7])}) is None  # a string is not an ObjectId
+    named = mongo_db["named_probe"]
+    named.insert_many([{"_id": "room-a"}, {"_id": "room-b"}, {"_id": "hall"}])
+    assert sorted(d["_id"] for d in named.find({"_id": re.compile("^room-")})) == ["room-a", "room-b"]
     page = items.find({"n": {"$gte": 5}}, {"n": 1, "_id": 0}).sort("n", -1).skip(3).limit(4)
     assert [d["n"] for d in page] == [26, 25, 24, 23]
     assert [d["n"] for d in items.find({}).sort("n", 1).limit(3)] == [0, 1, 2]
