@@ -31,15 +31,17 @@ from parties.serializers import PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
-from watchparty.realtime import party_group
+from watchparty.realtime import (
+    CLOSE_ENDED,
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    CLOSE_TOO_BIG,
+    CLOSE_UNAUTHENTICATED,
+    party_group,
+)
 
 logger = logging.getLogger(__name__)
 
-CLOSE_ENDED = 4000
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_TOO_BIG = 1009
 
 
 def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:

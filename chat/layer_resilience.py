@@ -26,7 +26,7 @@ from pymongo.errors import PyMongoError
 from chat import services as chat_services
 from parties import services as party_services
 from watchparty.errors import Forbidden, NotFound
-from watchparty.realtime import encode_frame, party_group
+from watchparty.realtime import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame, party_group
 from watchparty.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
@@ -36,9 +36,6 @@ LAYER_RETRY_MAX_SECONDS = 2.0
 # Messages fanned out just before the outage was noticed may have been lost with it.
 CATCH_UP_MARGIN = timedelta(seconds=10)
 CATCH_UP_MAX_PAGES = 10  # at most this many history pages (CHAT_HISTORY_MAX_LIMIT each)
-
-CLOSE_ENDED = 4000
-CLOSE_FORBIDDEN = 4403
 
 
 class SurvivesLayerOutage:

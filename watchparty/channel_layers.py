@@ -35,6 +35,29 @@ PING_TIMEOUT_SECONDS = 1.0
 RECOVERED_AFTER_SECONDS = 1.5
 
 
+class _Outage:
+    """Per event loop: a future that is done while Redis is away (every waiting receive watches
+    the same one, so the hot path creates no task for it), and the watchdog task that settles it
+    (kept referenced, as asyncio holds only weak references to tasks)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.began = loop.create_future()
+        self.watchdog: asyncio.Task | None = None
+
+    @property
+    def now(self) -> bool:
+        return self.began.done()
+
+    def start(self) -> None:
+        if not self.now:
+            self.began.set_result(None)
+
+    def end(self) -> None:
+        if self.now:
+            self.began = self.loop.create_future()
+
+
 class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -42,9 +65,7 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         # A receive interrupted by an outage goes on in the background and is picked up again by
         # the channel's next receive, so no message already queued for it is lost.
         self._pending: dict[str, asyncio.Future] = {}
-        # Per event loop: the outage flag and the watchdog task that sets it (kept referenced, as
-        # asyncio holds only weak references to tasks).
-        self._outages: dict[asyncio.AbstractEventLoop, tuple[asyncio.Event, asyncio.Task]] = {}
+        self._outages: dict[asyncio.AbstractEventLoop, _Outage] = {}
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         layer = self._get_layer()
@@ -59,21 +80,18 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
 
     async def receive(self, channel: str):
         layer = self._get_layer()
-        down = self._outage_event()
-        if down.is_set():
+        outage = self._outage()
+        if outage.now:
             raise ConnectionError("The channel layer's Redis is not answering.")
         if channel in self._not_subscribed:
             await layer._get_shard(channel).subscribe(channel)
             self._not_subscribed.discard(channel)
         message = self._pending.pop(channel, None) or asyncio.ensure_future(layer.receive(channel))
-        outage = asyncio.ensure_future(down.wait())
         try:
-            await asyncio.wait({message, outage}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({message, outage.began}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             message.cancel()  # the consumer is closing: channels-redis unsubscribes the channel
             raise
-        finally:
-            outage.cancel()
         if not message.done():
             self._pending[channel] = message
             raise ConnectionError("The channel layer's Redis is not answering.")
@@ -91,18 +109,19 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     async def group_add(self, group: str, channel: str) -> None:
         # Joining a group this process already subscribed to never reaches Redis; refuse it during
         # an outage all the same, so that a socket's rejoin tells it when Redis is back.
-        if self._outage_event().is_set():
+        if self._outage().now:
             raise ConnectionError("The channel layer's Redis is not answering.")
         await self._get_layer().group_add(group, channel)
 
-    def _outage_event(self) -> asyncio.Event:
+    def _outage(self) -> _Outage:
         loop = asyncio.get_running_loop()
-        if loop not in self._outages:
-            down = asyncio.Event()
-            self._outages[loop] = (down, loop.create_task(self._watch(down), name="channel-layer-watchdog"))
-        return self._outages[loop][0]
+        outage = self._outages.get(loop)
+        if outage is None:
+            outage = self._outages[loop] = _Outage(loop)
+            outage.watchdog = loop.create_task(self._watch(outage), name="channel-layer-watchdog")
+        return outage
 
-    async def _watch(self, down: asyncio.Event) -> None:
+    async def _watch(self, outage: _Outage) -> None:
         clients = [aioredis.Redis(connection_pool=create_pool(shard.host)) for shard in self._get_layer()._shards]
         answering_since = None
         loop = asyncio.get_running_loop()
@@ -112,14 +131,14 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
                     await asyncio.wait_for(asyncio.gather(*(c.ping() for c in clients)), PING_TIMEOUT_SECONDS)
                 except (RedisError, OSError, asyncio.TimeoutError):
                     answering_since = None
-                    if not down.is_set():
+                    if not outage.now:
                         logger.warning("Channel layer Redis is not answering")
-                        down.set()
+                        outage.start()
                 else:
                     answering_since = answering_since or loop.time()
-                    if down.is_set() and loop.time() - answering_since >= RECOVERED_AFTER_SECONDS:
+                    if outage.now and loop.time() - answering_since >= RECOVERED_AFTER_SECONDS:
                         logger.warning("Channel layer Redis answers again")
-                        down.clear()
+                        outage.end()
                 await asyncio.sleep(PING_EVERY_SECONDS)
         finally:
             self._outages.pop(loop, None)

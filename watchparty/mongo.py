@@ -141,6 +141,9 @@ def _compare_unique_keys_directly() -> None:
     collection_class._watchparty_unique_keys = True
 
 
+_MISSING = object()
+
+
 def _find_by_id_directly() -> None:
     """A filter on one ``_id`` value matches at most the document stored under that key; mongomock
     ran its query engine over the whole collection to find it."""
@@ -197,8 +200,6 @@ def _stop_reading_at_the_limit() -> None:
     cursor_class._compute_results = _compute_results
     cursor_class._watchparty_limited = True
 
-
-_MISSING = object()
 
 
 def _create_client(uri: str):

@@ -16,6 +16,14 @@ from channels.layers import get_channel_layer
 logger = logging.getLogger(__name__)
 
 
+# The party socket's close codes (docs/PROTOCOL.md).
+CLOSE_ENDED = 4000
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_BIG = 1009
+
+
 def party_group(party_id: str) -> str:
     return f"party.{party_id}"
 
