@@ -55,6 +55,12 @@ class PartyJoinSerializer(serializers.Serializer):
     room_code = RoomCodeField()
 
 
+class ParticipantRefSerializer(serializers.Serializer):
+    """A WebSocket frame naming one participant (the in-room moderation frames)."""
+
+    user_id = StrictCharField(min_length=1, max_length=64, trim_whitespace=False)
+
+
 class PartyListQuerySerializer(serializers.Serializer):
     include_ended = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=100)
@@ -87,6 +93,8 @@ class PartySerializer(serializers.Serializer):
     sync_playback = serializers.BooleanField()
     participants = ParticipantSerializer(many=True)
     participant_count = serializers.IntegerField()
+    co_host_ids = serializers.ListField(child=serializers.CharField())
+    muted_ids = serializers.ListField(child=serializers.CharField())
     playback = PlaybackSerializer()
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)

@@ -35,7 +35,8 @@ def test_create_returns_party(user, api_client):
     assert set(body) == {
         "id", "room_code", "host_id", "host_name", "content_id", "content_type", "content_title",
         "is_private", "max_participants", "audio_enabled", "chat_enabled", "sync_playback",
-        "participants", "participant_count", "playback", "created_at", "started_at", "ended_at",
+        "participants", "participant_count", "co_host_ids", "muted_ids", "playback", "created_at", "started_at",
+        "ended_at",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1
