@@ -103,9 +103,7 @@ class Party:
     content_id: str
     content_type: str
     content_title: str
-    is_private: bool
     max_participants: int
-    audio_enabled: bool
     chat_enabled: bool
     sync_playback: bool
     participants: list[Participant]
@@ -146,9 +144,7 @@ class NewParty:
     content_id: str
     content_type: str
     content_title: str
-    is_private: bool
     max_participants: int
-    audio_enabled: bool
     chat_enabled: bool
     sync_playback: bool
     created_at: datetime
@@ -172,9 +168,7 @@ def _to_party(doc: dict[str, Any]) -> Party:
         content_id=doc["content_id"],
         content_type=doc["content_type"],
         content_title=doc.get("content_title", ""),
-        is_private=doc["is_private"],
         max_participants=doc["max_participants"],
-        audio_enabled=doc["audio_enabled"],
         chat_enabled=doc["chat_enabled"],
         sync_playback=doc["sync_playback"],
         participants=[
@@ -209,9 +203,7 @@ def insert_party(new: NewParty) -> Party:
         "content_id": new.content_id,
         "content_type": new.content_type,
         "content_title": new.content_title,
-        "is_private": new.is_private,
         "max_participants": new.max_participants,
-        "audio_enabled": new.audio_enabled,
         "chat_enabled": new.chat_enabled,
         "sync_playback": new.sync_playback,
         "participants": [{"user_id": new.host_id, "user_name": new.host_name, "joined_at": new.created_at}],
@@ -417,9 +409,7 @@ _LIST_PROJECTION = {
     "content_id": 1,
     "content_type": 1,
     "content_title": 1,
-    "is_private": 1,
     "max_participants": 1,
-    "audio_enabled": 1,
     "chat_enabled": 1,
     "sync_playback": 1,
     "participants": 1,

@@ -36,9 +36,7 @@ class PartySettings:
     content_id: str
     content_type: str
     content_title: str = ""
-    is_private: bool = True
     max_participants: int = 10
-    audio_enabled: bool = True
     chat_enabled: bool = True
     sync_playback: bool = True
 
@@ -64,9 +62,7 @@ def party_create(*, user, data: PartySettings) -> Party:
                     content_id=data.content_id,
                     content_type=data.content_type,
                     content_title=data.content_title,
-                    is_private=data.is_private,
                     max_participants=data.max_participants,
-                    audio_enabled=data.audio_enabled,
                     chat_enabled=data.chat_enabled,
                     sync_playback=data.sync_playback,
                     created_at=utcnow(),
