@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from watchparty.indexes import IndexSpec
+from watchparty.indexes import IndexSpec, RetiredIndex
 from watchparty.mongo import get_db
 
 COLLECTION = "chat_messages"
@@ -45,14 +45,29 @@ INDEXES = [
         unique=True,
         partial_filter={"client_id": {"$exists": True}},
     ),
-    # Messages expire after CHAT_MESSAGE_TTL_DAYS; `ensure_indexes` updates the lifetime in place.
-    IndexSpec(COLLECTION, "timestamp_ttl", (("timestamp", ASCENDING),), expire_after_seconds=_ttl_seconds),
+    # Retention: a message is kept until `archive_messages` has written it to an archive file, then
+    # deleted CHAT_MESSAGE_TTL_DAYS after its archived_at. Partial, so that unarchived messages are
+    # not even in this index (and can never expire). `ensure_indexes` updates the lifetime in place.
+    IndexSpec(
+        COLLECTION,
+        "archived_at_ttl",
+        (("archived_at", ASCENDING),),
+        partial_filter={"archived_at": {"$type": "date"}},
+        expire_after_seconds=_ttl_seconds,
+    ),
     # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
     # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
     IndexSpec(
         COLLECTION,
         "archived_timestamp_id",
         (("archived_at", ASCENDING), ("timestamp", ASCENDING), ("_id", ASCENDING)),
+    ),
+]
+
+
+RETIRED_INDEXES = [
+    RetiredIndex(
+        COLLECTION, "timestamp_ttl", "it deleted messages CHAT_MESSAGE_TTL_DAYS after sending, archived or not"
     ),
 ]
 
