@@ -268,3 +268,14 @@ def test_create_form_has_no_private_option(user, client):
     client.force_login(user)
     page = client.get("/").content.decode()
     assert 'name="chat_enabled"' in page and 'name="is_private"' not in page
+
+
+def test_host_cannot_leave_over_http_until_they_hand_over(user, api_client, make_user):
+    """POST leave by the host is 403 and keeps their seat; after host.transfer it is 204."""
+    party = create_party(user)
+    guest = make_user()
+    services.party_join(room_code=party.room_code, user=guest)
+    response = api_client(user).post(f"/api/parties/{party.id}/leave/")
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    services.host_transfer(party_id=party.id, user=user, target_id=str(guest.pk))
+    assert api_client(user).post(f"/api/parties/{party.id}/leave/").status_code == 204

@@ -76,6 +76,8 @@ export class Moderation {
     }
     if (frame.type === "participant.left" && frame.reason === "removed" && frame.user_id === this.me) {
       this.removed = true;
+      this.decorateMessages({ again: true });
+      this.decoratePeople({ again: true });
       this.notices.show("removed", "error", "You were removed from this party by its host. You cannot join it again.", {
         sticky: true,
         actions: [{ label: "Back to home", href: "/" }],
