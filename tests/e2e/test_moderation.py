@@ -35,6 +35,7 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     expect(person_item(alice, "Bob")).to_have_count(0)
     expect(bob.page.locator(".notice[data-key='removed']")).to_contain_text("You were removed from this party")
     expect(bob.page.locator("#message-input")).to_be_disabled()
+    expect(bob.page.locator("#leave-btn")).to_be_hidden()
     bob.page.screenshot(path=str(artifacts_dir / "moderation-removed.png"))
 
     # The room code no longer admits Bob.
@@ -45,7 +46,7 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     assert "/parties/" not in bob.page.url
 
 
-def test_author_edits_and_the_other_sees_it_marked_edited(people):
+def test_author_edits_and_the_other_sees_it_marked_edited(people, artifacts_dir):
     alice, bob = people("alice", "Alice"), people("bob", "Bob")
     _, code = create_party_on_home(alice, content_id="channel-3")
     join_on_home(bob, code)
@@ -58,6 +59,8 @@ def test_author_edits_and_the_other_sees_it_marked_edited(people):
     item.get_by_role("button", name="Edit").click()
     box = item.get_by_role("textbox", name="Edit your message")
     box.fill("See you at 9 <b>sharp</b>")
+    bob.page.set_viewport_size({"width": 390, "height": 844})
+    bob.page.screenshot(path=str(artifacts_dir / "moderation-edit-phone.png"))
     box.press("Enter")
 
     for person in (alice, bob):

@@ -83,6 +83,10 @@ export class Moderation {
         actions: [{ label: "Back to home", href: "/" }],
       });
       document.getElementById("room")?.classList.add("room-removed");
+      for (const id of ["leave-btn", "end-btn"]) {
+        const button = document.getElementById(id);
+        if (button) button.hidden = true; // no seat left to leave
+      }
     }
     return false; // room.js still updates the people list and closes
   }
