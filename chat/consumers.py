@@ -22,12 +22,14 @@ from chat.layer_resilience import SurvivesLayerOutage
 from chat.serializers import (
     ChatSendSerializer,
     HistoryFrameSerializer,
+    MessageEditSerializer,
+    MessageRefSerializer,
     PlaybackUpdateSerializer,
     ReactionFrameSerializer,
     ResumeFrameSerializer,
 )
 from parties import services as party_services
-from parties.serializers import PartySerializer
+from parties.serializers import ParticipantRefSerializer, PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
@@ -56,6 +58,16 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
     if not serializer.is_valid():
         raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
     return serializer.validated_data
+
+
+def _participant_frame(service, **options):
+    """A handler for a frame that names one participant (``{"user_id"}``) for ``service``."""
+
+    async def handler(self, frame):
+        data = _validated(ParticipantRefSerializer, frame)
+        await sync_to_async(service)(party_id=self.party_id, user=self.user, target_id=data["user_id"], **options)
+
+    return handler
 
 
 class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
@@ -231,6 +243,27 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def on_ping(self, frame):
         await self.send_json({"type": "pong"})
 
+    # In-room moderation and authors' edits: the services authorize each frame and broadcast.
+
+    async def on_message_edit(self, frame):
+        data = _validated(MessageEditSerializer, frame)
+        await sync_to_async(chat_services.message_edit)(
+            party_id=self.party_id, user=self.user, message_id=data["message_id"], text=data["message"]
+        )
+
+    async def on_message_delete(self, frame):
+        data = _validated(MessageRefSerializer, frame)
+        await sync_to_async(chat_services.message_delete)(
+            party_id=self.party_id, user=self.user, message_id=data["message_id"]
+        )
+
+    on_participant_remove = _participant_frame(party_services.participant_remove)
+    on_participant_mute = _participant_frame(party_services.participant_mute, muted=True)
+    on_participant_unmute = _participant_frame(party_services.participant_mute, muted=False)
+    on_co_host_add = _participant_frame(party_services.co_host_set, co_host=True)
+    on_co_host_remove = _participant_frame(party_services.co_host_set, co_host=False)
+    on_host_transfer = _participant_frame(party_services.host_transfer)
+
     FRAME_HANDLERS = {
         "chat.send": on_chat_send,
         "reaction.add": on_reaction_add,
@@ -240,6 +273,14 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "history": on_history,
         "resume": on_resume,
         "ping": on_ping,
+        "message.edit": on_message_edit,
+        "message.delete": on_message_delete,
+        "participant.remove": on_participant_remove,
+        "participant.mute": on_participant_mute,
+        "participant.unmute": on_participant_unmute,
+        "co_host.add": on_co_host_add,
+        "co_host.remove": on_co_host_remove,
+        "host.transfer": on_host_transfer,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
@@ -269,6 +310,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     playback_state = forward
     message_deleted = forward
     message_translated = forward
+    message_edited = forward
+    party_roles = forward
 
     async def participant_joined(self, event):
         # A socket is not told that it connected itself.

@@ -18,7 +18,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from watchparty.indexes import IndexSpec
+from watchparty.indexes import IndexSpec, RetiredIndex
 from watchparty.mongo import get_db
 
 COLLECTION = "chat_messages"
@@ -45,14 +45,29 @@ INDEXES = [
         unique=True,
         partial_filter={"client_id": {"$exists": True}},
     ),
-    # Messages expire after CHAT_MESSAGE_TTL_DAYS; `ensure_indexes` updates the lifetime in place.
-    IndexSpec(COLLECTION, "timestamp_ttl", (("timestamp", ASCENDING),), expire_after_seconds=_ttl_seconds),
+    # Retention: a message is kept until `archive_messages` has written it to an archive file, then
+    # deleted CHAT_MESSAGE_TTL_DAYS after its archived_at. Partial, so that unarchived messages are
+    # not even in this index (and can never expire). `ensure_indexes` updates the lifetime in place.
+    IndexSpec(
+        COLLECTION,
+        "archived_at_ttl",
+        (("archived_at", ASCENDING),),
+        partial_filter={"archived_at": {"$type": "date"}},
+        expire_after_seconds=_ttl_seconds,
+    ),
     # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
     # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
     IndexSpec(
         COLLECTION,
         "archived_timestamp_id",
         (("archived_at", ASCENDING), ("timestamp", ASCENDING), ("_id", ASCENDING)),
+    ),
+]
+
+
+RETIRED_INDEXES = [
+    RetiredIndex(
+        COLLECTION, "timestamp_ttl", "it deleted messages CHAT_MESSAGE_TTL_DAYS after sending, archived or not"
     ),
 ]
 
@@ -70,6 +85,7 @@ class Message:
     reactions: dict[str, list[str]]
     client_id: str | None
     timestamp: datetime
+    edited_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,7 @@ def _to_message(doc: dict[str, Any]) -> Message:
         reactions={emoji: list(users) for emoji, users in (doc.get("reactions") or {}).items()},
         client_id=doc.get("client_id"),
         timestamp=doc["timestamp"],
+        edited_at=doc.get("edited_at"),
     )
 
 
@@ -137,6 +154,7 @@ def _projection(lang: str | None) -> dict[str, int]:
         "reactions": 1,
         "client_id": 1,
         "timestamp": 1,
+        "edited_at": 1,
     }
     if lang:
         projection[f"translations.{lang}"] = 1
@@ -238,11 +256,38 @@ def set_translations(party_id: str, message_id: str, *, source_language: str | N
     return result.matched_count == 1
 
 
-def delete_message(party_id: str, message_id: str) -> Message | None:
-    """Remove a message (moderation). Returns what was removed, or None when there was nothing."""
+def delete_message(party_id: str, message_id: str, *, author_id: str | None = None) -> Message | None:
+    """Remove a message. With ``author_id``, only if that user wrote it (the author the caller
+    authorized the deletion against). Returns what was removed, or None when there was nothing."""
     if not ObjectId.is_valid(message_id):
         return None
-    doc = _messages().find_one_and_delete({"_id": ObjectId(message_id), "party_id": party_id})
+    query: dict[str, Any] = {"_id": ObjectId(message_id), "party_id": party_id}
+    if author_id is not None:
+        query["user_id"] = author_id
+    doc = _messages().find_one_and_delete(query)
+    return _to_message(doc) if doc else None
+
+
+def edit_message(
+    party_id: str, message_id: str, *, author_id: str, text: str, edited_at: datetime, sent_after: datetime
+) -> Message | None:
+    """Replace the text of a text message by ``author_id`` sent after ``sent_after``, in one
+    conditional update; its translations, now stale, are cleared. None when no message matches
+    (missing, someone else's, not text, or too old: the caller tells these apart)."""
+    if not ObjectId.is_valid(message_id):
+        return None
+    doc = _messages().find_one_and_update(
+        {
+            "_id": ObjectId(message_id),
+            "party_id": party_id,
+            "user_id": author_id,
+            "message_type": "text",
+            "timestamp": {"$gt": sent_after},
+        },
+        {"$set": {"message": text, "edited_at": edited_at, "source_language": None, "translations": {}}},
+        projection=_projection(None),
+        return_document=ReturnDocument.AFTER,
+    )
     return _to_message(doc) if doc else None
 
 

@@ -90,6 +90,18 @@ class ChatSendSerializer(serializers.Serializer):
         return attrs
 
 
+class MessageRefSerializer(serializers.Serializer):
+    """A frame naming one message (``message.delete``)."""
+
+    message_id = ObjectIdField()
+
+
+class MessageEditSerializer(MessageRefSerializer):
+    """``message.edit``: the new text passes the very rules of ``chat.send``."""
+
+    message = MessageTextField()
+
+
 class ReactionSerializer(serializers.Serializer):
     emoji = EmojiField()
 
@@ -148,6 +160,7 @@ class MessageSerializer(serializers.Serializer):
     reactions = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
     client_id = serializers.CharField(allow_null=True)
     timestamp = UtcDateTimeField()
+    edited_at = UtcDateTimeField(allow_null=True)
 
 
 class MessagePageSerializer(serializers.Serializer):

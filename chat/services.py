@@ -21,7 +21,7 @@ from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.services import moderation_record, party_get_for_member, presence_broadcast
 from watchparty import metrics
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, NotFound, RateLimited
+from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
 from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
@@ -51,15 +51,23 @@ def messages_payload(messages: Sequence[Message]) -> list[dict]:
     return MessageSerializer(messages, many=True).data
 
 
+def _party_for_writing(*, party_id: str, user):
+    """The active party, if ``user`` may write chat in it (send or edit): chat on, not muted."""
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if not party.chat_enabled:
+        raise ChatDisabled()
+    if str(user.pk) in party.muted_ids:
+        raise Muted()
+    return party
+
+
 def message_send(*, party_id: str, user, text: str, message_type: str, client_id: str | None) -> SendResult:
     """Store a chat message, then deliver it to every socket of the party.
 
     A repeated ``client_id`` returns the stored message and stores nothing new, so a client may
     resend after a timeout without creating a duplicate.
     """
-    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
-    if not party.chat_enabled:
-        raise ChatDisabled()
+    party = _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
         check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
@@ -229,6 +237,77 @@ def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str
     return changed
 
 
+def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:
+    """The author replaces the text of their own text message, within CHAT_MESSAGE_EDIT_SECONDS
+    of sending it; the party gets ``message.edited``. Edits count against the chat send limit."""
+    _party_for_writing(party_id=party_id, user=user)
+    user_id = str(user.pk)
+    check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
+    now = utcnow()
+    window = settings.CHAT_MESSAGE_EDIT_SECONDS
+    edited = repository.edit_message(
+        party_id, message_id, author_id=user_id, text=text, edited_at=now, sent_after=now - timedelta(seconds=window)
+    )
+    if edited is None:
+        current = repository.get_message(party_id, message_id)
+        if current is None:
+            raise NotFound("No such message in this party.")
+        if current.user_id != user_id:
+            raise Forbidden("You can only edit your own messages.")
+        if current.message_type != "text":
+            raise Forbidden("Only text messages can be edited.")
+        raise Forbidden(f"A message can be edited for {window // 60} minutes after it is sent.")
+    broadcast(
+        party_id,
+        "message.edited",
+        {"message_id": edited.id, "message": edited.message, "edited_at": isoformat_z(edited.edited_at)},
+    )
+    _translate_later(edited)
+    return edited
+
+
+def _deletion_detail(removed: Message) -> str:
+    return (
+        f"Deleted a {removed.message_type} message by {removed.user_name} (user {removed.user_id}) "
+        f"sent {isoformat_z(removed.timestamp)}: {removed.message}"
+    )
+
+
+def message_delete(*, party_id: str, user, message_id: str) -> Message:
+    """Remove a message for everyone; the party gets ``message.deleted``. Authors delete their
+    own; the host deletes any, a co-host any but the host's and other co-hosts'. A deletion of
+    someone else's message is recorded in the moderation log."""
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    user_id = str(user.pk)
+    message = repository.get_message(party_id, message_id)
+    if message is None:
+        raise NotFound("No such message in this party.")
+    if message.user_id == user_id:
+        removed = repository.delete_message(party_id, message_id, author_id=user_id)
+        if removed is None:
+            raise NotFound("No such message in this party.")
+    else:
+        if not party.is_moderator(user_id):
+            raise Forbidden("You can only delete your own messages.")
+        if user_id != party.host_id and party.is_moderator(message.user_id):
+            raise Forbidden("A co-host cannot delete the host's or another co-host's messages.")
+        role = "host" if user_id == party.host_id else "co-host"
+        with moderation_record(
+            moderator=user,
+            action=ModerationAction.Action.DELETE_MESSAGE,
+            party_id=party_id,
+            message_id=message_id,
+            target_user_id=message.user_id,
+        ) as record:
+            # The author the check above was made against: a message never changes author.
+            removed = repository.delete_message(party_id, message_id, author_id=message.user_id)
+            if removed is None:
+                raise NotFound("No such message in this party.")
+            record.detail = f"In the room, as {role}: {_deletion_detail(removed)}"
+    broadcast(party_id, "message.deleted", {"message_id": message_id})
+    return removed
+
+
 def message_delete_by_moderator(*, party_id: str, message_id: str, moderator, reason: str = "") -> Message:
     """Remove a message for everyone; sockets get ``message.deleted``. The caller checks staff
     permissions; the deletion is recorded as a ModerationAction naming the message's text and
@@ -244,10 +323,7 @@ def message_delete_by_moderator(*, party_id: str, message_id: str, moderator, re
         if removed is None:
             raise NotFound("No such message in this party.")
         record.target_user_id = removed.user_id
-        record.detail = (
-            f"Deleted a {removed.message_type} message by {removed.user_name} (user {removed.user_id}) "
-            f"sent {isoformat_z(removed.timestamp)}: {removed.message}"
-        )
+        record.detail = _deletion_detail(removed)
     broadcast(party_id, "message.deleted", {"message_id": message_id})
     return removed
 

@@ -9,14 +9,20 @@ from django.utils import timezone
 
 
 class ModerationAction(models.Model):
-    """One thing a staff member did to a party or a message: who, what, when, on which party or
-    message. Written by the moderation services (parties.services, chat.services) in the same
+    """One thing a staff member, or a party's host or co-host in the room, did to a party or a
+    message: who, what, when, on which party or message. Written by the moderation services (parties.services, chat.services) in the same
     transaction step as the change; never edited afterwards."""
 
     class Action(models.TextChoices):
         END_PARTY = "end_party", "End party"
         REMOVE_PARTICIPANT = "remove_participant", "Remove participant"
         DELETE_MESSAGE = "delete_message", "Delete message"
+        # In-room moderation by the party's host or a co-host (the moderator field names them).
+        MUTE_PARTICIPANT = "mute_participant", "Mute participant"
+        UNMUTE_PARTICIPANT = "unmute_participant", "Unmute participant"
+        ADD_CO_HOST = "add_co_host", "Name co-host"
+        REMOVE_CO_HOST = "remove_co_host", "Unname co-host"
+        TRANSFER_HOST = "transfer_host", "Hand over host"
 
     # PROTECT: a moderator with a history is deactivated, not deleted, so the log keeps its "who".
     moderator = models.ForeignKey(

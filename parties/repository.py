@@ -103,9 +103,7 @@ class Party:
     content_id: str
     content_type: str
     content_title: str
-    is_private: bool
     max_participants: int
-    audio_enabled: bool
     chat_enabled: bool
     sync_playback: bool
     participants: list[Participant]
@@ -114,6 +112,10 @@ class Party:
     started_at: datetime | None
     ended_at: datetime | None
     last_activity_at: datetime | None = None
+    # In-room moderation (absent from documents written before it: read as empty).
+    co_host_ids: tuple[str, ...] = ()
+    muted_ids: tuple[str, ...] = ()
+    banned_ids: tuple[str, ...] = ()
 
     @property
     def participant_count(self) -> int:
@@ -126,6 +128,13 @@ class Party:
     def has_participant(self, user_id: str) -> bool:
         return any(p.user_id == user_id for p in self.participants)
 
+    def participant(self, user_id: str) -> Participant | None:
+        return next((p for p in self.participants if p.user_id == user_id), None)
+
+    def is_moderator(self, user_id: str) -> bool:
+        """The host, or a co-host the host named."""
+        return user_id == self.host_id or user_id in self.co_host_ids
+
 
 @dataclass(frozen=True)
 class NewParty:
@@ -135,9 +144,7 @@ class NewParty:
     content_id: str
     content_type: str
     content_title: str
-    is_private: bool
     max_participants: int
-    audio_enabled: bool
     chat_enabled: bool
     sync_playback: bool
     created_at: datetime
@@ -161,9 +168,7 @@ def _to_party(doc: dict[str, Any]) -> Party:
         content_id=doc["content_id"],
         content_type=doc["content_type"],
         content_title=doc.get("content_title", ""),
-        is_private=doc["is_private"],
         max_participants=doc["max_participants"],
-        audio_enabled=doc["audio_enabled"],
         chat_enabled=doc["chat_enabled"],
         sync_playback=doc["sync_playback"],
         participants=[
@@ -179,6 +184,9 @@ def _to_party(doc: dict[str, Any]) -> Party:
         started_at=doc.get("started_at"),
         ended_at=doc.get("ended_at"),
         last_activity_at=doc.get("last_activity_at"),
+        co_host_ids=tuple(doc.get("co_host_ids") or ()),
+        muted_ids=tuple(doc.get("muted_ids") or ()),
+        banned_ids=tuple(doc.get("banned_ids") or ()),
     )
 
 
@@ -195,9 +203,7 @@ def insert_party(new: NewParty) -> Party:
         "content_id": new.content_id,
         "content_type": new.content_type,
         "content_title": new.content_title,
-        "is_private": new.is_private,
         "max_participants": new.max_participants,
-        "audio_enabled": new.audio_enabled,
         "chat_enabled": new.chat_enabled,
         "sync_playback": new.sync_playback,
         "participants": [{"user_id": new.host_id, "user_name": new.host_name, "joined_at": new.created_at}],
@@ -207,6 +213,9 @@ def insert_party(new: NewParty) -> Party:
         "started_at": new.created_at,
         "ended_at": None,
         "last_activity_at": new.created_at,
+        "co_host_ids": [],
+        "muted_ids": [],
+        "banned_ids": [],
     }
     try:
         _parties().insert_one(doc)
@@ -244,6 +253,7 @@ def add_participant(party_id: str, participant: Participant, max_participants: i
             "_id": oid,
             "ended_at": None,
             "participants.user_id": {"$ne": participant.user_id},
+            "banned_ids": {"$ne": participant.user_id},
             "participant_count": {"$lt": max_participants},
         },
         {
@@ -263,20 +273,103 @@ def add_participant(party_id: str, participant: Participant, max_participants: i
 
 
 def remove_participant(party_id: str, user_id: str, at: datetime) -> Party | None:
-    """Free the user's seat. Returns the updated party, or None when the user held no seat."""
+    """Free the user's seat (they leave). Returns the updated party, or None when the user held no
+    seat or is the host (who hands the role over, or ends the party, first)."""
     oid = _oid(party_id)
     if oid is None:
         return None
     doc = _parties().find_one_and_update(
-        {"_id": oid, "participants.user_id": user_id},
+        {"_id": oid, "participants.user_id": user_id, "host_id": {"$ne": user_id}},
         {
-            "$pull": {"participants": {"user_id": user_id}},
+            # A mute outlasts the seat, so that leaving and joining again does not lift it.
+            "$pull": {"participants": {"user_id": user_id}, "co_host_ids": user_id},
             "$inc": {"participant_count": -1},
             "$set": {"last_activity_at": at},
         },
         return_document=ReturnDocument.AFTER,
     )
     return _to_party(doc) if doc else None
+
+
+# --- In-room moderation (the host and co-hosts) -----------------------------------------------
+# Each update carries its whole authorization in its filter: the actor's role, the target's seat
+# and role, the party being active. A role changed by a concurrent update makes the filter miss
+# (None), never act on stale permissions. User ids are only ever compared as values.
+
+
+def _moderated_by(actor_id: str, target_id: str) -> dict[str, Any]:
+    """The party is active, ``target_id`` holds a seat and is not the host, and ``actor_id`` is the
+    host, or a co-host acting on someone who is not a co-host."""
+    return {
+        "ended_at": None,
+        "participants.user_id": target_id,
+        "$and": [
+            {"host_id": {"$ne": target_id}},
+            {"$or": [{"host_id": actor_id}, {"co_host_ids": {"$all": [actor_id], "$nin": [target_id]}}]},
+        ],
+    }
+
+
+def _hosted_by(actor_id: str, target_id: str) -> dict[str, Any]:
+    """The party is active, ``actor_id`` is its host and ``target_id`` holds another seat."""
+    return {
+        "ended_at": None,
+        "host_id": {"$eq": actor_id, "$ne": target_id},
+        "participants.user_id": target_id,
+    }
+
+
+def _update_party(party_id: str, query: dict[str, Any], update: dict[str, Any]) -> Party | None:
+    oid = _oid(party_id)
+    if oid is None:
+        return None
+    doc = _parties().find_one_and_update({"_id": oid, **query}, update, return_document=ReturnDocument.AFTER)
+    return _to_party(doc) if doc else None
+
+
+def ban_participant(party_id: str, *, actor_id: str, target_id: str, at: datetime) -> Party | None:
+    """Free the target's seat and ban them from the party's room code, in one update. None when
+    the filter of ``_moderated_by`` refuses."""
+    return _update_party(
+        party_id,
+        _moderated_by(actor_id, target_id),
+        {
+            "$pull": {"participants": {"user_id": target_id}, "co_host_ids": target_id, "muted_ids": target_id},
+            "$addToSet": {"banned_ids": target_id},
+            "$inc": {"participant_count": -1},
+            "$set": {"last_activity_at": at},
+        },
+    )
+
+
+def set_muted(party_id: str, *, actor_id: str, target_id: str, muted: bool) -> Party | None:
+    """Mute or unmute the target's chat. None when the filter of ``_moderated_by`` refuses."""
+    change = {"$addToSet": {"muted_ids": target_id}} if muted else {"$pull": {"muted_ids": target_id}}
+    return _update_party(party_id, _moderated_by(actor_id, target_id), change)
+
+
+def set_co_host(party_id: str, *, actor_id: str, target_id: str, co_host: bool) -> Party | None:
+    """Name (and unmute) or unname a co-host. None unless ``actor_id`` hosts the active party and
+    ``target_id`` holds another seat."""
+    change = (
+        {"$addToSet": {"co_host_ids": target_id}, "$pull": {"muted_ids": target_id}}
+        if co_host
+        else {"$pull": {"co_host_ids": target_id}}
+    )
+    return _update_party(party_id, _hosted_by(actor_id, target_id), change)
+
+
+def transfer_host(party_id: str, *, actor_id: str, target_id: str, target_name: str) -> Party | None:
+    """Make ``target_id`` the host (no longer a co-host, nor muted); the former host keeps a plain
+    seat. None unless ``actor_id`` hosts the active party and ``target_id`` holds another seat."""
+    return _update_party(
+        party_id,
+        _hosted_by(actor_id, target_id),
+        {
+            "$set": {"host_id": target_id, "host_name": target_name},
+            "$pull": {"co_host_ids": target_id, "muted_ids": target_id},
+        },
+    )
 
 
 def end_party(party_id: str, ended_at: datetime) -> Party | None:
@@ -316,9 +409,7 @@ _LIST_PROJECTION = {
     "content_id": 1,
     "content_type": 1,
     "content_title": 1,
-    "is_private": 1,
     "max_participants": 1,
-    "audio_enabled": 1,
     "chat_enabled": 1,
     "sync_playback": 1,
     "participants": 1,
@@ -326,6 +417,8 @@ _LIST_PROJECTION = {
     "created_at": 1,
     "started_at": 1,
     "ended_at": 1,
+    "co_host_ids": 1,
+    "muted_ids": 1,
 }
 
 

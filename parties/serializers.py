@@ -18,12 +18,12 @@ CONTENT_TYPES = ("live", "vod")
 
 
 class PartyCreateSerializer(serializers.Serializer):
+    # is_private and audio_enabled are gone (neither ever did anything): older clients that still
+    # send them are accepted, and the values ignored, as any unknown field is.
     content_id = CleanCharField(min_length=1, max_length=100)
     content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
     content_title = CleanCharField(max_length=200, required=False, allow_blank=True, default="")
-    is_private = StrictBooleanField(required=False, default=True)
     max_participants = StrictIntegerField(required=False, default=10, min_value=2)
-    audio_enabled = StrictBooleanField(required=False, default=True)
     chat_enabled = StrictBooleanField(required=False, default=True)
     sync_playback = StrictBooleanField(required=False, default=True)
 
@@ -55,6 +55,12 @@ class PartyJoinSerializer(serializers.Serializer):
     room_code = RoomCodeField()
 
 
+class ParticipantRefSerializer(serializers.Serializer):
+    """A WebSocket frame naming one participant (the in-room moderation frames)."""
+
+    user_id = StrictCharField(min_length=1, max_length=64, trim_whitespace=False)
+
+
 class PartyListQuerySerializer(serializers.Serializer):
     include_ended = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=100)
@@ -80,13 +86,13 @@ class PartySerializer(serializers.Serializer):
     content_id = serializers.CharField()
     content_type = serializers.ChoiceField(choices=CONTENT_TYPES)
     content_title = serializers.CharField()
-    is_private = serializers.BooleanField()
     max_participants = serializers.IntegerField()
-    audio_enabled = serializers.BooleanField()
     chat_enabled = serializers.BooleanField()
     sync_playback = serializers.BooleanField()
     participants = ParticipantSerializer(many=True)
     participant_count = serializers.IntegerField()
+    co_host_ids = serializers.ListField(child=serializers.CharField())
+    muted_ids = serializers.ListField(child=serializers.CharField())
     playback = PlaybackSerializer()
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)

@@ -9,6 +9,7 @@ import string
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +19,7 @@ from django.db.models import Q
 from parties import repository
 from parties.models import ModerationAction
 from parties.repository import NewParty, Participant, Party, PartySearch
-from watchparty.errors import Forbidden, NotFound, PartyFull
+from watchparty.errors import Banned, Forbidden, NotFound, PartyFull
 from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
@@ -35,9 +36,7 @@ class PartySettings:
     content_id: str
     content_type: str
     content_title: str = ""
-    is_private: bool = True
     max_participants: int = 10
-    audio_enabled: bool = True
     chat_enabled: bool = True
     sync_playback: bool = True
 
@@ -63,9 +62,7 @@ def party_create(*, user, data: PartySettings) -> Party:
                     content_id=data.content_id,
                     content_type=data.content_type,
                     content_title=data.content_title,
-                    is_private=data.is_private,
                     max_participants=data.max_participants,
-                    audio_enabled=data.audio_enabled,
                     chat_enabled=data.chat_enabled,
                     sync_playback=data.sync_playback,
                     created_at=utcnow(),
@@ -129,6 +126,8 @@ def party_join(*, room_code: str, user) -> Party:
         raise NotFound("No active party with that room code.")
     if party.has_participant(user_id):
         return party
+    if user_id in party.banned_ids:
+        raise Banned()
     user_name = user_display_name(user)
     joined = repository.add_participant(
         party.id,
@@ -144,13 +143,19 @@ def party_join(*, room_code: str, user) -> Party:
         raise NotFound("No active party with that room code.")
     if current.has_participant(user_id):
         return current
+    if user_id in current.banned_ids:
+        raise Banned()
     raise PartyFull()
 
 
 def party_leave(*, party_id: str, user) -> None:
+    """Give up the seat. The host cannot: they hand the host role over first, or end the party."""
     user_id = str(user.pk)
     left = repository.remove_participant(party_id, user_id, utcnow())
     if left is None:
+        current = repository.get_party(party_id)
+        if current is not None and current.host_id == user_id and current.has_participant(user_id):
+            raise Forbidden("The host cannot leave: make another participant host first, or end the party.")
         raise NotFound("You are not in this party.")
     presence_broadcast(left, user_id=user_id, user_name=user_display_name(user), reason="left")
 
@@ -292,4 +297,154 @@ def party_remove_participant(*, party_id: str, user_id: str, moderator, reason: 
             raise NotFound("That user holds no seat in this party.")
         record.detail = f"Removed {seat.user_name} (user {user_id}) from party {party.room_code}."
     presence_broadcast(updated, user_id=user_id, user_name=seat.user_name, reason="removed")
+    return updated
+
+
+# --- In-room moderation (the host and the co-hosts the host names) -----------------------------
+# Each act is authorized here from the party as read, for a clear refusal, and again by the
+# repository update's own filter, so that a role or seat that changed in between is never acted
+# on. Each act is recorded in the moderation log (moderation_record), the acting host or co-host
+# as its moderator.
+
+
+def _role(party: Party, user_id: str) -> str:
+    return "host" if user_id == party.host_id else "co-host"
+
+
+def _check_moderation(party: Party, *, actor_id: str, target_id: str, host_only: bool) -> Participant:
+    """The target's seat, if ``actor_id`` may act on ``target_id`` in ``party``; otherwise the
+    error that says why. The host may act on anyone else; a co-host on anyone but the host and
+    the other co-hosts; nobody on themselves (they leave instead)."""
+    if not party.is_active:
+        raise Forbidden("The party has ended.")
+    if host_only and actor_id != party.host_id:
+        raise Forbidden("Only the host can do that.")
+    if not party.is_moderator(actor_id):
+        raise Forbidden("Only the host and co-hosts can do that.")
+    if target_id == actor_id:
+        raise Forbidden("You cannot do that to yourself.")
+    seat = party.participant(target_id)
+    if seat is None:
+        raise NotFound("That user holds no seat in this party.")
+    if target_id == party.host_id:
+        raise Forbidden("Nobody can do that to the host.")
+    if actor_id != party.host_id and target_id in party.co_host_ids:
+        raise Forbidden("A co-host cannot do that to another co-host.")
+    return seat
+
+
+def _moderate(
+    *,
+    party_id: str,
+    user,
+    target_id: str,
+    host_only: bool,
+    action: str,
+    change: Callable[[Participant], Party | None],
+    describe: Callable[[Participant], str],
+) -> tuple[Party, Participant]:
+    """Check, then apply ``change(seat)`` (a conditional repository update) inside a moderation
+    record that ``describe(seat)`` words. Returns the updated party and the target's seat."""
+    actor_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    seat = _check_moderation(party, actor_id=actor_id, target_id=target_id, host_only=host_only)
+    with moderation_record(moderator=user, action=action, party_id=party_id, target_user_id=target_id) as record:
+        updated = change(seat)
+        if updated is None:
+            # The party changed between the read and the update: explain from the party as it is.
+            current = party_get_for_member(party_id=party_id, user=user, require_active=True)
+            _check_moderation(current, actor_id=actor_id, target_id=target_id, host_only=host_only)
+            raise Forbidden("The party changed meanwhile; try again.")
+        record.detail = (
+            f"In the room, {user_display_name(user)} (user {actor_id}, {_role(party, actor_id)}) "
+            f"{describe(seat)} in party {party.room_code}."
+        )
+    return updated, seat
+
+
+def party_roles_payload(party: Party, *, action: str, user_id: str, by: str) -> dict:
+    """The ``party.roles`` frame: who hosts, co-hosts and is muted now, and what just changed."""
+    return {
+        "host_id": party.host_id,
+        "host_name": party.host_name,
+        "co_host_ids": list(party.co_host_ids),
+        "muted_ids": list(party.muted_ids),
+        "action": action,
+        "user_id": user_id,
+        "by": by,
+    }
+
+
+def participant_remove(*, party_id: str, user, target_id: str) -> Party:
+    """The host or a co-host removes a participant and bans them from the room code: the party
+    gets ``participant.left`` (reason ``removed``) and that user's sockets close with 4403."""
+    actor_id = str(user.pk)
+    updated, seat = _moderate(
+        party_id=party_id,
+        user=user,
+        target_id=target_id,
+        host_only=False,
+        action=ModerationAction.Action.REMOVE_PARTICIPANT,
+        change=lambda seat: repository.ban_participant(party_id, actor_id=actor_id, target_id=target_id, at=utcnow()),
+        describe=lambda seat: f"removed and banned {seat.user_name} (user {seat.user_id})",
+    )
+    presence_broadcast(updated, user_id=target_id, user_name=seat.user_name, reason="removed")
+    return updated
+
+
+def participant_mute(*, party_id: str, user, target_id: str, muted: bool) -> Party:
+    """The host or a co-host mutes (or unmutes) a participant's chat; the party gets ``party.roles``."""
+    actor_id = str(user.pk)
+    updated, _seat = _moderate(
+        party_id=party_id,
+        user=user,
+        target_id=target_id,
+        host_only=False,
+        action=ModerationAction.Action.MUTE_PARTICIPANT if muted else ModerationAction.Action.UNMUTE_PARTICIPANT,
+        change=lambda seat: repository.set_muted(party_id, actor_id=actor_id, target_id=target_id, muted=muted),
+        describe=lambda seat: f"{'muted' if muted else 'unmuted'} {seat.user_name} (user {seat.user_id})",
+    )
+    action = "muted" if muted else "unmuted"
+    broadcast(party_id, "party.roles", party_roles_payload(updated, action=action, user_id=target_id, by=actor_id))
+    return updated
+
+
+def co_host_set(*, party_id: str, user, target_id: str, co_host: bool) -> Party:
+    """The host names (and unmutes) or unnames a co-host; the party gets ``party.roles``."""
+    actor_id = str(user.pk)
+    updated, _seat = _moderate(
+        party_id=party_id,
+        user=user,
+        target_id=target_id,
+        host_only=True,
+        action=ModerationAction.Action.ADD_CO_HOST if co_host else ModerationAction.Action.REMOVE_CO_HOST,
+        change=lambda seat: repository.set_co_host(party_id, actor_id=actor_id, target_id=target_id, co_host=co_host),
+        describe=lambda seat: f"{'named' if co_host else 'unnamed'} {seat.user_name} (user {seat.user_id}) co-host",
+    )
+    action = "co_host_added" if co_host else "co_host_removed"
+    broadcast(party_id, "party.roles", party_roles_payload(updated, action=action, user_id=target_id, by=actor_id))
+    return updated
+
+
+def host_transfer(*, party_id: str, user, target_id: str) -> Party:
+    """The host hands the host role to another participant, and keeps a plain seat (and may then
+    leave); the party gets ``party.roles``."""
+    actor_id = str(user.pk)
+    updated, _seat = _moderate(
+        party_id=party_id,
+        user=user,
+        target_id=target_id,
+        host_only=True,
+        action=ModerationAction.Action.TRANSFER_HOST,
+        change=lambda seat: repository.transfer_host(
+            party_id,
+            actor_id=actor_id,
+            target_id=target_id,
+            target_name=seat.user_name,
+        ),
+        describe=lambda seat: f"made {seat.user_name} (user {seat.user_id}) host",
+    )
+    broadcast(
+        party_id, "party.roles", party_roles_payload(updated, action="host_transferred", user_id=target_id, by=actor_id)
+    )
     return updated

@@ -74,6 +74,9 @@ class PartyJoinView(APIView):
         responses={
             200: PartySerializer,
             **ERRORS,
+            403: OpenApiResponse(
+                ErrorSerializer, description="`code: banned`: the host or a co-host removed you from this party."
+            ),
             409: OpenApiResponse(ErrorSerializer, description="`code: party_full`."),
             429: OpenApiResponse(ErrorSerializer, description="`code: rate_limited`, with `retry_after`."),
         },
@@ -91,8 +94,12 @@ class PartyLeaveView(APIView):
         operation_id="parties_leave",
         parameters=[PARTY_ID],
         request=None,
-        responses={204: None, **ERRORS},
-        summary="Give up your seat",
+        responses={
+            204: None,
+            **ERRORS,
+            403: OpenApiResponse(ErrorSerializer, description="The host hands the host role over (or ends the party) first."),
+        },
+        summary="Give up your seat (not the host)",
     )
     def post(self, request, party_id: str):
         validate_object_id(party_id, "party_id")

@@ -124,7 +124,16 @@ def _exercise_parties(make_user):
             results[0:2]
     chat_services.playback_update(party_id=party.id, user=host, state="playing", position=3.0)
     _exercise_chat(party, host, guest)
+    # In-room moderation (by _id; the role conditions filter the one document).
+    services.co_host_set(party_id=party.id, user=host, target_id=str(guest.pk), co_host=True)
+    services.co_host_set(party_id=party.id, user=host, target_id=str(guest.pk), co_host=False)
+    services.participant_mute(party_id=party.id, user=host, target_id=str(guest.pk), muted=True)
+    services.host_transfer(party_id=party.id, user=host, target_id=str(guest.pk))
+    services.host_transfer(party_id=party.id, user=guest, target_id=str(host.pk))
     services.party_leave(party_id=party.id, user=guest)
+    banned = make_user()
+    services.party_join(room_code=party.room_code, user=banned)
+    services.participant_remove(party_id=party.id, user=host, target_id=str(banned.pk))
     services.party_end(party_id=party.id, user=host)
 
 
@@ -152,6 +161,8 @@ def _exercise_chat(party, host, guest):
         found.count()
         found[0:2]
     chat.repository.count_all()
+    edited = chat_services.message_edit(party_id=party.id, user=host, message_id=sent[2].message.id, text="m2!")
+    chat_services.message_delete(party_id=party.id, user=host, message_id=edited.id)
     # Archival (index archived_timestamp_id): both pages, marking, deleting what is marked.
     later = utcnow() + timedelta(seconds=1)
     page = chat.repository.list_unarchived_before(later, after=None, limit=2)

@@ -37,6 +37,16 @@ class PartyFull(ServiceError):
     detail = "The party is full."
 
 
+class Banned(Forbidden):
+    code = "banned"
+    detail = "You were removed from this party and cannot join it again."
+
+
+class Muted(Forbidden):
+    code = "muted"
+    detail = "The host has muted you in this party's chat."
+
+
 class ChatDisabled(ServiceError):
     code = "chat_disabled"
     http_status = 403

@@ -1,7 +1,8 @@
 """Index declarations, and the code that applies and checks them.
 
 Each repository module declares the indexes its queries need in a module-level ``INDEXES`` list,
-right beside those queries. ``manage.py ensure_indexes`` creates them; nothing is created on import.
+right beside those queries, and the indexes it no longer wants in ``RETIRED_INDEXES``.
+``manage.py ensure_indexes`` creates the first and drops the second; nothing is created on import.
 """
 
 from __future__ import annotations
@@ -39,11 +40,28 @@ class IndexSpec:
         return opts
 
 
+@dataclass(frozen=True)
+class RetiredIndex:
+    """An index an earlier release created and this one must not keep (say, a TTL that now means
+    something else): ``ensure_indexes`` drops it. Other undeclared indexes are left alone."""
+
+    collection: str
+    name: str
+    why: str = ""
+
+
 def declared_indexes() -> list[IndexSpec]:
     specs: list[IndexSpec] = []
     for module_name in REPOSITORY_MODULES:
         specs.extend(getattr(importlib.import_module(module_name), "INDEXES", []))
     return specs
+
+
+def retired_indexes() -> list[RetiredIndex]:
+    retired: list[RetiredIndex] = []
+    for module_name in REPOSITORY_MODULES:
+        retired.extend(getattr(importlib.import_module(module_name), "RETIRED_INDEXES", []))
+    return retired
 
 
 def _normalize_keys(keys) -> tuple[tuple[str, int], ...]:
@@ -69,10 +87,17 @@ def _existing_options(info: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def index_differences(db: Database, specs: list[IndexSpec] | None = None) -> list[str]:
+def index_differences(
+    db: Database, specs: list[IndexSpec] | None = None, retired: list[RetiredIndex] | None = None
+) -> list[str]:
     """Human-readable differences between the database's indexes and the declared ones."""
     specs = declared_indexes() if specs is None else specs
+    retired = retired_indexes() if retired is None else retired
     differences: list[str] = []
+    retired_names = {(index.collection, index.name) for index in retired}
+    for index in retired:
+        if index.name in db[index.collection].index_information():
+            differences.append(f"{index.collection}.{index.name}: retired, to be dropped ({index.why})")
     by_collection: dict[str, list[IndexSpec]] = {}
     for spec in specs:
         by_collection.setdefault(spec.collection, []).append(spec)
@@ -96,6 +121,8 @@ def index_differences(db: Database, specs: list[IndexSpec] | None = None) -> lis
                     f"declared {spec.options()}"
                 )
         for name in sorted(set(existing) - declared_names - {"_id_"}):
+            if (collection_name, name) in retired_names:
+                continue
             differences.append(f"{collection_name}.{name}: not declared")
     return differences
 
@@ -107,14 +134,23 @@ def _create(db: Database, spec: IndexSpec) -> None:
     db[spec.collection].create_index(list(spec.keys), **kwargs)
 
 
-def ensure_indexes(db: Database, specs: list[IndexSpec] | None = None) -> list[str]:
-    """Create missing indexes and bring changed ones up to date. Returns what was done.
+def ensure_indexes(
+    db: Database, specs: list[IndexSpec] | None = None, retired: list[RetiredIndex] | None = None
+) -> list[str]:
+    """Drop retired indexes, create missing ones and bring changed ones up to date. Returns what
+    was done.
 
-    Idempotent: a second run does nothing. Indexes that are not declared are left alone
-    (``--check`` reports them) so that an operator's hand-made index is never dropped by a deploy.
+    Idempotent: a second run does nothing. Indexes that are neither declared nor retired are left
+    alone (``--check`` reports them) so that an operator's hand-made index is never dropped by a
+    deploy.
     """
     specs = declared_indexes() if specs is None else specs
+    retired = retired_indexes() if retired is None else retired
     actions: list[str] = []
+    for index in retired:
+        if index.name in db[index.collection].index_information():
+            db[index.collection].drop_index(index.name)
+            actions.append(f"dropped {index.collection}.{index.name} (retired: {index.why})")
     for spec in specs:
         collection = db[spec.collection]
         info = collection.index_information().get(spec.name)

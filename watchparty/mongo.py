@@ -74,12 +74,37 @@ TTL_MONITOR_SECONDS = 60
 
 
 def _expire_like_mongodb() -> None:
+    import mongomock
     import mongomock.store
+    from mongomock.filtering import filter_applies
 
     store_class = mongomock.store.CollectionStore
     if getattr(store_class, "_watchparty_ttl_monitor", False):
         return
     remove_expired = store_class._remove_expired_documents
+    expire_documents = store_class._expire_documents
+
+    def _expire_documents(self, index):
+        # mongomock ignores a TTL index's partialFilterExpression; MongoDB only ever expires the
+        # documents the filter covers (chat_messages.archived_at_ttl: archived messages only).
+        partial = index.get("partialFilterExpression")
+        if partial is None:
+            return expire_documents(self, index)
+        if len(index["key"]) != 1:
+            return None
+        field_name = index["key"][0][0]
+        expiry, now = int(index["expireAfterSeconds"]), mongomock.utcnow()
+        with self._rwlock.reader():
+            expired = [
+                doc["_id"]
+                for doc in self._documents.values()
+                if filter_applies(partial, doc) and self._value_meets_expiry(doc.get(field_name), expiry, now)
+            ]
+        for doc_id in expired:
+            del self[doc_id]
+        return None
+
+    store_class._expire_documents = _expire_documents
 
     def _remove_expired_documents(self):
         now = time.monotonic()

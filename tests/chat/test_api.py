@@ -28,7 +28,7 @@ def test_post_and_page_messages(user, api_client, party):
     body = page["results"][0]
     assert set(body) == {
         "id", "party_id", "user_id", "user_name", "message", "message_type", "source_language",
-        "translations", "reactions", "client_id", "timestamp",
+        "translations", "reactions", "client_id", "timestamp", "edited_at",
     }
     assert body["timestamp"].endswith("Z")
 

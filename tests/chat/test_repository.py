@@ -8,7 +8,7 @@ from chat import repository
 from chat.repository import NewMessage
 
 PARTY = "65a1b2c3d4e5f60718293a4b"
-# Recent, so that the TTL index (CHAT_MESSAGE_TTL_DAYS) never expires the test's messages; whole
+# Recent (an hour old), as live chat is; whole
 # milliseconds, as MongoDB stores them.
 T0 = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
 
@@ -188,3 +188,27 @@ def test_malformed_ids_find_nothing():
     """Ids that are not ObjectIds never reach a query."""
     assert repository.get_message(PARTY, "nope") is None
     assert repository.get_cursor(PARTY, str(ObjectId())) is None
+
+
+def test_retention_deletes_only_messages_archived_long_enough_ago(mongo_db, settings):
+    """The TTL counts from archived_at: an old message never archived is kept, one archived
+    CHAT_MESSAGE_TTL_DAYS ago is deleted, one archived just now is kept however old it is."""
+    from watchparty.mongo import using_embedded_database
+
+    info = mongo_db[repository.COLLECTION].index_information()["archived_at_ttl"]
+    assert info["expireAfterSeconds"] == settings.CHAT_MESSAGE_TTL_DAYS * 86_400
+    if not using_embedded_database():
+        pytest.skip("a real server's TTL monitor runs on its own schedule (once a minute)")
+    long_ago = datetime.now(timezone.utc) - timedelta(days=settings.CHAT_MESSAGE_TTL_DAYS + 5)
+    unarchived, archived_long_ago, archived_now = (
+        repository.insert_message(
+            NewMessage(party_id=PARTY, user_id="1", user_name="Alice", message=text, message_type="text",
+                       client_id=text, timestamp=long_ago)
+        )
+        for text in ("never archived", "archived long ago", "archived now")
+    )
+    repository.mark_archived([archived_long_ago.id], long_ago + timedelta(minutes=1))
+    repository.mark_archived([archived_now.id], datetime.now(timezone.utc))
+    mongo_db[repository.COLLECTION]._store._watchparty_ttl_ran_at = -1e9  # the monitor is due now
+    kept = {m.message for m in repository.list_before(PARTY, before=None, limit=10, lang=None)[0]}
+    assert kept == {"never archived", "archived now"}

@@ -4,8 +4,9 @@ from channels.layers import get_channel_layer
 
 from chat import repository, services
 from parties import services as party_services
+from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, NotFound
+from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound
 from watchparty.realtime import party_group
 
 
@@ -78,3 +79,115 @@ def test_moderation_delete_of_missing_message(user, party):
     """Deleting a message that does not exist is not_found."""
     with pytest.raises(NotFound):
         services.message_delete_by_moderator(party_id=party.id, message_id="65a1b2c3d4e5f60718293a4b", moderator=user)
+
+
+# --- Authors' edits and deletions, in-room moderation of messages ----------------------------
+
+
+@pytest.fixture
+def guests(user, party, make_user):
+    """A co-host and a plain guest seated in ``party`` (hosted by ``user``)."""
+    co_host, guest = make_user(display_name="Co"), make_user(display_name="Guest")
+    for member in (co_host, guest):
+        party_services.party_join(room_code=party.room_code, user=member)
+    party_services.co_host_set(party_id=party.id, user=user, target_id=str(co_host.pk), co_host=True)
+    return co_host, guest
+
+
+def say(party, user, text="hello"):
+    return services.message_send(party_id=party.id, user=user, text=text, message_type="text", client_id=None).message
+
+
+def test_muted_user_cannot_send_or_edit_until_unmuted(user, party, guests):
+    """A muted participant's sends and edits are refused with `muted`; after unmuting they send."""
+    _co_host, guest = guests
+    before = say(party, guest, "before")
+    party_services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=True)
+    with pytest.raises(Muted):
+        say(party, guest, "spam")
+    with pytest.raises(Muted):
+        services.message_edit(party_id=party.id, user=guest, message_id=before.id, text="edited spam")
+    assert repository.count_for_party(party.id) == 1
+    party_services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=False)
+    assert say(party, guest, "back").message == "back"
+
+
+def test_author_edits_own_message_and_the_party_hears(user, party):
+    """An edit replaces the stored text, sets edited_at, clears stale translations and is broadcast."""
+    message = say(party, user, "helo")
+    repository.set_translations(party.id, message.id, source_language="en", translations={"fr": "salut"})
+    receive = listen(party.id)
+    edited = services.message_edit(party_id=party.id, user=user, message_id=message.id, text="hello")
+    event = receive()
+    assert event["type"] == "message.edited" and '"message":"hello"' in event["frame"]
+    stored = repository.get_message(party.id, message.id, lang="fr")
+    assert stored.message == "hello" and stored.edited_at == edited.edited_at is not None
+    assert stored.translations == {} and stored.timestamp == message.timestamp
+
+
+def test_edit_of_someone_elses_message_is_forbidden(user, party, guests):
+    """Nobody, not even the host, edits another user's message."""
+    _co_host, guest = guests
+    message = say(party, guest, "mine")
+    with pytest.raises(Forbidden):
+        services.message_edit(party_id=party.id, user=user, message_id=message.id, text="yours now")
+    assert repository.get_message(party.id, message.id).message == "mine"
+
+
+def test_edit_window_closes(user, party, settings):
+    """A message older than CHAT_MESSAGE_EDIT_SECONDS can no longer be edited."""
+    message = say(party, user, "old")
+    settings.CHAT_MESSAGE_EDIT_SECONDS = 0
+    with pytest.raises(Forbidden) as excinfo:
+        services.message_edit(party_id=party.id, user=user, message_id=message.id, text="new")
+    assert "minutes" in excinfo.value.detail
+    assert repository.get_message(party.id, message.id).edited_at is None
+
+
+def test_edit_of_missing_message_is_not_found(user, party):
+    """Editing a message that does not exist is not_found."""
+    with pytest.raises(NotFound):
+        services.message_edit(party_id=party.id, user=user, message_id="65a1b2c3d4e5f60718293a4b", text="x")
+
+
+def test_author_deletes_own_message_unlogged(user, party, guests):
+    """A guest deletes their own message; the party hears message.deleted; it is not a moderation act."""
+    _co_host, guest = guests
+    message = say(party, guest, "oops")
+    receive = listen(party.id)
+    services.message_delete(party_id=party.id, user=guest, message_id=message.id)
+    assert receive()["type"] == "message.deleted"
+    assert repository.get_message(party.id, message.id) is None
+    assert not ModerationAction.objects.filter(party_id=party.id, action="delete_message").exists()
+
+
+def test_guest_cannot_delete_someone_elses_message(user, party, guests):
+    """A plain guest deleting another's message is forbidden, and the message stays."""
+    _co_host, guest = guests
+    message = say(party, user, "host speaking")
+    with pytest.raises(Forbidden):
+        services.message_delete(party_id=party.id, user=guest, message_id=message.id)
+    assert repository.get_message(party.id, message.id) is not None
+
+
+def test_host_and_co_host_delete_a_guests_message_logged(user, party, guests):
+    """The host and a co-host delete a guest's messages; each deletion is in the moderation log."""
+    co_host, guest = guests
+    first, second = say(party, guest, "rude"), say(party, guest, "ruder")
+    services.message_delete(party_id=party.id, user=user, message_id=first.id)
+    services.message_delete(party_id=party.id, user=co_host, message_id=second.id)
+    records = ModerationAction.objects.filter(party_id=party.id, action="delete_message").order_by("id")
+    assert [(r.moderator, r.message_id, r.target_user_id) for r in records] == [
+        (user, first.id, str(guest.pk)),
+        (co_host, second.id, str(guest.pk)),
+    ]
+    assert "ruder" in records[1].detail and "co-host" in records[1].detail
+
+
+def test_co_host_cannot_delete_the_hosts_message(user, party, guests):
+    """A co-host may not delete the host's messages."""
+    co_host, _guest = guests
+    message = say(party, user, "host")
+    with pytest.raises(Forbidden):
+        services.message_delete(party_id=party.id, user=co_host, message_id=message.id)
+    assert repository.get_message(party.id, message.id) is not None

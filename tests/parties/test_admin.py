@@ -315,7 +315,7 @@ def test_database_page_shows_counts_indexes_and_slow_commands(staff_client, user
     page = response.content.decode()
     assert re.search(r'id="collection-parties">\s*<h2>parties — <span class="documents">2</span>', page)
     assert 'id="collection-chat_messages"' in page
-    for name in ("room_code_active_unique", "party_timestamp_id", "timestamp_ttl", "created_ended"):
+    for name in ("room_code_active_unique", "party_timestamp_id", "archived_at_ttl", "created_ended"):
         assert name in page
     assert "812.5" in page and "{&quot;host_id&quot;: &quot;?&quot;}" in page
 

@@ -34,12 +34,13 @@ def test_create_returns_party(user, api_client):
     body = response.json()
     assert set(body) == {
         "id", "room_code", "host_id", "host_name", "content_id", "content_type", "content_title",
-        "is_private", "max_participants", "audio_enabled", "chat_enabled", "sync_playback",
-        "participants", "participant_count", "playback", "created_at", "started_at", "ended_at",
+        "max_participants", "chat_enabled", "sync_playback",
+        "participants", "participant_count", "co_host_ids", "muted_ids", "playback", "created_at", "started_at",
+        "ended_at",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1
-    assert body["is_private"] is True and body["max_participants"] == 10
+    assert body["max_participants"] == 10
     assert body["created_at"].endswith("Z") and body["ended_at"] is None
     assert body["participants"][0]["user_name"] == "Alice"
     assert len(body["id"]) == 24
@@ -58,7 +59,6 @@ def test_create_returns_party(user, api_client):
         ("max_participants", 51),
         ("max_participants", "10"),
         ("max_participants", True),
-        ("is_private", "yes"),
         ("chat_enabled", 1),
     ],
 )
@@ -236,3 +236,46 @@ def test_schema_documents_party_endpoints(api_client):
     ]:
         assert path in paths, path
     assert {"get", "post"} <= set(paths["/api/parties/"])
+
+
+def test_removed_private_and_audio_flags_are_ignored_and_never_stored(user, api_client):
+    """is_private and audio_enabled did nothing and are gone: an old client sending them still
+    creates its party, and neither is stored nor returned."""
+    from watchparty.mongo import get_db
+
+    response = api_client(user).post(
+        "/api/parties/", {**VALID_CREATE, "is_private": False, "audio_enabled": False}, format="json"
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert "is_private" not in body and "audio_enabled" not in body
+    stored = get_db()["parties"].find_one({"room_code": body["room_code"]})
+    assert "is_private" not in stored and "audio_enabled" not in stored
+
+
+def test_parties_stored_with_the_old_flags_still_read(user, api_client):
+    """A party document written before the flags were removed still reads and renders."""
+    from watchparty.mongo import get_db
+
+    party = create_party(user)
+    get_db()["parties"].update_one({"room_code": party.room_code}, {"$set": {"is_private": True, "audio_enabled": True}})
+    response = api_client(user).get(f"/api/parties/{party.id}/")
+    assert response.status_code == 200 and "is_private" not in response.json()
+
+
+def test_create_form_has_no_private_option(user, client):
+    """The home page's create form no longer offers the Private checkbox (it did nothing)."""
+    client.force_login(user)
+    page = client.get("/").content.decode()
+    assert 'name="chat_enabled"' in page and 'name="is_private"' not in page
+
+
+def test_host_cannot_leave_over_http_until_they_hand_over(user, api_client, make_user):
+    """POST leave by the host is 403 and keeps their seat; after host.transfer it is 204."""
+    party = create_party(user)
+    guest = make_user()
+    services.party_join(room_code=party.room_code, user=guest)
+    response = api_client(user).post(f"/api/parties/{party.id}/leave/")
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    services.host_transfer(party_id=party.id, user=user, target_id=str(guest.pk))
+    assert api_client(user).post(f"/api/parties/{party.id}/leave/").status_code == 204

@@ -22,12 +22,18 @@ MAX_EXAMPLES = int(os.environ.get("WS_FUZZ_MAX_EXAMPLES", "120"))
 MAX_FRAME_BYTES = 16 * 1024
 ID = "<message id>"  # replaced by a real message id of the party before sending
 
-FRAME_TYPES = ["chat.send", "reaction.add", "reaction.remove", "playback.update", "typing", "history", "resume", "ping"]
+# Not participant.remove nor host.transfer: a fuzzed user id that happens to be the guest's would
+# change who may open the later examples' sockets (tests/chat/test_moderation_frames.py covers them).
+FRAME_TYPES = [
+    "chat.send", "reaction.add", "reaction.remove", "playback.update", "typing", "history", "resume", "ping",
+    "message.edit", "message.delete", "participant.mute", "participant.unmute", "co_host.add", "co_host.remove",
+]
 SERVER_FRAME_TYPES = {
     "party.state", "chat.message", "reaction.update", "playback.state", "typing", "history", "pong", "error",
     "participant.joined", "participant.left", "message.deleted", "message.translated", "party.ended",
+    "message.edited", "party.roles",
 }
-ERROR_CODES = {"invalid", "forbidden", "not_found", "rate_limited", "chat_disabled"}  # "unavailable": a server fault
+ERROR_CODES = {"invalid", "forbidden", "not_found", "rate_limited", "chat_disabled", "muted"}  # "unavailable": a server fault
 
 scalars = (
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)

@@ -18,7 +18,7 @@ from watchparty.timeutil import utcnow
 
 
 def ttl_seconds(db):
-    return db["chat_messages"].index_information()["timestamp_ttl"]["expireAfterSeconds"]
+    return db["chat_messages"].index_information()["archived_at_ttl"]["expireAfterSeconds"]
 
 
 def test_ensure_indexes_follows_a_changed_chat_ttl(mongo_db, settings, capsys):
@@ -28,10 +28,10 @@ def test_ensure_indexes_follows_a_changed_chat_ttl(mongo_db, settings, capsys):
     settings.CHAT_MESSAGE_TTL_DAYS = 7
     with pytest.raises(CommandError):
         call_command("ensure_indexes", "--check")
-    assert "timestamp_ttl: options" in capsys.readouterr().out
+    assert "archived_at_ttl: options" in capsys.readouterr().out
     call_command("ensure_indexes")
     out = capsys.readouterr().out
-    assert "chat_messages.timestamp_ttl" in out and "(1 change(s))" in out
+    assert "chat_messages.archived_at_ttl" in out and "(1 change(s))" in out
     assert ("updated" in out) if not using_embedded_database() else ("rebuilt" in out)
     call_command("ensure_indexes", "--check")
     assert ttl_seconds(mongo_db) == 7 * 86_400
@@ -51,9 +51,8 @@ class CollModServer:
         index = command["index"]
         spec = next(s for s in indexes.declared_indexes() if s.name == index["name"])
         self._db[command["collMod"]].drop_index(spec.name)
-        self._db[command["collMod"]].create_index(
-            list(spec.keys), name=spec.name, expireAfterSeconds=index["expireAfterSeconds"]
-        )
+        options = {**spec.options(), "expireAfterSeconds": index["expireAfterSeconds"]}
+        self._db[command["collMod"]].create_index(list(spec.keys), name=spec.name, **options)
         return {"ok": 1}
 
     def __getitem__(self, name):
@@ -75,7 +74,7 @@ def test_ensure_indexes_changes_a_ttl_in_place_where_collmod_exists(mongo_db, se
     settings.CHAT_MESSAGE_TTL_DAYS = 3
     server = CollModServer(mongo_db)
     actions = indexes.ensure_indexes(server)
-    assert actions == [f"updated chat_messages.timestamp_ttl expireAfterSeconds {before} -> {3 * 86_400}"]
+    assert actions == [f"updated chat_messages.archived_at_ttl expireAfterSeconds {before} -> {3 * 86_400}"]
     assert len(server.commands) == 1 and server.dropped == []
     assert indexes.index_differences(mongo_db) == []
 
@@ -146,7 +145,7 @@ def test_db_stats_json(user, capsys):
     by_name = {c["name"]: c for c in document["collections"]}
     assert by_name["parties"]["documents"] == 1 and by_name["chat_messages"]["documents"] == 3
     names = [index["name"] for index in by_name["chat_messages"]["indexes"]]
-    assert names[0] == "_id_" and "timestamp_ttl" in names
+    assert names[0] == "_id_" and "archived_at_ttl" in names
     if using_embedded_database():
         assert by_name["parties"]["size_bytes"] is None and by_name["parties"]["unavailable"]
     else:
@@ -158,3 +157,30 @@ def test_db_stats_help():
     from watchparty.management.commands.db_stats import Command
 
     assert "--json" in Command().create_parser("manage.py", "db_stats").format_help()
+
+
+def test_ensure_indexes_migrates_the_old_timestamp_ttl(mongo_db, capsys):
+    """A deployment that still has the old TTL on `timestamp` (which deleted unarchived messages):
+    --check names it, ensure_indexes drops it and keeps the archived_at TTL, and --check passes."""
+    messages = mongo_db["chat_messages"]
+    messages.drop_index("archived_at_ttl")
+    messages.create_index([("timestamp", 1)], name="timestamp_ttl", expireAfterSeconds=30 * 86_400)
+    with pytest.raises(CommandError):
+        call_command("ensure_indexes", "--check")
+    out = capsys.readouterr().out
+    assert "chat_messages.timestamp_ttl: retired, to be dropped" in out
+    assert "chat_messages.archived_at_ttl: missing" in out
+    call_command("ensure_indexes")
+    out = capsys.readouterr().out
+    assert "dropped chat_messages.timestamp_ttl" in out and "created chat_messages.archived_at_ttl" in out
+    info = messages.index_information()
+    assert "timestamp_ttl" not in info
+    assert info["archived_at_ttl"]["partialFilterExpression"] == {"archived_at": {"$type": "date"}}
+    call_command("ensure_indexes", "--check")
+
+
+def test_ensure_indexes_leaves_other_undeclared_indexes_alone(mongo_db, capsys):
+    """Only retired indexes are dropped: an operator's own index stays (and --check reports it)."""
+    mongo_db["chat_messages"].create_index([("user_name", 1)], name="operator_made")
+    call_command("ensure_indexes")
+    assert "operator_made" in mongo_db["chat_messages"].index_information()

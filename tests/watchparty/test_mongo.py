@@ -86,3 +86,25 @@ def test_lookups_by_id_and_limited_pages_return_exactly_the_matches(mongo_db):
     assert items.count_documents({"n": {"$lt": 10}}) == 10
     items.update_one({"_id": ids[3]}, {"$set": {"n": 100}})
     assert items.find_one({"_id": ids[3]})["n"] == 100
+
+
+def test_embedded_ttl_monitor_honours_a_partial_filter(mongo_db, monkeypatch):
+    """The embedded database's TTL expiry removes only the documents a partial TTL index covers,
+    as MongoDB does: an old document outside the filter stays."""
+    from datetime import datetime, timedelta, timezone
+
+    import pytest
+
+    from watchparty.mongo import using_embedded_database
+
+    if not using_embedded_database():
+        pytest.skip("a real server's TTL monitor runs on its own schedule (once a minute)")
+    items = mongo_db["ttl_probe"]
+    items.create_index([("at", 1)], expireAfterSeconds=60, partialFilterExpression={"kind": "covered"})
+    old = datetime.now(timezone.utc) - timedelta(hours=1)
+    items.insert_many([{"kind": "covered", "at": old}, {"kind": "other", "at": old}, {"kind": "covered", "at": None}])
+    items._store._watchparty_ttl_ran_at = -1e9  # the once-a-minute monitor is due now
+    assert sorted((d["kind"], d["at"] is None) for d in items.find({}, {"_id": 0})) == [
+        ("covered", True),
+        ("other", False),
+    ]

@@ -85,7 +85,6 @@ createForm.addEventListener("submit", async (event) => {
     max_participants: Number.parseInt(String(form.get("max_participants") || "10"), 10) || 10,
     chat_enabled: form.get("chat_enabled") === "on",
     sync_playback: form.get("sync_playback") === "on",
-    is_private: form.get("is_private") === "on",
   };
   showMessage(createMessage, "");
   setBusy(createForm, true);

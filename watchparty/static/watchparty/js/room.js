@@ -3,6 +3,7 @@
 import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
 import { ChatView } from "./chat.js";
 import { $, formatClock, h, randomId } from "./dom.js";
+import { Moderation } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
 import { PartySocket, partySocketUrl } from "./socket.js";
@@ -99,6 +100,16 @@ const chat = new ChatView({
   },
 });
 
+const moderation = new Moderation({
+  me,
+  chat,
+  people: els.people,
+  send: sendFrame,
+  notices,
+  onRolesChange: (roles) =>
+    renderParty({ ...state.party, ...roles, participants: [...state.participants.values()], participant_count: state.participants.size }),
+});
+
 const player = new PlayerSync({ video: els.video, clock, send: sendFrame, onChange: renderPlayerStatus });
 
 // --- rendering ---------------------------------------------------------------------------------
@@ -118,6 +129,7 @@ function renderParty(party) {
   els.end.hidden = !host || state.ended;
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
+  moderation.setParty(party);
   const src = mediaUrl(party.content_id);
   els.video.hidden = !src;
   els.placeholder.hidden = Boolean(src);
@@ -235,6 +247,7 @@ function setConnection(text, level) {
 // --- frames from the server --------------------------------------------------------------------
 
 function onFrame(frame) {
+  if (moderation.onFrame(frame)) return undefined;
   switch (frame.type) {
     case "party.state":
       return onPartyState(frame);
