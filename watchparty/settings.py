@@ -205,6 +205,17 @@ PARTY_LIST_MAX_LIMIT = 100
 JOIN_RATE_LIMIT = (env_int("JOIN_RATE_LIMIT_COUNT", 10), env_int("JOIN_RATE_LIMIT_SECONDS", 60))
 CHAT_SEND_RATE_LIMIT = (env_int("CHAT_SEND_RATE_LIMIT_COUNT", 5), env_int("CHAT_SEND_RATE_LIMIT_SECONDS", 5))
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
+# Brute-force limits (README "Configuration"): every attempt counts, per client address and per
+# username, shared by the login page, the admin login and POST /api/auth/token/.
+LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))
+LOGIN_RATE_LIMIT_USERNAME = (
+    env_int("LOGIN_RATE_LIMIT_USERNAME_COUNT", 10),
+    env_int("LOGIN_RATE_LIMIT_USERNAME_SECONDS", 300),
+)
+SIGNUP_RATE_LIMIT = (env_int("SIGNUP_RATE_LIMIT_COUNT", 10), env_int("SIGNUP_RATE_LIMIT_SECONDS", 3600))
+# How many reverse proxies of ours append to X-Forwarded-For in front of the app; 0: the client
+# address is REMOTE_ADDR and the header is ignored (anyone can write it).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)
 CHAT_HISTORY_PAGE_SIZE = 50
 CHAT_HISTORY_MAX_LIMIT = 100
