@@ -63,6 +63,8 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
     user_id = str(user.pk)
     try:
         check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
+        # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
+        check_rate(f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT)
     except RateLimited:
         # A resend of a message that is already stored is answered, not refused.
         existing = client_id and repository.find_by_client_id(party_id, user_id, client_id)

@@ -37,6 +37,12 @@ class PartyFull(ServiceError):
     detail = "The party is full."
 
 
+class PartyLimit(ServiceError):
+    code = "party_limit"
+    http_status = 409
+    detail = "You host as many active parties as you may; end one first."
+
+
 class ChatDisabled(ServiceError):
     code = "chat_disabled"
     http_status = 403

@@ -202,8 +202,13 @@ SPECTACULAR_SETTINGS = {
 # --- Product limits (PROTOCOL.md "Limits"); each one a setting ---
 PARTY_MAX_PARTICIPANTS_LIMIT = env_int("PARTY_MAX_PARTICIPANTS_LIMIT", 50)
 PARTY_LIST_MAX_LIMIT = 100
+PARTY_MAX_ACTIVE_PER_HOST = env_int("PARTY_MAX_ACTIVE_PER_HOST", 5)
 JOIN_RATE_LIMIT = (env_int("JOIN_RATE_LIMIT_COUNT", 10), env_int("JOIN_RATE_LIMIT_SECONDS", 60))
 CHAT_SEND_RATE_LIMIT = (env_int("CHAT_SEND_RATE_LIMIT_COUNT", 5), env_int("CHAT_SEND_RATE_LIMIT_SECONDS", 5))
+CHAT_SEND_USER_RATE_LIMIT = (
+    env_int("CHAT_SEND_USER_RATE_LIMIT_COUNT", 20),
+    env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
+)
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
 # Brute-force limits (README "Configuration"): every attempt counts, per client address and per
 # username, shared by the login page, the admin login and POST /api/auth/token/.

@@ -56,6 +56,8 @@ def _server_env(tmp: Path) -> dict[str, str]:
             # test_rate_limited_sends_are_retried goes past this limit on purpose.
             "CHAT_SEND_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
             "CHAT_SEND_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
+            "CHAT_SEND_USER_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
+            "CHAT_SEND_USER_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
             # Every browser signs up from 127.0.0.1; the default sign-up limit per address would refuse them.
             "SIGNUP_RATE_LIMIT_COUNT": "100000",
             "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
