@@ -155,6 +155,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: revokes the user's API token whenever the password changes (watchparty.auth_tokens).
+    {"NAME": "watchparty.auth_tokens.RevokeTokensOnPasswordChange"},
 ]
 
 LOGIN_URL = "/accounts/login/"

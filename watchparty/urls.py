@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from parties import pages
 from watchparty import views
-from watchparty.auth_api import TokenObtainView
+from watchparty.auth_api import TokenObtainView, TokenRevokeView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("api/auth/token/revoke/", TokenRevokeView.as_view(), name="api-token-revoke"),
     path("api/parties/<str:party_id>/messages/", include("chat.urls")),
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
