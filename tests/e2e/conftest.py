@@ -127,16 +127,18 @@ def browser():
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        unavailable("Playwright is not installed (pip install playwright; the browser is Debian's chromium)")
+        unavailable(
+            "Playwright is not installed (pip install playwright; the browser is Debian's chromium)", service="playwright"
+        )
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)", service="chromium")
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     playwright = sync_playwright().start()
     try:
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         except PlaywrightError as exc:
-            unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
+            unavailable(f"Chromium at {CHROMIUM} did not start: {exc}", service="chromium")
         yield browser
         browser.close()
     finally:
