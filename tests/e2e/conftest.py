@@ -58,8 +58,9 @@ def _server_env(tmp: Path) -> dict[str, str]:
             "CHAT_SEND_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
             "CHAT_SEND_USER_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
             "CHAT_SEND_USER_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
-            # Every browser signs up from 127.0.0.1; the default sign-up limit per address would refuse them.
+            # Every browser signs up and logs in from 127.0.0.1: the defaults per address would refuse them.
             "SIGNUP_RATE_LIMIT_COUNT": "100000",
+            "LOGIN_RATE_LIMIT_IP_COUNT": "100000",
             "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
