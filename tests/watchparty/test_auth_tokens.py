@@ -1,4 +1,8 @@
+import io
+from unittest import mock
+
 from django.contrib.auth.models import User
+from django.core.management import call_command
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -43,6 +47,15 @@ def test_admin_password_change_revokes_the_token(make_user):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert User.objects.get(pk=target.pk).check_password(NEW_PASSWORD)
+    assert status_with(old) == 401
+
+
+def test_changepassword_command_revokes_the_token(make_user):
+    """`manage.py changepassword` revokes the user's token too."""
+    make_user(username="scripter")
+    old = obtain("scripter", PASSWORD)
+    with mock.patch("getpass.getpass", return_value=NEW_PASSWORD):
+        call_command("changepassword", "scripter", stdout=io.StringIO())
     assert status_with(old) == 401
 
 
