@@ -104,21 +104,25 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
-        messages, _ = await sync_to_async(chat_services.message_history)(
+        messages, next_before = await sync_to_async(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
         )
-        await self.send_json(
-            {
-                "type": "party.state",
-                "party": PartySerializer(party).data,
-                "messages": chat_services.messages_payload(messages),
-            }
-        )
+        await self.send_json(self.party_state_frame(party, messages, next_before))
         await sync_to_async(chat_services.presence_notify)(
             party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
         )
         metrics.WEBSOCKETS_OPEN.inc()
         self.counted_open = True
+
+    def party_state_frame(self, party, messages, next_before: str | None) -> dict[str, Any]:
+        """The ``party.state`` frame: the party as it is now and its newest messages. Sent when the
+        socket opens, and again after a channel-layer outage (chat.layer_resilience)."""
+        return {
+            "type": "party.state",
+            "party": PartySerializer(party).data,
+            "messages": chat_services.messages_payload(messages),
+            "next_before": next_before,
+        }
 
     async def disconnect(self, code):
         if self.counted_open:
@@ -191,8 +195,9 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             message_type=data["message_type"],
             client_id=data.get("client_id"),
         )
-        if not (result.created and result.delivered):
-            # A repeat is answered to the sender alone; so is a message the layer could not fan out.
+        if not (result.created and result.delivered) or self.layer_down_since is not None:
+            # A repeat is answered to the sender alone; so is a message the layer could not fan out,
+            # or fanned out while this socket was not back in the party's group yet.
             await self.send_json({"type": "chat.message", "message": chat_services.message_payload(result.message)})
 
     async def on_reaction_add(self, frame):

@@ -7,9 +7,12 @@ socket of the process would drop at once and every reconnect would fail until Re
 With this mixin the socket stays open instead. Frames from the client are still served (a
 ``chat.send`` is stored and acknowledged to the sender; fan-out to the others waits for the layer).
 Meanwhile the layer is retried with a capped, jittered back-off; once it answers, the socket joins
-its party's group again (a restarted Redis has forgotten it) and is sent, as ``chat.message``
-frames, every message stored since shortly before the outage began. Clients drop the ones they
-already have by id, as the protocol asks them to.
+its party's group again (a restarted Redis has forgotten it) and catches up on everything its
+group missed, whatever the event: it is sent a fresh ``party.state`` (the party with its playback
+and seats as they are now, and a message list that holds every message stored since shortly before
+the outage began, and at least the newest page, each with its current reactions; deleted ones are
+simply absent), which clients take in place of what they had; then ``message.translated`` for the
+messages of that list that have translations.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ CATCH_UP_MAX_PAGES = 10  # at most this many history pages (CHAT_HISTORY_MAX_LIM
 
 
 class SurvivesLayerOutage:
-    """For the party consumer: ``party_id``, ``user`` and ``joined_group`` are its own."""
+    """For the party consumer: ``party_id``, ``user``, ``joined_group`` and ``party_state_frame``
+    are its own."""
 
     layer_down_since = None  # datetime of the first failure of the current outage
 
@@ -89,14 +93,17 @@ class SurvivesLayerOutage:
             return {"type": "layer.recovered", "since": since - CATCH_UP_MARGIN}
 
     async def layer_recovered(self, event):
-        """The layer is back: send what fan-out missed, or close if the party moved on meanwhile."""
+        """The layer is back: send the party's current state, or close if the party moved on meanwhile."""
         if not self.joined_group:
             return
         try:
-            await sync_to_async(party_services.party_get_for_member)(
+            party = await sync_to_async(party_services.party_get_for_member)(
                 party_id=self.party_id, user=self.user, require_active=True
             )
-            messages = await sync_to_async(self._messages_since)(event["since"])
+            messages, next_before = await sync_to_async(self._messages_since)(event["since"])
+            translated = await sync_to_async(chat_services.message_translations)(
+                party_id=self.party_id, user=self.user, message_ids=[m.id for m in messages]
+            )
         except NotFound:  # the seat went away during the outage
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -106,16 +113,22 @@ class SurvivesLayerOutage:
         except PyMongoError:
             logger.warning("Catching up party %s after a channel layer outage failed", self.party_id, exc_info=True)
             return
-        for payload in chat_services.messages_payload(messages):
-            await self.send(text_data=encode_frame("chat.message", {"message": payload}))
+        await self.send_json(self.party_state_frame(party, messages, next_before))
+        for payload in translated:
+            await self.send(text_data=encode_frame("message.translated", payload))
 
-    def _messages_since(self, since: datetime):
+    def _messages_since(self, since: datetime) -> tuple[list, str | None]:
+        """Every message stored since ``since`` (at most CATCH_UP_MAX_PAGES pages), and at least the
+        newest page a new socket gets, oldest first; and the ``before`` for the page older than that."""
         messages, before = [], None
         for _ in range(CATCH_UP_MAX_PAGES):
             page, before = chat_services.message_history(
                 party_id=self.party_id, user=self.user, before=before, limit=settings.CHAT_HISTORY_MAX_LIMIT
             )
-            messages[:0] = [m for m in page if m.timestamp >= since]
+            messages[:0] = page
             if before is None or not page or page[0].timestamp < since:
                 break
-        return messages
+        keep = max(settings.CHAT_HISTORY_PAGE_SIZE, sum(1 for m in messages if m.timestamp >= since))
+        older_exist = before is not None or len(messages) > keep
+        messages = messages[-keep:]
+        return messages, (messages[0].id if older_exist and messages else None)

@@ -388,6 +388,17 @@ def reactions_for(party_id: str, message_ids: list[str]) -> dict[str, dict[str, 
     return {str(doc["_id"]): {e: list(u) for e, u in (doc.get("reactions") or {}).items()} for doc in docs}
 
 
+def translations_for(party_id: str, message_ids: list[str]) -> dict[str, tuple[str | None, dict[str, str]]]:
+    """The source language and every translation of each listed message that has any, in one query."""
+    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
+    docs = _messages().find({"_id": {"$in": oids}, "party_id": party_id}, {"source_language": 1, "translations": 1})
+    return {
+        str(doc["_id"]): (doc.get("source_language"), dict(doc.get("translations") or {}))
+        for doc in docs
+        if doc.get("translations")
+    }
+
+
 def count_for_party(party_id: str) -> int:
     return _messages().count_documents({"party_id": party_id})
 

@@ -71,6 +71,8 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
     user_id = str(user.pk)
     try:
         check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
+        # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
+        check_rate(f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT)
     except RateLimited:
         # A resend of a message that is already stored is answered, not refused.
         existing = client_id and repository.find_by_client_id(party_id, user_id, client_id)
@@ -152,13 +154,21 @@ def message_translate(*, message: Message) -> None:
         if repository.set_translations(
             message.party_id, message.id, source_language=source, translations=translations
         ):
-            broadcast(
-                message.party_id,
-                "message.translated",
-                {"message_id": message.id, "source_language": source, "translations": translations},
-            )
+            broadcast(message.party_id, "message.translated", _translated_payload(message.id, source, translations))
     except Exception:  # noqa: BLE001 - a translator failure must never affect chat
         logger.warning("Translating message %s failed", message.id, exc_info=True)
+
+
+def _translated_payload(message_id: str, source_language: str | None, translations: dict[str, str]) -> dict:
+    return {"message_id": message_id, "source_language": source_language, "translations": translations}
+
+
+def message_translations(*, party_id: str, user, message_ids: list[str]) -> list[dict]:
+    """``message.translated`` payloads (every language) for those of the listed messages that have
+    translations, in the listed order: what a socket that missed their broadcast needs."""
+    party_get_for_member(party_id=party_id, user=user)
+    found = repository.translations_for(party_id, message_ids)
+    return [_translated_payload(mid, *found[mid]) for mid in message_ids if mid in found]
 
 
 def message_history(

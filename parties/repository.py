@@ -29,7 +29,8 @@ INDEXES = [
         "participant_created",
         (("participants.user_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
-    # "My parties" (active only), both $or branches, newest first.
+    # "My parties" (active only), both $or branches, newest first. The first also serves counting a
+    # host's active parties (`count_active_hosted_by`, the per-host cap), by its prefix.
     IndexSpec(
         COLLECTION,
         "ended_host_created",
@@ -449,6 +450,11 @@ def list_active_for_content(content_id: str, *, limit: int) -> list[Party]:
 def count_active() -> int:
     """How many parties have not ended (served by the indexes that start with ended_at)."""
     return _parties().count_documents({"ended_at": None})
+
+
+def count_active_hosted_by(host_id: str) -> int:
+    """How many active parties this user hosts (index ended_host_created, by its prefix)."""
+    return _parties().count_documents({"ended_at": None, "host_id": host_id})
 
 
 # --- The stale-party sweep (`manage.py end_stale_parties`) ------------------------------------

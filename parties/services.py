@@ -19,7 +19,7 @@ from django.db.models import Q
 from parties import repository
 from parties.models import ModerationAction
 from parties.repository import NewParty, Participant, Party, PartySearch
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull
+from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
 from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
@@ -50,8 +50,13 @@ def party_create(*, user, data: PartySettings) -> Party:
 
     The unique partial index on active room codes decides collisions, so two parties created
     at the same moment can never share a code; on a collision we draw again.
+
+    PartyLimit when the user already hosts PARTY_MAX_ACTIVE_PER_HOST active parties. The count is
+    read before the insert, so creates racing each other may pass the cap by the number in flight.
     """
     user_id, user_name = str(user.pk), user_display_name(user)
+    if repository.count_active_hosted_by(user_id) >= settings.PARTY_MAX_ACTIVE_PER_HOST:
+        raise PartyLimit()
     for _attempt in range(ROOM_CODE_ATTEMPTS):
         try:
             return repository.insert_party(

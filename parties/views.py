@@ -45,7 +45,12 @@ class PartyListCreateView(APIView):
     @extend_schema(
         operation_id="parties_create",
         request=PartyCreateSerializer,
-        responses={201: PartySerializer, 400: ERRORS[400], 401: ERRORS[401]},
+        responses={
+            201: PartySerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            409: OpenApiResponse(ErrorSerializer, description="You host too many active parties (`code: party_limit`)."),
+        },
         summary="Create a party; the caller is its host and first participant",
     )
     def post(self, request):

@@ -88,7 +88,7 @@ def _redis_available(url: str) -> bool:
 def redis_url(settings):
     """The real Redis for tests that need it: skip without one, but fail under CI=true."""
     if not _redis_available(REDIS_TEST_URL):
-        unavailable(f"Redis is not reachable at {REDIS_TEST_URL} (start one, or set REDIS_TEST_URL)")
+        unavailable(f"Redis is not reachable at {REDIS_TEST_URL} (start one, or set REDIS_TEST_URL)", service="redis")
     import redis
 
     client = redis.Redis.from_url(REDIS_TEST_URL)

@@ -153,6 +153,7 @@ def _exercise_chat(party, host, guest):
     chat_services.reaction_add_many(party_id=party.id, message_ids=[m.message.id for m in sent], user=guest, emoji="🎉")
     chat.repository.get_message(party.id, first, lang="en")
     chat.repository.set_translations(party.id, first, source_language="en", translations={"he": "שלום"})
+    chat_services.message_translations(party_id=party.id, user=guest, message_ids=[first])
     chat.repository.latest_timestamp(party.id)
     chat.repository.count_for_party(party.id)
     # Staff moderation: a party's messages by text and by user (party_timestamp_id, then a filter).

@@ -45,6 +45,19 @@ class WatchPartyAdminSite(admin.AdminSite):
         super().__init__(name)
         self._pages: list[AdminPage] = []
 
+    @property
+    def login_form(self):
+        """The admin login, with the same login limits as the login page (watchparty.forms
+        imports models, so not before the app registry is ready)."""
+        from watchparty.forms import AdminLoginForm
+
+        return AdminLoginForm
+
+    def login(self, request, extra_context=None):
+        from watchparty.auth_limits import limited_status
+
+        return limited_status(request, super().login(request, extra_context))
+
     def register_view(self, route: str, view: Callable, *, name: str, link: str | None = None) -> None:
         """Serve ``view(request, site=..., **url_kwargs)`` at ``<admin>/<route>`` as URL
         ``admin:<name>``, for staff only. With ``link``, the admin index links to it under that title."""

@@ -47,6 +47,12 @@ class Muted(Forbidden):
     detail = "The host has muted you in this party's chat."
 
 
+class PartyLimit(ServiceError):
+    code = "party_limit"
+    http_status = 409
+    detail = "You host as many active parties as you may; end one first."
+
+
 class ChatDisabled(ServiceError):
     code = "chat_disabled"
     http_status = 403

@@ -1,7 +1,10 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from watchparty.auth_limits import check_login_rate, refuse_page
+from watchparty.errors import RateLimited
 from watchparty.text import DISPLAY_NAME_MAX_LENGTH, clean_display_name
 
 
@@ -29,3 +32,26 @@ class SignUpForm(UserCreationForm):
         if commit:
             user.save()
         return user
+
+
+class LoginLimitMixin:
+    """Counts the attempt against the client's and the username's login limits before the
+    password is checked (watchparty.auth_limits); over a limit, the form is invalid whatever the
+    password."""
+
+    def clean(self):
+        try:
+            check_login_rate(self.request, self.cleaned_data.get("username"))
+        except RateLimited as exc:
+            if self.request is not None:
+                refuse_page(self.request, exc)
+            raise forms.ValidationError(exc.detail, code="rate_limited") from None
+        return super().clean()
+
+
+class LoginForm(LoginLimitMixin, AuthenticationForm):
+    pass
+
+
+class AdminLoginForm(LoginLimitMixin, AdminAuthenticationForm):
+    pass

@@ -45,6 +45,22 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# --- HTTPS (README "Serving over HTTPS"); all off by default, so that plain http://127.0.0.1 works ---
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Health checks come over plain HTTP from inside the deployment (compose, a load balancer).
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Behind a TLS proxy: "<request.META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https". Only set it
+# when that proxy always sets (or strips) the header: otherwise a client could claim HTTPS itself.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
+
 INSTALLED_APPS = [
     "daphne",
     # django.contrib.admin, with the staff pages over MongoDB data (watchparty/admin_site.py).
@@ -155,6 +171,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: revokes the user's API token whenever the password changes (watchparty.auth_tokens).
+    {"NAME": "watchparty.auth_tokens.RevokeTokensOnPasswordChange"},
 ]
 
 LOGIN_URL = "/accounts/login/"
@@ -185,7 +203,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["watchparty.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "watchparty.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -202,9 +220,25 @@ SPECTACULAR_SETTINGS = {
 # --- Product limits (PROTOCOL.md "Limits"); each one a setting ---
 PARTY_MAX_PARTICIPANTS_LIMIT = env_int("PARTY_MAX_PARTICIPANTS_LIMIT", 50)
 PARTY_LIST_MAX_LIMIT = 100
+PARTY_MAX_ACTIVE_PER_HOST = env_int("PARTY_MAX_ACTIVE_PER_HOST", 5)
 JOIN_RATE_LIMIT = (env_int("JOIN_RATE_LIMIT_COUNT", 10), env_int("JOIN_RATE_LIMIT_SECONDS", 60))
 CHAT_SEND_RATE_LIMIT = (env_int("CHAT_SEND_RATE_LIMIT_COUNT", 5), env_int("CHAT_SEND_RATE_LIMIT_SECONDS", 5))
+CHAT_SEND_USER_RATE_LIMIT = (
+    env_int("CHAT_SEND_USER_RATE_LIMIT_COUNT", 20),
+    env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
+)
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
+# Brute-force limits (README "Configuration"): every attempt counts, per client address and per
+# username, shared by the login page, the admin login and POST /api/auth/token/.
+LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))
+LOGIN_RATE_LIMIT_USERNAME = (
+    env_int("LOGIN_RATE_LIMIT_USERNAME_COUNT", 10),
+    env_int("LOGIN_RATE_LIMIT_USERNAME_SECONDS", 300),
+)
+SIGNUP_RATE_LIMIT = (env_int("SIGNUP_RATE_LIMIT_COUNT", 10), env_int("SIGNUP_RATE_LIMIT_SECONDS", 3600))
+# How many reverse proxies of ours append to X-Forwarded-For in front of the app; 0: the client
+# address is REMOTE_ADDR and the header is ignored (anyone can write it).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)
 CHAT_MESSAGE_EDIT_SECONDS = env_int("CHAT_MESSAGE_EDIT_SECONDS", 600)  # authors edit this long after sending
 CHAT_HISTORY_PAGE_SIZE = 50

@@ -2,18 +2,19 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from parties import pages
 from watchparty import views
+from watchparty.auth_api import TokenObtainView, TokenRevokeView
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.LoginPage.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/signup/", views.signup, name="signup"),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("api/auth/token/revoke/", TokenRevokeView.as_view(), name="api-token-revoke"),
     path("api/parties/<str:party_id>/messages/", include("chat.urls")),
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

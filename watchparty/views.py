@@ -9,6 +9,7 @@ import logging
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -22,7 +23,9 @@ from pymongo.errors import PyMongoError
 
 from chat import repository as chat_repository
 from parties import repository as party_repository
-from watchparty.forms import SignUpForm
+from watchparty.auth_limits import check_signup_rate, limited_status, refuse_page
+from watchparty.errors import RateLimited
+from watchparty.forms import LoginForm, SignUpForm
 from watchparty.indexes import describe_indexes
 from watchparty.mongo import get_db
 from watchparty.mongo import ping as mongo_ping
@@ -32,15 +35,31 @@ logger = logging.getLogger(__name__)
 CHANNEL_LAYER_TIMEOUT_SECONDS = 2.0
 
 
+class LoginPage(auth_views.LoginView):
+    """Django's login page, with the login limits (LoginForm); refused: 429 and Retry-After."""
+
+    authentication_form = LoginForm
+
+    def post(self, request, *args, **kwargs):
+        return limited_status(request, super().post(request, *args, **kwargs))
+
+
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("home")
-    return render(request, "registration/signup.html", {"form": form})
+        # Only a sign-up that would create an account counts against the client's limit.
+        try:
+            check_signup_rate(request)
+        except RateLimited as exc:
+            refuse_page(request, exc)
+            form.add_error(None, exc.detail)
+        else:
+            user = form.save()
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect("home")
+    return limited_status(request, render(request, "registration/signup.html", {"form": form}))
 
 
 @login_required

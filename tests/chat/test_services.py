@@ -6,7 +6,7 @@ from chat import repository, services
 from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound
+from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
 from watchparty.realtime import party_group
 
 
@@ -63,6 +63,24 @@ def test_resend_after_rate_limit_returns_stored_message(user, party, settings):
     first = services.message_send(party_id=party.id, user=user, text="once", message_type="text", client_id="k")
     again = services.message_send(party_id=party.id, user=user, text="once", message_type="text", client_id="k")
     assert again.message.id == first.message.id and not again.created
+
+
+def test_sends_are_limited_per_user_across_parties(user, make_user, party, settings):
+    """The per-user send limit counts every party together: a user in many parties cannot multiply the per-party limit."""
+    settings.CHAT_SEND_RATE_LIMIT = (100, 60)
+    settings.CHAT_SEND_USER_RATE_LIMIT = (3, 60)
+    other_host = make_user()
+    other = party_services.party_create(user=other_host, data=PartySettings(content_id="film", content_type="vod"))
+    party_services.party_join(room_code=other.room_code, user=user)
+    for target, text in ((party, "a"), (party, "b"), (other, "c")):
+        services.message_send(party_id=target.id, user=user, text=text, message_type="text", client_id=None)
+    with pytest.raises(RateLimited) as excinfo:
+        services.message_send(party_id=other.id, user=user, text="d", message_type="text", client_id=None)
+    assert excinfo.value.retry_after >= 1
+    messages, _ = services.message_history(party_id=other.id, user=user, before=None, limit=10)
+    assert [m.message for m in messages] == ["c"]
+    # Someone else in the same party still has a budget of their own.
+    assert services.message_send(party_id=other.id, user=other_host, text="e", message_type="text", client_id=None).created
 
 
 def test_reaction_limit_is_an_invalid_error(user, party, settings):

@@ -56,6 +56,11 @@ def _server_env(tmp: Path) -> dict[str, str]:
             # test_rate_limited_sends_are_retried goes past this limit on purpose.
             "CHAT_SEND_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
             "CHAT_SEND_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
+            "CHAT_SEND_USER_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
+            "CHAT_SEND_USER_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
+            # Every browser signs up and logs in from 127.0.0.1: the defaults per address would refuse them.
+            "SIGNUP_RATE_LIMIT_COUNT": "100000",
+            "LOGIN_RATE_LIMIT_IP_COUNT": "100000",
             "PYTHONPATH": str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "WARNING",
@@ -123,16 +128,18 @@ def browser():
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        unavailable("Playwright is not installed (pip install playwright; the browser is Debian's chromium)")
+        unavailable(
+            "Playwright is not installed (pip install playwright; the browser is Debian's chromium)", service="playwright"
+        )
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+        unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)", service="chromium")
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
     playwright = sync_playwright().start()
     try:
         try:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         except PlaywrightError as exc:
-            unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
+            unavailable(f"Chromium at {CHROMIUM} did not start: {exc}", service="chromium")
         yield browser
         browser.close()
     finally:

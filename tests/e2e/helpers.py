@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 
-import pytest
+from tests.support import unavailable
 
 
 def _require_playwright():
@@ -13,10 +12,11 @@ def _require_playwright():
     try:
         from playwright.sync_api import expect
     except ImportError:
-        reason = "Playwright is not installed (it is pinned in requirements.txt; the browser is Debian's chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true requires the end-to-end tests to run", pytrace=False)
-        pytest.skip(reason, allow_module_level=True)
+        unavailable(
+            "Playwright is not installed (it is pinned in requirements.txt; the browser is Debian's chromium)",
+            service="playwright",
+            module_level=True,
+        )
     return expect
 
 

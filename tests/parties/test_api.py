@@ -173,6 +173,18 @@ def test_join_rate_limited_is_429(user, make_user, api_client, settings):
     assert int(response.headers["Retry-After"]) >= 1
 
 
+def test_create_past_the_active_party_cap_is_409(user, api_client, settings):
+    """Creating one party more than PARTY_MAX_ACTIVE_PER_HOST answers 409 ``party_limit`` and creates nothing."""
+    settings.PARTY_MAX_ACTIVE_PER_HOST = 2
+    client = api_client(user)
+    for _ in range(2):
+        assert client.post("/api/parties/", VALID_CREATE, format="json").status_code == 201
+    response = client.post("/api/parties/", VALID_CREATE, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "party_limit" and response.json()["detail"]
+    assert len(client.get("/api/parties/").json()["results"]) == 2
+
+
 def test_leave_and_end(user, make_user, api_client):
     """A guest leaves (204); a guest cannot end (403); the host ends (200 with ended_at)."""
     party = create_party(user)

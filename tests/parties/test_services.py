@@ -6,7 +6,7 @@ import pytest
 from parties import repository, services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, RateLimited
+from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
 from watchparty.mongo import get_db
 
 
@@ -162,6 +162,28 @@ def test_join_rate_limit(user, make_user, settings):
     with pytest.raises(RateLimited) as excinfo:
         services.party_join(room_code=party.room_code, user=guest)
     assert 1 <= excinfo.value.retry_after <= 60
+
+
+def test_active_parties_per_host_are_capped(user, make_user, settings):
+    """A host at the cap of active parties cannot create another until one ends; others are unaffected."""
+    settings.PARTY_MAX_ACTIVE_PER_HOST = 3
+    first = create(user)
+    create(user)
+    create(user)
+    with pytest.raises(PartyLimit):
+        create(user)
+    assert repository.count_active_hosted_by(str(user.pk)) == 3
+    create(make_user())  # another host has a cap of their own
+    services.party_end(party_id=first.id, user=user)
+    assert create(user).host_id == str(user.pk)
+
+
+def test_parties_joined_do_not_count_against_the_cap(user, make_user, settings):
+    """Only parties a user hosts count: sitting in others' parties does not use the cap."""
+    settings.PARTY_MAX_ACTIVE_PER_HOST = 1
+    for _ in range(2):
+        services.party_join(room_code=create(make_user()).room_code, user=user)
+    assert create(user).host_id == str(user.pk)
 
 
 def test_list_newest_first_and_include_ended(user, make_user):

@@ -53,7 +53,7 @@ def private_redis(_redis_process):
     """The live server's own Redis, which a test may stop and start again (restarted if a test left
     it down)."""
     if _redis_process is None:
-        unavailable("redis-server is not installed (apt-get install redis-server)")
+        unavailable("redis-server is not installed (apt-get install redis-server)", service="redis-server")
     if not _redis_process.answers():
         _redis_process.start()
     yield _redis_process

@@ -42,6 +42,8 @@ def test_http_api_never_answers_5xx_to_generated_requests(server, tmp_path):
         f"{server.base_url}/api/schema/",
         "--checks", "not_a_server_error",
         "--header", f"Authorization: Token {token}",
+        # Revoking the token would turn every later generated request into a 401.
+        "--exclude-path", "/api/auth/token/revoke/",
         "--max-examples", str(SCHEMATHESIS_MAX_EXAMPLES),
         "--seed", SCHEMATHESIS_SEED,
         "--request-timeout", "10",

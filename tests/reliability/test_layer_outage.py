@@ -4,6 +4,7 @@ channels-redis does when Redis goes away (and forgets its groups, as a restarted
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -11,9 +12,11 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
+from chat import services as chat_services
 from parties import services as party_services
 from parties.services import PartySettings
-from tests.chat.wsutil import close_code, open_socket, receive_type
+from tests.chat.wsutil import close_code, open_socket, receive, receive_type
+from watchparty.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +85,12 @@ def members(make_user):
     return party, host, Token.objects.create(user=host).key, Token.objects.create(user=guest).key
 
 
+def _client_ids(frame) -> set[str]:
+    """The client_ids of the messages a frame carries (chat.message or party.state)."""
+    messages = [frame["message"]] if frame["type"] == "chat.message" else frame.get("messages", [])
+    return {m.get("client_id") for m in messages}
+
+
 async def _joined(party_id, token):
     communicator, connected = await open_socket(party_id, token)
     assert connected
@@ -103,13 +112,13 @@ async def test_messages_sent_during_an_outage_reach_everyone_once_the_layer_is_b
 
         flaky_layer.come_back()
         for communicator in (host, late):
-            caught_up = await receive_type(communicator, "chat.message", timeout=5)
-            assert caught_up["message"]["id"] == ack["message"]["id"]
+            caught_up = await receive_type(communicator, "party.state", timeout=5)
+            assert ack["message"]["id"] in [m["id"] for m in caught_up["messages"]]
         await host.send_json_to({"type": "chat.send", "message": "back", "client_id": "o2"})
         for communicator in (host, guest, late):
-            frame = await receive_type(communicator, "chat.message", timeout=5)
-            while frame["message"]["client_id"] != "o2":  # the guest's own catch-up may come first
-                frame = await receive_type(communicator, "chat.message", timeout=5)
+            # The guest's socket may not be back in the group yet: its catch-up then brings "o2".
+            while "o2" not in _client_ids(await receive(communicator, timeout=5)):
+                pass
         assert await sync_to_async(chat_repository.count_for_party)(party.id) == 2
         await late.disconnect()
     finally:
@@ -139,3 +148,90 @@ async def test_closing_a_socket_during_an_outage_is_clean(flaky_layer, members):
     await asyncio.sleep(0.1)
     await host.disconnect()  # re-raises any exception of the consumer
     flaky_layer.come_back()
+
+
+@pytest.fixture
+def people(members):
+    """The members fixture with the users as well: (party, host, guest, host token)."""
+    party, host, host_token, guest_token = members
+    return party, host, Token.objects.select_related("user").get(key=guest_token).user, host_token
+
+
+async def test_the_catch_up_after_an_outage_carries_every_kind_of_change(flaky_layer, people):
+    """After an outage a socket gets a fresh party.state with the playback, seats, reactions and deletions it
+    missed, then the translations it missed."""
+    party, host_user, guest_user, host_token = people
+    send = sync_to_async(chat_services.message_send)
+    kept = (await send(party_id=party.id, user=guest_user, text="keep", message_type="text", client_id="k")).message
+    doomed = (await send(party_id=party.id, user=guest_user, text="doomed", message_type="text", client_id="d")).message
+    host = await _joined(party.id, host_token)
+    try:
+        flaky_layer.go_down()
+        await asyncio.sleep(0.1)
+        await sync_to_async(chat_services.playback_update)(
+            party_id=party.id, user=host_user, state="playing", position=42.0
+        )
+        await sync_to_async(chat_services.reaction_add)(
+            party_id=party.id, message_id=kept.id, user=guest_user, emoji="👍"
+        )
+        await sync_to_async(chat_repository.set_translations)(
+            party.id, kept.id, source_language="en", translations={"he": "לשמור", "fr": "garder"}
+        )
+        await sync_to_async(chat_services.message_delete_by_moderator)(
+            party_id=party.id, message_id=doomed.id, moderator=host_user
+        )
+        during = (await send(party_id=party.id, user=guest_user, text="during", message_type="text", client_id="x"))
+        await sync_to_async(party_services.party_leave)(party_id=party.id, user=guest_user)
+        assert await host.receive_nothing(timeout=0.3)
+
+        flaky_layer.come_back()
+        state = await receive_type(host, "party.state", timeout=5)
+        assert state["party"]["playback"]["state"] == "playing" and state["party"]["playback"]["position"] == 42.0
+        assert [p["user_id"] for p in state["party"]["participants"]] == [str(host_user.pk)]
+        by_id = {m["id"]: m for m in state["messages"]}
+        assert list(by_id) == [kept.id, during.message.id]  # the deleted message is gone
+        assert by_id[kept.id]["reactions"] == {"👍": [str(guest_user.pk)]}
+        assert state["next_before"] is None
+        translated = await receive(host, timeout=5)
+        assert translated == {
+            "type": "message.translated",
+            "message_id": kept.id,
+            "source_language": "en",
+            "translations": {"he": "לשמור", "fr": "garder"},
+        }
+    finally:
+        await host.disconnect()
+
+
+def _store(party_id: str, count: int, *, at, prefix: str) -> list[str]:
+    ids = []
+    for i in range(count):
+        message = chat_repository.insert_message(
+            chat_repository.NewMessage(
+                party_id=party_id, user_id="system", user_name="Watch Party", message=f"{prefix}{i}",
+                message_type="system", client_id=None, timestamp=at + timedelta(milliseconds=i),
+            )
+        )  # fmt: skip
+        ids.append(message.id)
+    return ids
+
+
+@pytest.mark.parametrize("during_outage", [3, 120])
+async def test_the_catch_up_list_holds_the_outage_and_at_least_a_page(flaky_layer, members, settings, during_outage):
+    """The catch-up's messages are every message stored since the outage began and at least the newest page,
+    with next_before to page further back."""
+    party, _, host_token, _ = members
+    old = await sync_to_async(_store)(party.id, 60, at=utcnow() - timedelta(hours=1), prefix="old")
+    host = await _joined(party.id, host_token)
+    try:
+        flaky_layer.go_down()
+        await asyncio.sleep(0.1)
+        new = await sync_to_async(_store)(party.id, during_outage, at=utcnow(), prefix="new")
+        flaky_layer.come_back()
+        state = await receive_type(host, "party.state", timeout=5)
+        ids = [m["id"] for m in state["messages"]]
+        expected = (old + new)[-max(settings.CHAT_HISTORY_PAGE_SIZE, during_outage) :]
+        assert ids == expected
+        assert state["next_before"] == expected[0]
+    finally:
+        await host.disconnect()

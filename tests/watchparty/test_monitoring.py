@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import re
 import threading
 from datetime import timedelta
@@ -17,6 +16,7 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo.monitoring import CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent
 
+from tests.support import mongodb_server_uri
 from watchparty import monitoring
 from watchparty.monitoring import MongoCommandListener, command_shapes, recent_slow_commands, shape
 
@@ -237,12 +237,9 @@ def test_real_client_is_created_with_the_listener():
         client.close()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("MONGODB_TEST_URI"),
-    reason="needs a real MongoDB server (set MONGODB_TEST_URI); mongomock publishes no command events",
-)
 def test_real_server_command_is_logged(settings, mongo_db, caplog):
     """On a real server, with MONGODB_SLOW_COMMAND_MS=0, a query is logged with its filter shape."""
+    mongodb_server_uri()  # mongomock publishes no command events
     settings.MONGODB_SLOW_COMMAND_MS = 0
     with caplog.at_level(logging.WARNING, logger=SLOW_LOGGER):
         mongo_db["parties"].find_one({"room_code": "NOSUCH", "ended_at": None})
