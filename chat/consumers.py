@@ -92,6 +92,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
+        metrics.WEBSOCKETS_OPEN.inc()
+        self.counted_open = True
         messages, _ = await sync_to_async(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
         )
@@ -105,8 +107,6 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         await sync_to_async(chat_services.presence_notify)(
             party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
         )
-        metrics.WEBSOCKETS_OPEN.inc()
-        self.counted_open = True
 
     async def disconnect(self, code):
         if self.counted_open:
@@ -125,6 +125,18 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             except ServiceError:
                 pass  # removed or ended: nobody needs to hear that this socket went away
 
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A fault that ends the consumer before websocket.disconnect arrives (a bug anywhere)
+            # must still give back what connect() took: the gauge, the group, the presence.
+            # disconnect() does nothing twice, so after a normal close this is a no-op.
+            try:
+                await self.disconnect(None)
+            except Exception:  # noqa: BLE001 - the original error, if any, is the one to report
+                logger.exception("Releasing a socket of party %s failed", self.party_id)
+
     # --- frames from the client -------------------------------------------------------------
 
     async def websocket_receive(self, message):
@@ -132,11 +144,14 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         if text is None:
             await self.send_error(Invalid({"frame": ["Frames are JSON text."]}))
             return
-        if len(text.encode("utf-8")) > settings.WEBSOCKET_MAX_FRAME_BYTES:
+        if len(text.encode("utf-8", "surrogatepass")) > settings.WEBSOCKET_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
             return
         try:
             frame = json.loads(text)
+        except RecursionError:  # the C decoder's depth guard: a frame like "[" * 1000 + "]" * 1000
+            await self.send_error(Invalid({"frame": ["JSON nested too deeply."]}))
+            return
         except ValueError:
             await self.send_error(Invalid({"frame": ["Not valid JSON."]}))
             return

@@ -478,3 +478,50 @@ async def test_delivery_does_not_wait_for_the_busy_sync_thread(party_setup):
         release.set()
         await busy
         await guest.disconnect()
+
+
+def sockets_open() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("watchparty_websockets_open") or 0
+
+
+@pytest.mark.parametrize("raw", ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000])
+async def test_deeply_nested_frame_gets_invalid_and_socket_stays_open(party_setup, raw):
+    """A frame nested too deeply to decode is answered `invalid` (field `frame`); the socket stays open."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_to(text_data=raw)
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "invalid" and "frame" in error["errors"], error
+        await communicator.send_json_to({"type": "ping"})
+        assert (await receive_type(communicator, "pong"))["type"] == "pong"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_fault_that_ends_the_consumer_still_runs_disconnect(party_setup, monkeypatch):
+    """Even an unforeseen exception that ends a socket releases it: the gauge drops back and the party hears participant.left."""
+    from chat.consumers import PartyConsumer
+
+    s = await sync_to_async(party_setup)()
+    before = sockets_open()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        assert sockets_open() == before + 2
+
+        async def broken(self, message):
+            raise RuntimeError("a bug in frame handling")
+
+        monkeypatch.setattr(PartyConsumer, "websocket_receive", broken)
+        await guest.send_json_to({"type": "ping"})
+        with pytest.raises(RuntimeError):
+            await guest.receive_output(timeout=3)
+        left = await receive_type(host, "participant.left")
+        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "disconnected"
+        assert sockets_open() == before + 1
+    finally:
+        await host.disconnect()
+    assert sockets_open() == before
