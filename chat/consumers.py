@@ -62,6 +62,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     party_id: str = ""
     joined_group = False
     counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
+    closed = False  # the server sent its close: nothing more is served or sent
 
     # --- connection -------------------------------------------------------------------------
 
@@ -137,9 +138,22 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             except Exception:  # noqa: BLE001 - the original error, if any, is the one to report
                 logger.exception("Releasing a socket of party %s failed", self.party_id)
 
+    async def close(self, code=None, reason=None):
+        if not self.closed:
+            self.closed = True
+            await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # After the close, a send is an ASGI error (a RuntimeError in the server); frames that
+        # were already on their way (a refused handshake, a party that ended) are dropped.
+        if not self.closed:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
     # --- frames from the client -------------------------------------------------------------
 
     async def websocket_receive(self, message):
+        if self.closed:
+            return  # sent after a refused handshake or a close: never processed
         text = message.get("text")
         if text is None:
             await self.send_error(Invalid({"frame": ["Frames are JSON text."]}))

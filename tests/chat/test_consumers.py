@@ -525,3 +525,29 @@ async def test_a_fault_that_ends_the_consumer_still_runs_disconnect(party_setup,
     finally:
         await host.disconnect()
     assert sockets_open() == before
+
+
+@pytest.mark.parametrize("refusal", ["unauthenticated", "outsider", "no party"])
+async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_user, refusal):
+    """Frames sent right after the server refused the socket get no answer at all: only the close code."""
+    s = await sync_to_async(party_setup)()
+    party_id, token, code = s["party"].id, None, 4401
+    if refusal == "outsider":
+        outsider = await sync_to_async(make_user)()
+        token, code = (await sync_to_async(Token.objects.create)(user=outsider)).key, 4403
+    elif refusal == "no party":
+        party_id, token, code = "65a1b2c3d4e5f60718293a4b", s["host_token"], 4404
+    communicator, _ = await open_socket(party_id, token)
+    try:
+        for frame in [
+            {"type": "ping"},
+            {"type": "history"},
+            {"type": "chat.send", "message": "sneaking in", "client_id": "s"},
+            {"type": "launch.missiles"},
+        ]:
+            await communicator.send_json_to(frame)
+        await communicator.send_to(text_data="[" * 1000)
+        assert await close_code(communicator) == code
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
