@@ -121,6 +121,34 @@ async def test_foreign_or_missing_origin_is_rejected(party_setup, origin):
     await communicator.disconnect()
 
 
+@pytest.mark.parametrize(
+    "host,origin,accepted",
+    [
+        ("localhost:8000", "http://localhost:8000", True),
+        ("localhost:8000", "http://localhost:9999", False),  # another port
+        ("localhost:8000", "http://localhost", False),
+        ("localhost:8000", "https://localhost:8000", False),  # another scheme
+        ("localhost:8000", "http://127.0.0.1:8000", False),  # another allowed host, but not this site
+        ("evil.example", "http://evil.example", False),  # a Host outside ALLOWED_HOSTS
+        ("testserver", "https://app.example.com", True),  # CSRF_TRUSTED_ORIGINS, by wildcard
+        ("testserver", "http://app.example.com", False),
+        ("testserver", "https://app.example.com:8443", False),
+        ("testserver", "https://partner.example", True),  # CSRF_TRUSTED_ORIGINS, exactly
+    ],
+)
+async def test_origin_must_match_scheme_host_and_port(party_setup, settings, host, origin, accepted):
+    """The Origin must be the site's own (scheme, host and port of the handshake) or a CSRF trusted origin."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com", "https://partner.example"]
+    s = await sync_to_async(party_setup)()
+    communicator, connected = await open_socket(s["party"].id, s["host_token"], origin=origin, host=host)
+    try:
+        assert connected is accepted
+        if accepted:
+            await receive_type(communicator, "party.state")
+    finally:
+        await communicator.disconnect()
+
+
 async def test_chat_send_reaches_every_socket_including_sender(party_setup):
     """A message is stored, then delivered to every socket of the party, sender included."""
     s = await sync_to_async(party_setup)()

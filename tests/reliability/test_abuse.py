@@ -124,8 +124,11 @@ async def test_handshakes_from_foreign_or_missing_origins_are_all_refused(server
     limit = asyncio.Semaphore(20)
     outcomes: list[str] = []
 
+    # The right host with another port or scheme is another origin too.
+    foreign = [*FOREIGN_ORIGINS, f"http://127.0.0.1:{server.port + 1}", f"https://127.0.0.1:{server.port}"]
+
     async def attempt(i: int) -> None:
-        origin = None if i % 2 else FOREIGN_ORIGINS[(i // 2) % len(FOREIGN_ORIGINS)]
+        origin = None if i % 2 else foreign[(i // 2) % len(foreign)]
         async with limit:
             try:
                 ws = await open_raw(server, party["id"], tokens[0], origin=origin)
