@@ -30,12 +30,13 @@ from parties import services as party_services
 from parties.serializers import PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
-from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
+from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
 from watchparty.realtime import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_UNAUTHENTICATED,
     party_group,
 )
@@ -63,6 +64,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     joined_group = False
     counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
     closed = False  # the server sent its close: nothing more is served or sent
+    present = False  # recorded in the presence registry (watchparty.presence)
 
     # --- connection -------------------------------------------------------------------------
 
@@ -93,6 +95,15 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
+        # After joining the group: whoever comes or goes after this count is heard as a frame.
+        try:
+            online = await sync_to_async(chat_services.presence_connect)(
+                party=party, user=self.user, channel_name=self.channel_name
+            )
+        except TooManySockets:
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.present = True
         metrics.WEBSOCKETS_OPEN.inc()
         self.counted_open = True
         messages, _ = await sync_to_async(chat_services.message_history)(
@@ -103,10 +114,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
                 "type": "party.state",
                 "party": PartySerializer(party).data,
                 "messages": chat_services.messages_payload(messages),
+                "online": online,
             }
-        )
-        await sync_to_async(chat_services.presence_notify)(
-            party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
         )
 
     async def disconnect(self, code):
@@ -119,12 +128,11 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
                 logger.warning("Channel layer group_discard failed for party %s", self.party_id)
             self.joined_group = False
-            try:
-                await sync_to_async(chat_services.presence_notify)(
-                    party_id=self.party_id, user=self.user, reason="disconnected"
-                )
-            except ServiceError:
-                pass  # removed or ended: nobody needs to hear that this socket went away
+        if self.present:
+            self.present = False
+            await sync_to_async(chat_services.presence_disconnect)(
+                party_id=self.party_id, user=self.user, channel_name=self.channel_name
+            )
 
     async def __call__(self, scope, receive, send):
         try:

@@ -579,3 +579,61 @@ async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_us
         assert await communicator.receive_nothing(timeout=0.3)
     finally:
         await communicator.disconnect()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def presence_backend(request):
+    """The presence registry in this process, and the one shared in Redis."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+    return request.param
+
+
+async def test_sockets_per_user_are_capped_and_presence_is_per_user(party_setup, presence_backend):
+    """A user's 6th socket in a party closes with 4429; the others hear one joined and one left for the user, not one per socket."""
+    s = await sync_to_async(party_setup)()
+    before = sockets_open()
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    hosts = []
+    try:
+        for _ in range(5):
+            hosts.append((await joined(s["party"].id, s["host_token"]))[0])
+        sixth, connected = await open_socket(s["party"].id, s["host_token"])
+        assert connected and await close_code(sixth) == 4429
+        await sixth.disconnect()
+        assert sockets_open() == before + 6
+        for communicator in hosts[:4]:
+            await communicator.disconnect()
+        hosts = hosts[4:]
+        frames = [f for f in await drain(guest, quiet=0.3) if f["type"].startswith("participant.")]
+        assert [(f["type"], f["reason"]) for f in frames] == [("participant.joined", "connected")]
+        await hosts.pop().disconnect()
+        left = await receive_type(guest, "participant.left")
+        assert left["user_id"] == str(s["host"].pk) and left["reason"] == "disconnected"
+        assert not [f for f in await drain(guest, quiet=0.3) if f["type"].startswith("participant.")]
+        assert sockets_open() == before + 1
+    finally:
+        for communicator in hosts:
+            await communicator.disconnect()
+        await guest.disconnect()
+    assert sockets_open() == before
+
+
+async def test_party_state_lists_who_is_online(party_setup, make_user, presence_backend):
+    """A latecomer's party.state names every user with a socket open, the latecomer included, and no one who closed theirs."""
+    s = await sync_to_async(party_setup)()
+    third = await sync_to_async(make_user)()
+    await sync_to_async(party_services.party_join)(room_code=s["party"].room_code, user=third)
+    third_token = (await sync_to_async(Token.objects.create)(user=third)).key
+    host, state = await joined(s["party"].id, s["host_token"])
+    assert state["online"] == [str(s["host"].pk)]
+    gone, _ = await joined(s["party"].id, third_token)
+    await gone.disconnect()
+    second_host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        guest, state = await joined(s["party"].id, s["guest_token"])
+        await guest.disconnect()
+        assert sorted(state["online"]) == sorted([str(s["host"].pk), str(s["guest"].pk)])
+    finally:
+        await host.disconnect()
+        await second_host.disconnect()
