@@ -31,6 +31,7 @@ from parties.serializers import PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
+from watchparty.ratelimit import check_rate
 from watchparty.realtime import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
@@ -189,6 +190,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             await self.send_error(Invalid({"type": ["Unknown frame type."]}), client_id=client_id)
             return
         try:
+            await self.check_frame_rate(content["type"])
             await handler(self, content)
         except ServiceError as exc:
             await self.send_error(exc, client_id=client_id)
@@ -199,6 +201,29 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "unavailable", "detail": "The server could not do that now; try again."}
                 | ({"client_id": client_id} if client_id else {})
             )
+
+    # Every frame type's rate limit, per user per party: the setting holding (count, seconds).
+    # Types naming one setting share one window. chat.send and typing are limited by their
+    # services instead (HTTP sends share that limit); a type missing here gets FRAME_RATE_LIMIT.
+    FRAME_RATE_LIMITS = {
+        "chat.send": None,
+        "typing": None,
+        "reaction.add": "REACTION_RATE_LIMIT",
+        "reaction.remove": "REACTION_RATE_LIMIT",
+        "playback.update": "PLAYBACK_RATE_LIMIT",
+        "history": "HISTORY_RATE_LIMIT",
+        "resume": "RESUME_RATE_LIMIT",
+        "ping": "PING_RATE_LIMIT",
+    }
+
+    async def check_frame_rate(self, frame_type: str) -> None:
+        """RateLimited when this frame would pass its limit. Counted before any other work, so a
+        refused frame costs no database call. Off the shared sync thread: with Redis this waits on
+        the network, and must not queue behind (or hold up) the party's chat sends."""
+        setting = self.FRAME_RATE_LIMITS.get(frame_type, "FRAME_RATE_LIMIT")
+        if setting is not None:
+            key = f"frame:{setting}:{self.party_id}:{self.user.pk}"
+            await sync_to_async(check_rate, thread_sensitive=False)(key, getattr(settings, setting))
 
     async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
         frame = {"type": "error", **exc.payload()}

@@ -582,14 +582,14 @@ async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_us
 
 
 @pytest.fixture(params=["memory", "redis"])
-def presence_backend(request):
-    """The presence registry in this process, and the one shared in Redis."""
+def shared_state(request):
+    """Presence and rate limits in this process, and shared in Redis (as between server processes)."""
     if request.param == "redis":
         request.getfixturevalue("redis_url")
     return request.param
 
 
-async def test_sockets_per_user_are_capped_and_presence_is_per_user(party_setup, presence_backend):
+async def test_sockets_per_user_are_capped_and_presence_is_per_user(party_setup, shared_state):
     """A user's 6th socket in a party closes with 4429; the others hear one joined and one left for the user, not one per socket."""
     s = await sync_to_async(party_setup)()
     before = sockets_open()
@@ -619,7 +619,7 @@ async def test_sockets_per_user_are_capped_and_presence_is_per_user(party_setup,
     assert sockets_open() == before
 
 
-async def test_party_state_lists_who_is_online(party_setup, make_user, presence_backend):
+async def test_party_state_lists_who_is_online(party_setup, make_user, shared_state):
     """A latecomer's party.state names every user with a socket open, the latecomer included, and no one who closed theirs."""
     s = await sync_to_async(party_setup)()
     third = await sync_to_async(make_user)()
@@ -637,3 +637,89 @@ async def test_party_state_lists_who_is_online(party_setup, make_user, presence_
     finally:
         await host.disconnect()
         await second_host.disconnect()
+
+
+async def test_the_11th_resume_in_the_window_is_rate_limited(party_setup):
+    """Ten resume frames are served; the 11th within a minute gets rate_limited with retry_after, and nothing more is sent."""
+    s = await sync_to_async(party_setup)()
+    first = await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text="first")
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        for _ in range(10):
+            await communicator.send_json_to({"type": "resume", "after": first.id})
+            assert (await receive_type(communicator, "history"))["messages"] == []
+        await communicator.send_json_to({"type": "resume", "after": first.id})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "rate_limited" and 1 <= error["retry_after"] <= 60
+        assert all(f["type"] != "history" for f in await drain(communicator))
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "setting,frames,served",
+    [
+        ("REACTION_RATE_LIMIT", [{"type": "reaction.add", "emoji": "👍"}, {"type": "reaction.remove", "emoji": "👍"}], "reaction.update"),
+        ("PLAYBACK_RATE_LIMIT", [{"type": "playback.update", "state": "playing", "position": 1}], "playback.state"),
+        ("HISTORY_RATE_LIMIT", [{"type": "history"}], "history"),
+        ("PING_RATE_LIMIT", [{"type": "ping"}], "pong"),
+    ],
+)
+async def test_every_frame_type_is_rate_limited(party_setup, settings, setting, frames, served):
+    """Each frame type has its limit (reaction.add and reaction.remove share one): past it, rate_limited and nothing served."""
+    setattr(settings, setting, (3, 60))
+    s = await sync_to_async(party_setup)()
+    message = await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text="react")
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        for i in range(3):
+            await communicator.send_json_to({**frames[i % len(frames)], "message_id": message.id})
+            await receive_type(communicator, served)
+        await communicator.send_json_to({**frames[3 % len(frames)], "message_id": message.id, "client_id": "over"})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "rate_limited" and error["client_id"] == "over" and error["retry_after"] >= 1
+        assert all(f["type"] != served for f in await drain(communicator))
+    finally:
+        await communicator.disconnect()
+
+
+async def test_frame_limits_are_per_user_across_sockets(party_setup, shared_state):
+    """A user's history frames count together on all their sockets (in Redis, across processes); another user has a window of their own."""
+    s = await sync_to_async(party_setup)()
+    one, _ = await joined(s["party"].id, s["host_token"])
+    two, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        for i in range(10):
+            communicator = (one, two)[i % 2]
+            await communicator.send_json_to({"type": "history"})
+            await receive_type(communicator, "history")
+        for communicator in (one, two):
+            await communicator.send_json_to({"type": "history"})
+            assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+        await guest.send_json_to({"type": "history"})
+        await receive_type(guest, "history")
+    finally:
+        for communicator in (one, two, guest):
+            await communicator.disconnect()
+
+
+async def test_a_frame_type_without_its_own_limit_gets_the_default(party_setup, settings, monkeypatch):
+    """A frame type added without a FRAME_RATE_LIMITS entry is still limited, by FRAME_RATE_LIMIT."""
+    from chat.consumers import PartyConsumer
+
+    async def on_echo(self, frame):
+        await self.send_json({"type": "echo"})
+
+    monkeypatch.setitem(PartyConsumer.FRAME_HANDLERS, "echo", on_echo)
+    settings.FRAME_RATE_LIMIT = (2, 60)
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        for _ in range(2):
+            await communicator.send_json_to({"type": "echo"})
+            await receive_type(communicator, "echo")
+        await communicator.send_json_to({"type": "echo"})
+        assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+    finally:
+        await communicator.disconnect()

@@ -126,6 +126,8 @@ class LiveServer:
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "WARNING",
                 "CHANNEL_LAYER_BACKEND": layer,
+                # test_faults builds a backlog for a stalled socket out of 300 playback updates.
+                "PLAYBACK_RATE_LIMIT_COUNT": "1000",
             }
         )
         if redis_url:
