@@ -117,6 +117,51 @@ async def test_a_frame_over_16_kib_closes_the_socket_with_1009(server):
             ws.transport.abort()
 
 
+def _masked_frame_header(opcode: int, length: int, mask: bytes = b"\x00\x00\x00\x00") -> bytes:
+    """A client frame's header (RFC 6455 5.2): FIN, the opcode, a 64-bit length, the mask key."""
+    return bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big") + mask
+
+
+@pytest.mark.parametrize("opcode", [0x1, 0x2], ids=["text", "binary"])
+async def test_a_huge_frame_is_refused_from_its_header_without_being_buffered(server, opcode):
+    """A frame announcing 15 MiB (text or binary) is closed with 1009 after its first bytes: the
+    server refuses it from the header, instead of waiting to buffer it whole."""
+    (token,) = server.take_tokens(1)
+    party = server.party_with([token])
+    ws = await open_raw(server, party["id"], token)
+    try:
+        await ws.recv()  # party.state
+        # Only the header and 1 KiB of the announced 15 MiB are ever sent: a server that buffers
+        # the frame before judging it would wait for the rest and never close.
+        ws.transport.write(_masked_frame_header(opcode, 15 * 1024 * 1024) + b"x" * 1024)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    finally:
+        if ws.transport is not None:
+            ws.transport.abort()
+
+
+async def test_a_binary_frame_over_16_kib_closes_the_socket_with_1009(server):
+    """A binary frame of 16 KiB is answered `invalid` (frames are JSON text); one byte more closes with 1009."""
+    (token,) = server.take_tokens(1)
+    party = server.party_with([token])
+    ws = await open_raw(server, party["id"], token, max_size=2**22)
+    try:
+        await ws.recv()  # party.state
+        await ws.send(b"x" * (16 * 1024))
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert frame["type"] == "error" and frame["code"] == "invalid" and "frame" in frame["errors"]
+        await ws.send(b"x" * (16 * 1024 + 1))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    finally:
+        if ws.transport is not None:
+            ws.transport.abort()
+
+
 async def test_handshakes_from_foreign_or_missing_origins_are_all_refused(server):
     """200 handshakes with a valid token but a foreign or missing Origin are all refused with HTTP 403."""
     tokens = server.take_tokens(1)
