@@ -117,9 +117,16 @@ async def test_a_frame_over_16_kib_closes_the_socket_with_1009(server):
             ws.transport.abort()
 
 
-def _masked_frame_header(opcode: int, length: int, mask: bytes = b"\x00\x00\x00\x00") -> bytes:
-    """A client frame's header (RFC 6455 5.2): FIN, the opcode, a 64-bit length, the mask key."""
-    return bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big") + mask
+def _masked_frame_header(opcode: int, length: int) -> bytes:
+    """A client frame's header (RFC 6455 5.2): FIN, the opcode, the length in its shortest form, and
+    an all-zero mask key (so the payload goes as it is)."""
+    if length < 126:
+        size = bytes([0x80 | length])
+    elif length < 2**16:
+        size = bytes([0x80 | 126]) + length.to_bytes(2, "big")
+    else:
+        size = bytes([0x80 | 127]) + length.to_bytes(8, "big")
+    return bytes([0x80 | opcode]) + size + b"\x00\x00\x00\x00"
 
 
 @pytest.mark.parametrize("opcode", [0x1, 0x2], ids=["text", "binary"])
@@ -160,6 +167,42 @@ async def test_a_binary_frame_over_16_kib_closes_the_socket_with_1009(server):
     finally:
         if ws.transport is not None:
             ws.transport.abort()
+
+
+@pytest.mark.parametrize("refusal", [4401, 4403, 4404])
+async def test_frames_right_after_a_refused_handshake_are_dropped_silently(server, refusal):
+    """Frames a client fires right after its handshake, before the server's refusal (4401, 4403,
+    4404) reaches it, get no reply, and the server logs no error (it never sends after its close)."""
+    owner, outsider = server.take_tokens(2)
+    party_id = server.party_with([owner])["id"]
+    token = {4401: None, 4403: outsider, 4404: owner}[refusal]
+    if refusal == 4404:
+        party_id = "65a1b2c3d4e5f60718293a4b"
+    frames = b"".join(
+        _masked_frame_header(0x1, len(payload)) + payload
+        for payload in (json.dumps(frame).encode() for frame in (
+            {"type": "ping"}, {"type": "history"}, {"type": "chat.send", "message": "hi", "client_id": "x"}
+        ))
+    )
+    log_before = len(server.log_path.read_bytes())
+    for _ in range(10):
+        ws = await open_raw(server, party_id, token)
+        try:
+            # Straight onto the wire, while the server may still be looking the party up (the
+            # client library would refuse to send once it saw the close).
+            ws.transport.write(frames)
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                frame = await asyncio.wait_for(ws.recv(), 5)
+                pytest.fail(f"a frame after the refusal: {frame}")
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == refusal
+        finally:
+            if ws.transport is not None:
+                ws.transport.abort()
+    await asyncio.sleep(0.5)  # a traceback, if any, is written after the close
+    with server.log_path.open("rb") as log:
+        log.seek(log_before)
+        new_lines = log.read().decode(errors="replace")
+    assert "Traceback" not in new_lines and "RuntimeError" not in new_lines, new_lines[-3000:]
 
 
 async def test_handshakes_from_foreign_or_missing_origins_are_all_refused(server):
