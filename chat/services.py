@@ -268,8 +268,13 @@ def presence_connect(*, party: Party, user, channel_name: str) -> list[str]:
         presence_broadcast(
             party, user_id=user_id, user_name=user_display_name(user), reason="connected", sender=channel_name
         )
-    online = registry.online(party.id)
+    online = presence_online(party_id=party.id)
     return online if user_id in online else [*online, user_id]  # listed even while Redis is away
+
+
+def presence_online(*, party_id: str) -> list[str]:
+    """The ids of the users with at least one socket open in the party (for ``party.state``)."""
+    return presence.get_registry().online(party_id)
 
 
 def presence_disconnect(*, party_id: str, user, channel_name: str) -> None:

@@ -57,14 +57,13 @@ return count
 """
 )
 
-# ARGV: ttl_ms, "", then the members this process holds. The live members. XX: a socket closed
-# while its refresh was on the way stays gone (an entry dropped as stale is not brought back
-# either; that takes a process that did not run for 2/3 of the TTL).
+# ARGV: ttl_ms, "", then the members this process holds (brought back if Redis lost them: a
+# restart, or a process that stalled past the TTL). The live members.
 _REFRESH = """
 local key, ttl_ms = KEYS[1], tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 3, #ARGV do redis.call('ZADD', key, 'XX', now, ARGV[i]) end
+for i = 3, #ARGV do redis.call('ZADD', key, now, ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - ttl_ms)
 redis.call('PEXPIRE', key, ttl_ms)
 return redis.call('ZRANGE', key, 0, -1)
@@ -149,9 +148,10 @@ class RedisPresence:
         try:
             others = int(self._add(keys=[self._key(party_id)], args=[self._ttl_ms(), f"{user_id} ", member, cap]))
         except redis.RedisError:
-            # Fail open, as the rate limits do: without Redis a socket opens uncounted and is announced.
-            logger.warning("Presence registry unavailable; socket of %s not counted", user_id, exc_info=True)
-            return True
+            # Fail open, as the rate limits do: without Redis a socket opens uncapped and is
+            # announced; the refresher records it once Redis answers again.
+            logger.warning("Presence registry unavailable; socket of %s not counted yet", user_id, exc_info=True)
+            others = 0
         if others < 0:
             return None
         with self._lock:
@@ -163,16 +163,19 @@ class RedisPresence:
         import redis
 
         member = _member(user_id, channel_name)
+        # Under the lock that refresh_local holds throughout, so a refresh can never bring back
+        # a socket that has just been removed.
         with self._lock:
             members = self._local.get(party_id, set())
             members.discard(member)
             if not members:
                 self._local.pop(party_id, None)
-        try:
-            return int(self._remove(keys=[self._key(party_id)], args=[self._ttl_ms(), f"{user_id} ", member])) == 0
-        except redis.RedisError:
-            logger.warning("Presence registry unavailable; %s announced as gone", user_id, exc_info=True)
-            return True
+            try:
+                left = int(self._remove(keys=[self._key(party_id)], args=[self._ttl_ms(), f"{user_id} ", member]))
+            except redis.RedisError:
+                logger.warning("Presence registry unavailable; %s announced as gone", user_id, exc_info=True)
+                return True
+        return left == 0
 
     def online(self, party_id: str) -> list[str]:
         import redis
@@ -186,11 +189,10 @@ class RedisPresence:
     def refresh_local(self) -> None:
         """Mark every socket this process holds as alive (the refresher thread calls this)."""
         with self._lock:
-            snapshot = {party_id: sorted(members) for party_id, members in self._local.items()}
-        pipe = self._client.pipeline(transaction=False)
-        for party_id, members in snapshot.items():
-            self._refresh(keys=[self._key(party_id)], args=[self._ttl_ms(), "", *members], client=pipe)
-        pipe.execute()
+            pipe = self._client.pipeline(transaction=False)
+            for party_id, members in self._local.items():
+                self._refresh(keys=[self._key(party_id)], args=[self._ttl_ms(), "", *members], client=pipe)
+            pipe.execute()
 
     def _start_refresher(self) -> None:
         """With self._lock held: one refresher thread while this process holds any socket."""

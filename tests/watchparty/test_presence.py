@@ -59,3 +59,18 @@ def test_a_dead_process_sockets_lapse_and_live_ones_are_kept(redis_url, settings
     import redis
 
     assert 0 < redis.Redis.from_url(redis_url).pttl(f"watchparty:presence:{PARTY}") <= 1000
+
+
+def test_sockets_come_back_after_redis_lost_them(redis_url):
+    """After Redis forgot everything (a restart), the next refresh records every socket still open again."""
+    import redis
+
+    one, two = RedisPresence(redis_url), RedisPresence(redis_url)
+    one.add(PARTY, "1", "a", cap=5)
+    two.add(PARTY, "2", "b", cap=5)
+    two.remove(PARTY, "2", "b")
+    redis.Redis.from_url(redis_url).flushdb()
+    assert one.online(PARTY) == []
+    one.refresh_local()
+    two.refresh_local()
+    assert one.online(PARTY) == ["1"]
