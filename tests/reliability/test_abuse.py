@@ -169,6 +169,34 @@ async def test_a_binary_frame_over_16_kib_closes_the_socket_with_1009(server):
             ws.transport.abort()
 
 
+async def test_one_user_many_sockets_is_capped_and_announced_once(server):
+    """A user's 6th socket in a party closes with 4429; another member hears that user join once and
+    leave once, after their last socket is gone (presence counted in the server's Redis)."""
+    watcher_token, many_token = server.take_tokens(2)
+    party = server.party_with([watcher_token, many_token])
+    watcher = Client(server, watcher_token, party["id"], name="watcher")
+    many = [Client(server, many_token, party["id"], name=f"many{i}") for i in range(5)]
+    try:
+        await watcher.open()
+        for client in many:
+            state = await client.open()
+        assert sorted(state["online"]) == sorted([watcher.user_id, many[0].user_id])
+        sixth = Client(server, many_token, party["id"], name="sixth")
+        with pytest.raises(AssertionError):
+            await sixth.open()
+        assert sixth.close_codes == [4429]
+        for client in many:
+            await client.close()
+        left = await watcher.wait_for(lambda f: f["type"] == "participant.left", timeout=5)
+        assert left is not None and left["user_id"] == many[0].user_id and left["reason"] == "disconnected"
+        await asyncio.sleep(0.5)
+        presence = [(f["type"], f["reason"]) for _, f in watcher.frames if f["type"].startswith("participant.")]
+        assert presence == [("participant.joined", "connected"), ("participant.left", "disconnected")]
+    finally:
+        for client in [watcher, *many]:
+            await client.close()
+
+
 @pytest.mark.parametrize("refusal", [4401, 4403, 4404])
 async def test_frames_right_after_a_refused_handshake_are_dropped_silently(server, refusal):
     """Frames a client fires right after its handshake, before the server's refusal (4401, 4403,
