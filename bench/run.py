@@ -807,13 +807,18 @@ def run_history(targets: list[Target], port: int, users: list[dict], args, db_ur
     servers: list[tuple[Target, int, Server]] = []
     try:
         for i, target in enumerate(targets):
-            # Seeding only: the per-user send limit is lifted for THIS server process (env override),
-            # so that one socket can store N messages; the product's default limit is unchanged.
+            # Seeding and timing only: the per-user send and history limits are lifted for THIS server
+            # process (env override), so that one socket can store N messages and fetch
+            # --history-fetches pages; the product's default limits are unchanged.
             env = server_env(
                 args,
                 target,
                 db_url,
-                {"CHAT_SEND_RATE_LIMIT_COUNT": "100000000", "CHAT_SEND_USER_RATE_LIMIT_COUNT": "100000000"},
+                {
+                    "CHAT_SEND_RATE_LIMIT_COUNT": "100000000",
+                    "CHAT_SEND_USER_RATE_LIMIT_COUNT": "100000000",
+                    "HISTORY_RATE_LIMIT_COUNT": "100000000",
+                },
             )
             p = port + i
             servers.append((target, p, Server(target, p, env, args.out_dir / f"server-history-{target.name}-{p}.log")))

@@ -32,12 +32,14 @@ from parties import services as party_services
 from parties.serializers import ParticipantRefSerializer, PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
-from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
+from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
+from watchparty.ratelimit import check_rate
 from watchparty.realtime import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY_SOCKETS,
     CLOSE_UNAUTHENTICATED,
     party_group,
 )
@@ -74,6 +76,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     party_id: str = ""
     joined_group = False
     counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
+    closed = False  # the server sent its close: nothing more is served or sent
+    present = False  # recorded in the presence registry (watchparty.presence)
 
     # --- connection -------------------------------------------------------------------------
 
@@ -104,24 +108,31 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
+        # After joining the group: whoever comes or goes after this count is heard as a frame.
+        try:
+            online = await sync_to_async(chat_services.presence_connect)(
+                party=party, user=self.user, channel_name=self.channel_name
+            )
+        except TooManySockets:
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.present = True
+        metrics.WEBSOCKETS_OPEN.inc()
+        self.counted_open = True
         messages, next_before = await sync_to_async(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
         )
-        await self.send_json(self.party_state_frame(party, messages, next_before))
-        await sync_to_async(chat_services.presence_notify)(
-            party_id=self.party_id, user=self.user, reason="connected", sender_channel=self.channel_name
-        )
-        metrics.WEBSOCKETS_OPEN.inc()
-        self.counted_open = True
+        await self.send_json(self.party_state_frame(party, messages, next_before, online))
 
-    def party_state_frame(self, party, messages, next_before: str | None) -> dict[str, Any]:
-        """The ``party.state`` frame: the party as it is now and its newest messages. Sent when the
-        socket opens, and again after a channel-layer outage (chat.layer_resilience)."""
+    def party_state_frame(self, party, messages, next_before: str | None, online: list[str]) -> dict[str, Any]:
+        """The ``party.state`` frame: the party as it is now, its newest messages and who is online.
+        Sent when the socket opens, and again after a channel-layer outage (chat.layer_resilience)."""
         return {
             "type": "party.state",
             "party": PartySerializer(party).data,
             "messages": chat_services.messages_payload(messages),
             "next_before": next_before,
+            "online": online,
         }
 
     async def disconnect(self, code):
@@ -134,25 +145,52 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
                 logger.warning("Channel layer group_discard failed for party %s", self.party_id)
             self.joined_group = False
+        if self.present:
+            self.present = False
+            await sync_to_async(chat_services.presence_disconnect)(
+                party_id=self.party_id, user=self.user, channel_name=self.channel_name
+            )
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A fault that ends the consumer before websocket.disconnect arrives (a bug anywhere)
+            # must still give back what connect() took: the gauge, the group, the presence.
+            # disconnect() does nothing twice, so after a normal close this is a no-op.
             try:
-                await sync_to_async(chat_services.presence_notify)(
-                    party_id=self.party_id, user=self.user, reason="disconnected"
-                )
-            except ServiceError:
-                pass  # removed or ended: nobody needs to hear that this socket went away
+                await self.disconnect(None)
+            except Exception:  # noqa: BLE001 - the original error, if any, is the one to report
+                logger.exception("Releasing a socket of party %s failed", self.party_id)
+
+    async def close(self, code=None, reason=None):
+        if not self.closed:
+            self.closed = True
+            await super().close(code=code, reason=reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # After the close, a send is an ASGI error (a RuntimeError in the server); frames that
+        # were already on their way (a refused handshake, a party that ended) are dropped.
+        if not self.closed:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     # --- frames from the client -------------------------------------------------------------
 
     async def websocket_receive(self, message):
+        if self.closed:
+            return  # sent after a refused handshake or a close: never processed
         text = message.get("text")
         if text is None:
             await self.send_error(Invalid({"frame": ["Frames are JSON text."]}))
             return
-        if len(text.encode("utf-8")) > settings.WEBSOCKET_MAX_FRAME_BYTES:
+        if len(text.encode("utf-8", "surrogatepass")) > settings.WEBSOCKET_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
             return
         try:
             frame = json.loads(text)
+        except RecursionError:  # the C decoder's depth guard: a frame like "[" * 1000 + "]" * 1000
+            await self.send_error(Invalid({"frame": ["JSON nested too deeply."]}))
+            return
         except ValueError:
             await self.send_error(Invalid({"frame": ["Not valid JSON."]}))
             return
@@ -168,6 +206,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             await self.send_error(Invalid({"type": ["Unknown frame type."]}), client_id=client_id)
             return
         try:
+            await self.check_frame_rate(content["type"])
             await handler(self, content)
         except ServiceError as exc:
             await self.send_error(exc, client_id=client_id)
@@ -178,6 +217,29 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
                 {"type": "error", "code": "unavailable", "detail": "The server could not do that now; try again."}
                 | ({"client_id": client_id} if client_id else {})
             )
+
+    # Every frame type's rate limit, per user per party: the setting holding (count, seconds).
+    # Types naming one setting share one window. chat.send and typing are limited by their
+    # services instead (HTTP sends share that limit); a type missing here gets FRAME_RATE_LIMIT.
+    FRAME_RATE_LIMITS = {
+        "chat.send": None,
+        "typing": None,
+        "reaction.add": "REACTION_RATE_LIMIT",
+        "reaction.remove": "REACTION_RATE_LIMIT",
+        "playback.update": "PLAYBACK_RATE_LIMIT",
+        "history": "HISTORY_RATE_LIMIT",
+        "resume": "RESUME_RATE_LIMIT",
+        "ping": "PING_RATE_LIMIT",
+    }
+
+    async def check_frame_rate(self, frame_type: str) -> None:
+        """RateLimited when this frame would pass its limit. Counted before any other work, so a
+        refused frame costs no database call. Off the shared sync thread: with Redis this waits on
+        the network, and must not queue behind (or hold up) the party's chat sends."""
+        setting = self.FRAME_RATE_LIMITS.get(frame_type, "FRAME_RATE_LIMIT")
+        if setting is not None:
+            key = f"frame:{setting}:{self.party_id}:{self.user.pk}"
+            await sync_to_async(check_rate, thread_sensitive=False)(key, getattr(settings, setting))
 
     async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
         frame = {"type": "error", **exc.payload()}

@@ -104,6 +104,7 @@ class SurvivesLayerOutage:
             translated = await sync_to_async(chat_services.message_translations)(
                 party_id=self.party_id, user=self.user, message_ids=[m.id for m in messages]
             )
+            online = await sync_to_async(chat_services.presence_online)(party_id=self.party_id)
         except NotFound:  # the seat went away during the outage
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -113,7 +114,7 @@ class SurvivesLayerOutage:
         except PyMongoError:
             logger.warning("Catching up party %s after a channel layer outage failed", self.party_id, exc_info=True)
             return
-        await self.send_json(self.party_state_frame(party, messages, next_before))
+        await self.send_json(self.party_state_frame(party, messages, next_before, online))
         for payload in translated:
             await self.send(text_data=encode_frame("message.translated", payload))
 

@@ -19,9 +19,10 @@ from chat.repository import Message, NewMessage
 from chat.serializers import MessageSerializer
 from parties import repository as party_repository
 from parties.models import ModerationAction
+from parties.repository import Party
 from parties.services import moderation_record, party_get_for_member, presence_broadcast
-from watchparty import metrics
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
+from watchparty import metrics, presence
+from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
 from watchparty.paging import LazyResults
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import broadcast
@@ -338,12 +339,41 @@ def message_delete_by_moderator(*, party_id: str, message_id: str, moderator, re
     return removed
 
 
-def presence_notify(*, party_id: str, user, reason: str, sender_channel: str | None = None) -> None:
-    """A socket of ``user`` connected to or disconnected from the party."""
-    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
-    presence_broadcast(
-        party, user_id=str(user.pk), user_name=user_display_name(user), reason=reason, sender=sender_channel
-    )
+def presence_connect(*, party: Party, user, channel_name: str) -> list[str]:
+    """A socket of ``user`` opened in ``party`` (as ``party_socket_access`` just returned it):
+    record it, and announce ``participant.joined`` (reason ``connected``) to the party's other
+    sockets when it is the user's first. The ids of the users online in the party, ``user``
+    included. TooManySockets when the user already holds WEBSOCKET_MAX_SOCKETS_PER_USER sockets
+    there (nothing is recorded)."""
+    user_id = str(user.pk)
+    registry = presence.get_registry()
+    first = registry.add(party.id, user_id, channel_name, settings.WEBSOCKET_MAX_SOCKETS_PER_USER)
+    if first is None:
+        raise TooManySockets(f"At most {settings.WEBSOCKET_MAX_SOCKETS_PER_USER} sockets per user in a party.")
+    if first:
+        presence_broadcast(
+            party, user_id=user_id, user_name=user_display_name(user), reason="connected", sender=channel_name
+        )
+    online = presence_online(party_id=party.id)
+    return online if user_id in online else [*online, user_id]  # listed even while Redis is away
+
+
+def presence_online(*, party_id: str) -> list[str]:
+    """The ids of the users with at least one socket open in the party (for ``party.state``)."""
+    return presence.get_registry().online(party_id)
+
+
+def presence_disconnect(*, party_id: str, user, channel_name: str) -> None:
+    """A socket recorded by ``presence_connect`` closed. When it was the user's last in the party,
+    the party hears ``participant.left`` (reason ``disconnected``), unless the user no longer holds a
+    seat or the party has ended (then nobody needs to hear it)."""
+    if not presence.get_registry().remove(party_id, str(user.pk), channel_name):
+        return
+    try:
+        party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    except (NotFound, Forbidden):
+        return
+    presence_broadcast(party, user_id=str(user.pk), user_name=user_display_name(user), reason="disconnected")
 
 
 def typing_notify(*, party_id: str, user, sender_channel: str) -> None:

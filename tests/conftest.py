@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from tests.support import unavailable
-from watchparty import ratelimit
+from watchparty import presence, ratelimit
 from watchparty.indexes import ensure_indexes
 from watchparty.mongo import get_client, get_db
 
@@ -43,6 +43,14 @@ def _fresh_rate_limits():
     for limiter in ratelimit._limiters.values():
         if isinstance(limiter, ratelimit.MemoryLimiter):
             limiter.reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_presence():
+    for registry in presence._registries.values():
+        if isinstance(registry, presence.MemoryPresence):
+            registry.reset()
     yield
 
 

@@ -10,18 +10,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchparty.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from watchparty.daphne_compat import allow_protocol_close_codes  # noqa: E402
+from watchparty.daphne_compat import allow_protocol_close_codes, limit_frame_size  # noqa: E402
 from watchparty.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from watchparty.wsorigin import SameOriginValidator  # noqa: E402
 
 allow_protocol_close_codes()  # the documented close 1009 (oversize frame) under daphne
+limit_frame_size()  # daphne never buffers a frame over WEBSOCKET_MAX_FRAME_BYTES (uvicorn: --ws-max-size)
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }

@@ -1,10 +1,17 @@
-"""Let the app close a WebSocket with a protocol close code (1009) under daphne.
+"""daphne, made to keep PROTOCOL.md's promises about oversize frames (runserver serves with it).
 
-PROTOCOL.md promises close 1009 for a frame over WEBSOCKET_MAX_FRAME_BYTES. daphne passes the code
-of an ASGI ``websocket.close`` to autobahn's ``sendClose``, which takes only 1000 and 3000-4999 (the
-codes an application may pick) and raises for 1009: the consumer then crashes and the client gets
-1011 instead. 1009 ("message too big") is a code an endpoint sends about the protocol itself, and
-autobahn sends such codes with ``sendCloseFrame``; daphne's close does the same for the codes here.
+1. Close 1009. PROTOCOL.md promises close 1009 for a frame over WEBSOCKET_MAX_FRAME_BYTES. daphne
+   passes the code of an ASGI ``websocket.close`` to autobahn's ``sendClose``, which takes only 1000
+   and 3000-4999 (the codes an application may pick) and raises for 1009: the consumer then crashes
+   and the client gets 1011 instead. 1009 ("message too big") is a code an endpoint sends about the
+   protocol itself, and autobahn sends such codes with ``sendCloseFrame``; daphne's close does the
+   same for the codes here.
+2. Nothing large buffered. daphne lets autobahn take frames and messages up to 1 MiB (its
+   ``--websocket-max-frame-size``/``--websocket-max-message-size``; runserver has no such flags),
+   and the app only judges a frame once it has it whole. Here every daphne server caps both at
+   WEBSOCKET_MAX_FRAME_BYTES, so autobahn refuses a larger frame from its header. autobahn also
+   drops the TCP connection on such a failure by default (``failByDrop``, the client sees 1006);
+   it sends the close frame (1009) instead.
 """
 
 from __future__ import annotations
@@ -30,3 +37,26 @@ def allow_protocol_close_codes() -> None:
 
     serverClose.allows_protocol_codes = True
     WebSocketProtocol.serverClose = serverClose
+
+
+def limit_frame_size() -> None:
+    try:
+        from daphne.ws_protocol import WebSocketFactory
+    except ImportError:  # another ASGI server (uvicorn: --ws-max-size)
+        return
+    original = WebSocketFactory.setProtocolOptions
+    if getattr(original, "limits_frame_size", False):
+        return
+
+    def setProtocolOptions(self, *args, **kwargs):
+        from django.conf import settings
+
+        limit = settings.WEBSOCKET_MAX_FRAME_BYTES
+        for option in ("maxFramePayloadSize", "maxMessagePayloadSize"):
+            # 0 means unlimited to autobahn
+            kwargs[option] = min(kwargs.get(option) or limit, limit)
+        kwargs.setdefault("failByDrop", False)
+        original(self, *args, **kwargs)
+
+    setProtocolOptions.limits_frame_size = True
+    WebSocketFactory.setProtocolOptions = setProtocolOptions

@@ -83,3 +83,9 @@ class RateLimited(ServiceError):
 
     def payload(self) -> dict[str, Any]:
         return {"code": self.code, "detail": self.detail, "retry_after": self.retry_after}
+
+
+class TooManySockets(ServiceError):
+    code = "too_many_sockets"
+    http_status = 429
+    detail = "You have too many sockets open in this party."

@@ -239,6 +239,13 @@ SIGNUP_RATE_LIMIT = (env_int("SIGNUP_RATE_LIMIT_COUNT", 10), env_int("SIGNUP_RAT
 # How many reverse proxies of ours append to X-Forwarded-For in front of the app; 0: the client
 # address is REMOTE_ADDR and the header is ignored (anyone can write it).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# WebSocket frames, per user per party (chat.consumers.PartyConsumer.FRAME_RATE_LIMITS): (count, seconds).
+REACTION_RATE_LIMIT = (env_int("REACTION_RATE_LIMIT_COUNT", 20), env_int("REACTION_RATE_LIMIT_SECONDS", 10))
+PLAYBACK_RATE_LIMIT = (env_int("PLAYBACK_RATE_LIMIT_COUNT", 20), env_int("PLAYBACK_RATE_LIMIT_SECONDS", 10))
+HISTORY_RATE_LIMIT = (env_int("HISTORY_RATE_LIMIT_COUNT", 10), env_int("HISTORY_RATE_LIMIT_SECONDS", 10))
+RESUME_RATE_LIMIT = (env_int("RESUME_RATE_LIMIT_COUNT", 10), env_int("RESUME_RATE_LIMIT_SECONDS", 60))
+PING_RATE_LIMIT = (env_int("PING_RATE_LIMIT_COUNT", 10), env_int("PING_RATE_LIMIT_SECONDS", 60))
+FRAME_RATE_LIMIT = (env_int("FRAME_RATE_LIMIT_COUNT", 30), env_int("FRAME_RATE_LIMIT_SECONDS", 10))
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)
 CHAT_MESSAGE_EDIT_SECONDS = env_int("CHAT_MESSAGE_EDIT_SECONDS", 600)  # authors edit this long after sending
 CHAT_HISTORY_PAGE_SIZE = 50
@@ -250,6 +257,11 @@ REACTION_EMOJI_MAX_LENGTH = 10
 TRANSLATIONS_MAX_LANGUAGES = 10
 TRANSLATION_MAX_LENGTH = 500
 WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)
+# Open sockets one user may hold in one party; the next one closes with 4429.
+WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
+# A socket's presence entry (watchparty/presence.py) lapses this long after its process stops
+# refreshing it (a crash); refreshed every third of it.
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 
 LOGGING = {
     "version": 1,

@@ -121,6 +121,34 @@ async def test_foreign_or_missing_origin_is_rejected(party_setup, origin):
     await communicator.disconnect()
 
 
+@pytest.mark.parametrize(
+    "host,origin,accepted",
+    [
+        ("localhost:8000", "http://localhost:8000", True),
+        ("localhost:8000", "http://localhost:9999", False),  # another port
+        ("localhost:8000", "http://localhost", False),
+        ("localhost:8000", "https://localhost:8000", False),  # another scheme
+        ("localhost:8000", "http://127.0.0.1:8000", False),  # another allowed host, but not this site
+        ("evil.example", "http://evil.example", False),  # a Host outside ALLOWED_HOSTS
+        ("testserver", "https://app.example.com", True),  # CSRF_TRUSTED_ORIGINS, by wildcard
+        ("testserver", "http://app.example.com", False),
+        ("testserver", "https://app.example.com:8443", False),
+        ("testserver", "https://partner.example", True),  # CSRF_TRUSTED_ORIGINS, exactly
+    ],
+)
+async def test_origin_must_match_scheme_host_and_port(party_setup, settings, host, origin, accepted):
+    """The Origin must be the site's own (scheme, host and port of the handshake) or a CSRF trusted origin."""
+    settings.CSRF_TRUSTED_ORIGINS = ["https://*.example.com", "https://partner.example"]
+    s = await sync_to_async(party_setup)()
+    communicator, connected = await open_socket(s["party"].id, s["host_token"], origin=origin, host=host)
+    try:
+        assert connected is accepted
+        if accepted:
+            await receive_type(communicator, "party.state")
+    finally:
+        await communicator.disconnect()
+
+
 async def test_chat_send_reaches_every_socket_including_sender(party_setup):
     """A message is stored, then delivered to every socket of the party, sender included."""
     s = await sync_to_async(party_setup)()
@@ -478,3 +506,220 @@ async def test_delivery_does_not_wait_for_the_busy_sync_thread(party_setup):
         release.set()
         await busy
         await guest.disconnect()
+
+
+def sockets_open() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("watchparty_websockets_open") or 0
+
+
+@pytest.mark.parametrize("raw", ["[" * 1000 + "]" * 1000, '{"a":' * 1000 + "1" + "}" * 1000])
+async def test_deeply_nested_frame_gets_invalid_and_socket_stays_open(party_setup, raw):
+    """A frame nested too deeply to decode is answered `invalid` (field `frame`); the socket stays open."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_to(text_data=raw)
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "invalid" and "frame" in error["errors"], error
+        await communicator.send_json_to({"type": "ping"})
+        assert (await receive_type(communicator, "pong"))["type"] == "pong"
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_fault_that_ends_the_consumer_still_runs_disconnect(party_setup, monkeypatch):
+    """Even an unforeseen exception that ends a socket releases it: the gauge drops back and the party hears participant.left."""
+    from chat.consumers import PartyConsumer
+
+    s = await sync_to_async(party_setup)()
+    before = sockets_open()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        assert sockets_open() == before + 2
+
+        async def broken(self, message):
+            raise RuntimeError("a bug in frame handling")
+
+        monkeypatch.setattr(PartyConsumer, "websocket_receive", broken)
+        await guest.send_json_to({"type": "ping"})
+        with pytest.raises(RuntimeError):
+            await guest.receive_output(timeout=3)
+        left = await receive_type(host, "participant.left")
+        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "disconnected"
+        assert sockets_open() == before + 1
+    finally:
+        await host.disconnect()
+    assert sockets_open() == before
+
+
+@pytest.mark.parametrize("refusal", ["unauthenticated", "outsider", "no party"])
+async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_user, refusal):
+    """Frames sent right after the server refused the socket get no answer at all: only the close code."""
+    s = await sync_to_async(party_setup)()
+    party_id, token, code = s["party"].id, None, 4401
+    if refusal == "outsider":
+        outsider = await sync_to_async(make_user)()
+        token, code = (await sync_to_async(Token.objects.create)(user=outsider)).key, 4403
+    elif refusal == "no party":
+        party_id, token, code = "65a1b2c3d4e5f60718293a4b", s["host_token"], 4404
+    communicator, _ = await open_socket(party_id, token)
+    try:
+        for frame in [
+            {"type": "ping"},
+            {"type": "history"},
+            {"type": "chat.send", "message": "sneaking in", "client_id": "s"},
+            {"type": "launch.missiles"},
+        ]:
+            await communicator.send_json_to(frame)
+        await communicator.send_to(text_data="[" * 1000)
+        assert await close_code(communicator) == code
+        assert await communicator.receive_nothing(timeout=0.3)
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def shared_state(request):
+    """Presence and rate limits in this process, and shared in Redis (as between server processes)."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_url")
+    return request.param
+
+
+async def test_sockets_per_user_are_capped_and_presence_is_per_user(party_setup, shared_state):
+    """A user's 6th socket in a party closes with 4429; the others hear one joined and one left for the user, not one per socket."""
+    s = await sync_to_async(party_setup)()
+    before = sockets_open()
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    hosts = []
+    try:
+        for _ in range(5):
+            hosts.append((await joined(s["party"].id, s["host_token"]))[0])
+        sixth, connected = await open_socket(s["party"].id, s["host_token"])
+        assert connected and await close_code(sixth) == 4429
+        await sixth.disconnect()
+        assert sockets_open() == before + 6
+        for communicator in hosts[:4]:
+            await communicator.disconnect()
+        hosts = hosts[4:]
+        frames = [f for f in await drain(guest, quiet=0.3) if f["type"].startswith("participant.")]
+        assert [(f["type"], f["reason"]) for f in frames] == [("participant.joined", "connected")]
+        await hosts.pop().disconnect()
+        left = await receive_type(guest, "participant.left")
+        assert left["user_id"] == str(s["host"].pk) and left["reason"] == "disconnected"
+        assert not [f for f in await drain(guest, quiet=0.3) if f["type"].startswith("participant.")]
+        assert sockets_open() == before + 1
+    finally:
+        for communicator in hosts:
+            await communicator.disconnect()
+        await guest.disconnect()
+    assert sockets_open() == before
+
+
+async def test_party_state_lists_who_is_online(party_setup, make_user, shared_state):
+    """A latecomer's party.state names every user with a socket open, the latecomer included, and no one who closed theirs."""
+    s = await sync_to_async(party_setup)()
+    third = await sync_to_async(make_user)()
+    await sync_to_async(party_services.party_join)(room_code=s["party"].room_code, user=third)
+    third_token = (await sync_to_async(Token.objects.create)(user=third)).key
+    host, state = await joined(s["party"].id, s["host_token"])
+    assert state["online"] == [str(s["host"].pk)]
+    gone, _ = await joined(s["party"].id, third_token)
+    await gone.disconnect()
+    second_host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        guest, state = await joined(s["party"].id, s["guest_token"])
+        await guest.disconnect()
+        assert sorted(state["online"]) == sorted([str(s["host"].pk), str(s["guest"].pk)])
+    finally:
+        await host.disconnect()
+        await second_host.disconnect()
+
+
+async def test_the_11th_resume_in_the_window_is_rate_limited(party_setup):
+    """Ten resume frames are served; the 11th within a minute gets rate_limited with retry_after, and nothing more is sent."""
+    s = await sync_to_async(party_setup)()
+    first = await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text="first")
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        for _ in range(10):
+            await communicator.send_json_to({"type": "resume", "after": first.id})
+            assert (await receive_type(communicator, "history"))["messages"] == []
+        await communicator.send_json_to({"type": "resume", "after": first.id})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "rate_limited" and 1 <= error["retry_after"] <= 60
+        assert all(f["type"] != "history" for f in await drain(communicator))
+    finally:
+        await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "setting,frames,served",
+    [
+        ("REACTION_RATE_LIMIT", [{"type": "reaction.add", "emoji": "👍"}, {"type": "reaction.remove", "emoji": "👍"}], "reaction.update"),
+        ("PLAYBACK_RATE_LIMIT", [{"type": "playback.update", "state": "playing", "position": 1}], "playback.state"),
+        ("HISTORY_RATE_LIMIT", [{"type": "history"}], "history"),
+        ("PING_RATE_LIMIT", [{"type": "ping"}], "pong"),
+    ],
+)
+async def test_every_frame_type_is_rate_limited(party_setup, settings, setting, frames, served):
+    """Each frame type has its limit (reaction.add and reaction.remove share one): past it, rate_limited and nothing served."""
+    setattr(settings, setting, (3, 60))
+    s = await sync_to_async(party_setup)()
+    message = await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text="react")
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        for i in range(3):
+            await communicator.send_json_to({**frames[i % len(frames)], "message_id": message.id})
+            await receive_type(communicator, served)
+        await communicator.send_json_to({**frames[3 % len(frames)], "message_id": message.id, "client_id": "over"})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "rate_limited" and error["client_id"] == "over" and error["retry_after"] >= 1
+        assert all(f["type"] != served for f in await drain(communicator))
+    finally:
+        await communicator.disconnect()
+
+
+async def test_frame_limits_are_per_user_across_sockets(party_setup, shared_state):
+    """A user's history frames count together on all their sockets (in Redis, across processes); another user has a window of their own."""
+    s = await sync_to_async(party_setup)()
+    one, _ = await joined(s["party"].id, s["host_token"])
+    two, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        for i in range(10):
+            communicator = (one, two)[i % 2]
+            await communicator.send_json_to({"type": "history"})
+            await receive_type(communicator, "history")
+        for communicator in (one, two):
+            await communicator.send_json_to({"type": "history"})
+            assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+        await guest.send_json_to({"type": "history"})
+        await receive_type(guest, "history")
+    finally:
+        for communicator in (one, two, guest):
+            await communicator.disconnect()
+
+
+async def test_a_frame_type_without_its_own_limit_gets_the_default(party_setup, settings, monkeypatch):
+    """A frame type added without a FRAME_RATE_LIMITS entry is still limited, by FRAME_RATE_LIMIT."""
+    from chat.consumers import PartyConsumer
+
+    async def on_echo(self, frame):
+        await self.send_json({"type": "echo"})
+
+    monkeypatch.setitem(PartyConsumer.FRAME_HANDLERS, "echo", on_echo)
+    settings.FRAME_RATE_LIMIT = (2, 60)
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        for _ in range(2):
+            await communicator.send_json_to({"type": "echo"})
+            await receive_type(communicator, "echo")
+        await communicator.send_json_to({"type": "echo"})
+        assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+    finally:
+        await communicator.disconnect()

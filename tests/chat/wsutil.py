@@ -11,8 +11,10 @@ from channels.testing import WebsocketCommunicator
 from watchparty.asgi import application
 
 
-async def open_socket(party_id: str, token: str | None, *, origin: str | None = "http://testserver"):
-    headers = []
+async def open_socket(
+    party_id: str, token: str | None, *, origin: str | None = "http://testserver", host: str = "testserver"
+):
+    headers = [(b"host", host.encode())]  # as every browser sends: the Origin check compares with it
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     if token is not None:

@@ -90,11 +90,14 @@ class PrivateRedis:
 
 
 # The ASGI servers and channel layers the suite runs against: what runserver uses, and the
-# production default of docker-compose.yml.
+# production default of docker-compose.yml. Each refuses a frame over 16 KiB from its header:
+# uvicorn by --ws-max-size (as docker-compose.yml runs it), daphne by watchparty.daphne_compat,
+# which applies WEBSOCKET_MAX_FRAME_BYTES to every daphne server (runserver included).
 STACKS = {
     "daphne-core": (["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "watchparty.asgi:application"], "core"),
     "uvicorn-pubsub": (
-        ["-m", "uvicorn", "watchparty.asgi:application", "--host", "127.0.0.1", "--port", "{port}", "--lifespan", "off"],
+        ["-m", "uvicorn", "watchparty.asgi:application", "--host", "127.0.0.1", "--port", "{port}", "--lifespan", "off",
+         "--ws-max-size", "16384"],
         "pubsub",
     ),
 }
@@ -126,6 +129,8 @@ class LiveServer:
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "WARNING",
                 "CHANNEL_LAYER_BACKEND": layer,
+                # test_faults builds a backlog for a stalled socket out of 300 playback updates.
+                "PLAYBACK_RATE_LIMIT_COUNT": "1000",
             }
         )
         if redis_url:

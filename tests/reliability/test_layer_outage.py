@@ -103,6 +103,7 @@ async def test_messages_sent_during_an_outage_reach_everyone_once_the_layer_is_b
     party, _, host_token, guest_token = members
     host, guest = await _joined(party.id, host_token), await _joined(party.id, guest_token)
     try:
+        await receive_type(host, "participant.joined")  # the guest's socket, announced before the outage
         flaky_layer.go_down()
         await guest.send_json_to({"type": "chat.send", "message": "anyone?", "client_id": "o1"})
         ack = await receive_type(guest, "chat.message", timeout=3)

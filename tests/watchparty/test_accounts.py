@@ -81,7 +81,7 @@ async def test_websocket_accepts_the_session_cookie(make_user):
     communicator = WebsocketCommunicator(
         application,
         f"/ws/parties/{party.id}/",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", cookie.encode())],
+        headers=[(b"host", b"testserver"), (b"origin", b"http://testserver"), (b"cookie", cookie.encode())],
     )
     connected, _ = await communicator.connect()
     try:
