@@ -21,7 +21,7 @@ from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
-USERS = 24  # each test takes users of its own, so rate limits per user never leak between tests
+USERS = 64  # each test takes users of its own, so rate limits per user never leak between tests
 
 
 def http(method: str, url: str, *, token: str | None = None, body=None, timeout: float = 5):
