@@ -133,12 +133,17 @@ function renderParty(party) {
   els.resync.hidden = !src || host || !party.sync_playback;
   els.fullscreen.hidden = !src || !player.following || !document.fullscreenEnabled;
   state.participants = new Map(party.participants.map((p) => [p.user_id, { user_id: p.user_id, user_name: p.user_name }]));
-  renderPeople(party.participant_count);
+  renderPeople();
   updateComposer();
   root.classList.remove("room-loading");
 }
 
-function renderPeople(count) {
+/** The seat count is the party's, kept current by participant.joined/left (not the page-load one). */
+function setSeatCount(count) {
+  if (state.party && Number.isFinite(count)) state.party.participant_count = count;
+}
+
+function renderPeople() {
   if (!state.party) return;
   const people = [...state.participants.values()].sort((a, b) => {
     if (a.user_id === state.party.host_id) return -1;
@@ -158,6 +163,7 @@ function renderPeople(count) {
       );
     }),
   );
+  const count = state.party.participant_count;
   const seats = Number.isFinite(count) ? count : state.participants.size;
   els.count.textContent = `${seats}/${state.party.max_participants}`;
 }
@@ -295,7 +301,7 @@ function onChatMessage(message) {
   if (state.typers.delete(message.user_id)) renderTyping();
   if (message.user_id && !state.online.has(message.user_id)) {
     markOnline(message.user_id, 1);
-    renderPeople(state.party?.participant_count);
+    renderPeople();
   }
   chat.merge([message]);
   renderHistoryStatus();
@@ -346,7 +352,8 @@ function onJoined(frame) {
     state.participants.set(frame.user_id, { user_id: frame.user_id, user_name: frame.user_name });
   }
   if (frame.reason === "connected") markOnline(frame.user_id, 1);
-  renderPeople(frame.participant_count);
+  setSeatCount(frame.participant_count);
+  renderPeople();
 }
 
 function onLeft(frame) {
@@ -357,7 +364,8 @@ function onLeft(frame) {
     markOnline(frame.user_id, -1);
   }
   if (state.typers.delete(frame.user_id)) renderTyping();
-  renderPeople(frame.participant_count);
+  setSeatCount(frame.participant_count);
+  renderPeople();
 }
 
 function onError(frame) {
@@ -470,7 +478,7 @@ function onStatus(status) {
   } else if (status.state === "reconnecting" || status.state === "offline") {
     state.ready = false;
     markPendingWaiting();
-    renderPeople(state.party?.participant_count);
+    renderPeople();
     setConnection("Offline", "error");
     const text =
       status.state === "offline"
