@@ -41,3 +41,45 @@ def test_a_long_unbroken_message_does_not_widen_the_page(people):
     alice.page.locator("#message-input").press("Enter")
     expect(messages(alice, LONG_LINK)).to_have_count(1)
     no_horizontal_overflow(alice)
+
+
+def test_an_ended_party_reloaded_says_so_without_sync_controls(people, server):
+    """Reloading an ended party shows it ended: no "Connecting…", no player controls, no Leave/End."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm")
+    join_on_home(bob, code)
+    response = alice.api("POST", f"/api/parties/{party_id}/end/")
+    assert response.status == 200, response.text()
+    for person in (alice, bob):
+        person.goto(f"/parties/{party_id}/")
+        page = person.page
+        expect(page.locator(".notice[data-key='ended']")).to_contain_text("The party has ended")
+        expect(page.locator("#connection-state")).to_have_text("Ended")
+        expect(page.locator("#player-placeholder")).to_have_text("This party has ended.")
+        for control in ("#play-toggle", "#resync-btn", "#mute-btn", "#player", "#leave-btn", "#end-btn"):
+            expect(page.locator(control)).to_be_hidden()
+        expect(page.locator("#message-input")).to_be_disabled()
+
+
+def test_a_removed_guest_sees_it_plainly_without_leave(people, make_staff, server):
+    """A guest removed by a moderator is told so; Leave and the sync controls go away."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    mod = people("mod", "Mod")
+    make_staff(mod)
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm")
+    join_on_home(bob, code)
+    expect(bob.page.locator("#leave-btn")).to_be_visible()
+    bob_id = bob.page.locator("#room").get_attribute("data-user-id")
+
+    mod.goto(f"/admin/mongo/parties/{party_id}/participants/{bob_id}/remove/")
+    mod.page.get_by_role("button", name="Yes, remove them").click()
+    expect(mod.page.locator(".messagelist")).to_contain_text("was removed")
+
+    page = bob.page
+    expect(page.locator(".notice[data-key='closed']")).to_contain_text("You were removed from this party")
+    expect(page.locator("#connection-state")).to_have_text("Disconnected")
+    for control in ("#leave-btn", "#resync-btn", "#mute-btn", "#player"):
+        expect(page.locator(control)).to_be_hidden()
+    expect(page.locator("#message-input")).to_be_disabled()

@@ -56,6 +56,7 @@ const state = {
   connectedOnce: false,
   ended: false,
   closed: null, // why the socket closed for good
+  seatLost: null, // "left" | "removed": participant.left said so about us
   participants: new Map(), // user_id -> {user_id, user_name}
   online: new Map(), // user_id -> open sockets we know of
   typers: new Map(), // user_id -> {name, until}
@@ -176,7 +177,7 @@ function markOnline(userId, delta) {
 
 function renderPlayerStatus() {
   const party = state.party;
-  if (!party) return;
+  if (!party || root.classList.contains("room-over")) return;
   const video = els.video;
   let text;
   if (!mediaUrl(party.content_id)) {
@@ -358,6 +359,7 @@ function onJoined(frame) {
 
 function onLeft(frame) {
   if (frame.reason === "left" || frame.reason === "removed") {
+    if (frame.user_id === me) state.seatLost = frame.reason; // our socket closes next (4403)
     state.participants.delete(frame.user_id);
     state.online.delete(frame.user_id);
   } else {
@@ -509,9 +511,17 @@ function onClosed(reason) {
       actions: [{ label: "Log in", href: loginUrl() }],
     });
   } else if (reason === "forbidden") {
-    notices.show("closed", "error", "You no longer have a seat in this party.", { sticky: true, actions: [home] });
+    const text =
+      state.seatLost === "removed"
+        ? "You were removed from this party."
+        : state.seatLost === "left"
+          ? "You left this party (from another window)."
+          : "You no longer have a seat in this party.";
+    notices.show("closed", "error", text, { sticky: true, actions: [home] });
+    showOver("You no longer have a seat in this party.");
   } else {
     notices.show("closed", "error", "This party does not exist or has ended.", { sticky: true, actions: [home] });
+    showOver("This party is not available.");
   }
   for (const [clientId, pending] of state.pending) {
     clearTimeout(pending.timer);
@@ -521,15 +531,28 @@ function onClosed(reason) {
   updateComposer();
 }
 
+/** Ended, or no seat any more: say so in the player's place; no Leave/End, no sync controls. */
+function showOver(text) {
+  root.classList.add("room-over");
+  player.detach();
+  els.video.hidden = true;
+  els.placeholder.hidden = false;
+  els.placeholder.textContent = text;
+  for (const control of [els.leave, els.end, els.playToggle, els.resync, els.mute, els.fullscreen, els.start]) {
+    control.hidden = true;
+  }
+  els.syncStatus.textContent = "";
+}
+
 function showEnded() {
   state.ended = true;
+  setConnection("Ended", "error");
+  showOver("This party has ended.");
   notices.clear("connection");
   notices.show("ended", "info", "The party has ended. Thanks for watching!", {
     sticky: true,
     actions: [{ label: "Back to home", href: "/" }],
   });
-  els.end.hidden = true;
-  els.leave.hidden = true;
   updateComposer();
 }
 
