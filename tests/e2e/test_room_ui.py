@@ -83,3 +83,39 @@ def test_a_removed_guest_sees_it_plainly_without_leave(people, make_staff, serve
     for control in ("#leave-btn", "#resync-btn", "#mute-btn", "#player"):
         expect(page.locator(control)).to_be_hidden()
     expect(page.locator("#message-input")).to_be_disabled()
+
+
+def test_leave_and_end_ask_in_a_dialog_that_waits(people, server):
+    """Leave and End open a confirmation dialog that stays until answered; Cancel does nothing."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    party_id, code = create_party_on_home(alice, content_id="channel-7")
+    join_on_home(bob, code)
+
+    bob.page.locator("#leave-btn").click()
+    dialog = bob.page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Leave this party?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(bob.page.locator("#connection-state")).to_have_text("Live")
+
+    alice.page.locator("#end-btn").click()
+    dialog = alice.page.get_by_role("dialog")
+    expect(dialog).to_contain_text("End the party for everyone?")
+    alice.page.wait_for_timeout(4500)  # the old two-click prompt re-armed silently after 4 s
+    expect(dialog).to_be_visible()
+    alice.page.keyboard.press("Escape")  # Escape cancels too
+    expect(dialog).to_be_hidden()
+    expect(alice.page.locator("#connection-state")).to_have_text("Live")
+
+    alice.page.locator("#end-btn").click()
+    alice.page.get_by_role("dialog").get_by_role("button", name="End party").click()
+    for person in (alice, bob):
+        expect(person.page.locator(".notice[data-key='ended']")).to_contain_text("The party has ended")
+
+    # Leaving a party (a fresh one: this one has ended) goes home after the confirmation.
+    _, code = create_party_on_home(alice, content_id="channel-8")
+    join_on_home(bob, code)
+    bob.page.locator("#leave-btn").click()
+    bob.page.get_by_role("dialog").get_by_role("button", name="Leave").click()
+    expect(bob.page).to_have_url(server + "/")

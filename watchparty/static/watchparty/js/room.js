@@ -2,6 +2,7 @@
 // participants, notices. Protocol: docs/PROTOCOL.md. All text goes into the page as text.
 import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
 import { ChatView } from "./chat.js";
+import { confirmAction } from "./confirm.js";
 import { $, formatClock, h, randomId } from "./dom.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
@@ -628,21 +629,13 @@ els.copy.addEventListener("click", async () => {
   }, 1500);
 });
 
-/** A second click within 4 s confirms (no blocking dialogs). */
-function confirmed(button, prompt) {
-  if (button.dataset.armed === "1") return true;
-  const label = button.textContent;
-  button.dataset.armed = "1";
-  button.textContent = prompt;
-  setTimeout(() => {
-    button.dataset.armed = "";
-    button.textContent = label;
-  }, 4000);
-  return false;
-}
-
 els.leave.addEventListener("click", async () => {
-  if (!confirmed(els.leave, "Click again to leave")) return;
+  const sure = await confirmAction({
+    title: "Leave this party?",
+    text: "You give up your seat. You can join again with the room code while the party is on.",
+    confirmLabel: "Leave",
+  });
+  if (!sure) return;
   try {
     await api(`/api/parties/${partyId}/leave/`, { method: "POST" });
     socket.stop();
@@ -653,7 +646,12 @@ els.leave.addEventListener("click", async () => {
 });
 
 els.end.addEventListener("click", async () => {
-  if (!confirmed(els.end, "Click again to end it for everyone")) return;
+  const sure = await confirmAction({
+    title: "End the party for everyone?",
+    text: "Playback and chat stop for everybody in the room. This cannot be undone.",
+    confirmLabel: "End party",
+  });
+  if (!sure) return;
   try {
     await api(`/api/parties/${partyId}/end/`, { method: "POST" });
     showEnded();
