@@ -119,3 +119,30 @@ def test_leave_and_end_ask_in_a_dialog_that_waits(people, server):
     bob.page.locator("#leave-btn").click()
     bob.page.get_by_role("dialog").get_by_role("button", name="Leave").click()
     expect(bob.page).to_have_url(server + "/")
+
+
+def online_dot(person, user_id: str):
+    """The "here now" dot of user `user_id` in `person`'s list of people."""
+    return person.page.locator(f"#participants li[data-user-id='{user_id}'] .presence")
+
+
+def user_id(person) -> str:
+    return person.page.locator("#room").get_attribute("data-user-id")
+
+
+def test_a_latecomer_sees_who_is_already_here(people):
+    """Someone who joins later sees the dots of those already connected (party.state `online`),
+    and a dot goes when its person closes the page. Needs the server's `online` list (issue 11
+    bug 3, server side)."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    carol = people("carol", "Carol")
+    _, code = create_party_on_home(alice, content_id="channel-7")
+    join_on_home(bob, code)
+    join_on_home(carol, code)  # nobody has said anything: only party.state can tell her
+    ids = {person.display_name: user_id(person) for person in (alice, bob, carol)}
+    for name in ("Alice", "Bob", "Carol"):
+        expect(online_dot(carol, ids[name])).to_be_visible()
+    bob.page.goto("about:blank")  # his only socket closes; his seat stays
+    expect(online_dot(carol, ids["Bob"])).to_have_count(0)
+    expect(carol.page.locator("#participants")).to_contain_text("Bob")

@@ -59,7 +59,8 @@ const state = {
   closed: null, // why the socket closed for good
   seatLost: null, // "left" | "removed": participant.left said so about us
   participants: new Map(), // user_id -> {user_id, user_name}
-  online: new Map(), // user_id -> open sockets we know of
+  online: new Map(), // user_id -> open sockets we know of (1 per user when the server lists them)
+  onlinePerUser: false, // party.state carried `online`: presence frames come once per user
   typers: new Map(), // user_id -> {name, until}
   typingTimer: null,
   lastTypingSent: 0,
@@ -171,6 +172,12 @@ function renderPeople() {
 }
 
 function markOnline(userId, delta) {
+  if (state.onlinePerUser) {
+    // One connected/disconnected per user: a set, so a frame crossing the snapshot counts once.
+    if (delta > 0) state.online.set(userId, 1);
+    else state.online.delete(userId);
+    return;
+  }
   const n = Math.max(0, (state.online.get(userId) || 0) + delta);
   if (n) state.online.set(userId, n);
   else state.online.delete(userId);
@@ -278,8 +285,13 @@ function onPartyState(frame) {
   const resumeAfter = state.connectedOnce ? chat.newestId() : null;
   state.requests = [];
   state.loadingOlder = false;
-  // state.online is kept across reconnects: the server does not list who is connected, so what
-  // we saw (participant.joined/left with connected/disconnected) is the best we know.
+  // `online` lists the users with a socket open (ourselves included). A server without it
+  // (older ones) leaves what we saw (participant.joined/left, connected/disconnected) as the
+  // best we know, kept across reconnects.
+  if (Array.isArray(frame.online)) {
+    state.onlinePerUser = true;
+    state.online = new Map(frame.online.filter((id) => typeof id === "string").map((id) => [id, 1]));
+  }
   state.ready = true;
   renderParty(frame.party);
   player.apply(frame.party.playback, { initial: true });
