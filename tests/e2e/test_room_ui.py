@@ -146,3 +146,50 @@ def test_a_latecomer_sees_who_is_already_here(people):
     bob.page.goto("about:blank")  # his only socket closes; his seat stays
     expect(online_dot(carol, ids["Bob"])).to_have_count(0)
     expect(carol.page.locator("#participants")).to_contain_text("Bob")
+
+
+PHONE = {"width": 390, "height": 844}
+PHONE_KEYBOARD_OPEN = {"width": 390, "height": 470}  # the on-screen keyboard takes the rest
+
+
+def in_viewport(locator) -> bool:
+    """The element's box lies wholly inside the window (not scrolled out, not clipped)."""
+    return locator.evaluate(
+        """e => { const r = e.getBoundingClientRect();
+                  return r.width > 0 && r.height > 0 && r.top >= 0 && r.left >= 0 &&
+                         r.bottom <= window.innerHeight && r.right <= window.innerWidth; }"""
+    )
+
+
+def test_phone_layout_keeps_video_and_chat_in_view_while_typing(people, server, artifacts_dir):
+    """On a 390x844 phone the forms fit, and in the room the video (on top) and the message box
+    are both on screen, also while typing with the keyboard open."""
+    alice = people("alice", "Alice")
+    page = alice.page
+    page.set_viewport_size(PHONE)
+    alice.goto("/")
+    expect(page.get_by_label("Video URL or channel")).to_be_visible()
+    no_horizontal_overflow(alice)
+    for label in ("Video URL or channel", "Title", "Kind", "Seats", "Room code"):
+        control = page.get_by_label(label)
+        control.scroll_into_view_if_needed()
+        assert in_viewport(control), label
+    _, _ = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Phone night")
+    video, box = page.locator("#player"), page.locator("#message-input")
+    expect(video).to_be_visible()
+    for _ in range(12):
+        send(alice, "A message to fill the chat")
+    no_horizontal_overflow(alice)
+    assert in_viewport(video) and in_viewport(box)
+    box.click()
+    box.fill("typing on a phone")
+    page.set_viewport_size(PHONE_KEYBOARD_OPEN)
+    expect(box).to_be_focused()
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#player').getBoundingClientRect();"
+        " const b = document.querySelector('#message-input').getBoundingClientRect();"
+        " return v.top >= 0 && b.bottom <= innerHeight && v.bottom <= b.top; }"
+    )
+    assert in_viewport(video) and in_viewport(box)
+    assert video.bounding_box()["y"] < box.bounding_box()["y"]  # video on top, chat below
+    no_horizontal_overflow(alice)
