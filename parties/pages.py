@@ -15,6 +15,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 from watchparty.api import OBJECT_ID_RE
+from watchparty.csp import YOUTUBE_SOURCES, allow_sources
 from watchparty.text import user_display_name
 
 
@@ -24,8 +25,11 @@ from watchparty.text import user_display_name
 def party_room(request, party_id: str):
     if not OBJECT_ID_RE.match(party_id):
         raise Http404("No such party.")
-    return render(
+    response = render(
         request,
         "parties/room.html",
         {"party_id": party_id, "user_id": str(request.user.pk), "user_name": user_display_name(request.user)},
     )
+    # Any party may play a YouTube video (the page does not read the party): only this page
+    # lets the YouTube player in.
+    return allow_sources(response, YOUTUBE_SOURCES)
