@@ -7,6 +7,7 @@ import { $, formatClock, h, randomId } from "./dom.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
 import { PartySocket, partySocketUrl } from "./socket.js";
+import { YouTubeMedia, youtubeId } from "./youtube.js";
 
 const HISTORY_PAGE = 50;
 const RESUME_MAX = 1000;
@@ -28,6 +29,8 @@ const els = {
   leave: $("#leave-btn"),
   end: $("#end-btn"),
   video: $("#player"),
+  youtubeFrame: $("#yt-frame"),
+  youtube: $("#yt-player"),
   placeholder: $("#player-placeholder"),
   start: $("#player-start"),
   playToggle: $("#play-toggle"),
@@ -102,7 +105,24 @@ const chat = new ChatView({
   },
 });
 
-const player = new PlayerSync({ video: els.video, clock, send: sendFrame, onChange: renderPlayerStatus });
+// The page's <video>, or a YouTube player behind the same interface (youtube.js); made with the
+// first party state, since which one depends on the party's link.
+let media = els.video;
+let player = null;
+
+/** What the player plays for this party: {src, videoId} (videoId for YouTube), src null if nothing. */
+function source(party) {
+  const videoId = youtubeId(party.content_id);
+  return { videoId, src: videoId ? `https://www.youtube.com/watch?v=${videoId}` : mediaUrl(party.content_id) };
+}
+
+function ensurePlayer(party) {
+  if (player) return player;
+  const { videoId } = source(party);
+  if (videoId) media = new YouTubeMedia(els.youtube, videoId);
+  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus });
+  return player;
+}
 
 // --- rendering ---------------------------------------------------------------------------------
 
@@ -121,8 +141,9 @@ function renderParty(party) {
   els.end.hidden = !host || state.ended;
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
-  const src = mediaUrl(party.content_id);
-  els.video.hidden = !src;
+  const { src, videoId } = source(party);
+  els.video.hidden = !src || Boolean(videoId);
+  els.youtubeFrame.hidden = !videoId;
   els.placeholder.hidden = Boolean(src);
   if (!src) {
     els.placeholder.textContent =
@@ -130,11 +151,12 @@ function renderParty(party) {
         ? `Live channel “${party.content_id}”. Tune in on your own screen; chat and reactions are here.`
         : `“${party.content_id}” is not a web address this page can play. Chat and reactions work as usual.`;
   }
-  player.configure({ isHost: host, syncEnabled: party.sync_playback, src });
+  ensurePlayer(party).configure({ isHost: host, syncEnabled: party.sync_playback, src });
   els.playToggle.hidden = !host || !src;
   els.mute.hidden = !src || host; // the host has the player's own controls
   els.resync.hidden = !src || host || !party.sync_playback;
-  els.fullscreen.hidden = !src || !player.following || !document.fullscreenEnabled;
+  // A YouTube player has its own full-screen button.
+  els.fullscreen.hidden = !src || Boolean(videoId) || !player.following || !document.fullscreenEnabled;
   state.participants = new Map(party.participants.map((p) => [p.user_id, { user_id: p.user_id, user_name: p.user_name }]));
   renderPeople();
   updateComposer();
@@ -186,9 +208,9 @@ function markOnline(userId, delta) {
 function renderPlayerStatus() {
   const party = state.party;
   if (!party || root.classList.contains("room-over")) return;
-  const video = els.video;
+  const video = media;
   let text;
-  if (!mediaUrl(party.content_id)) {
+  if (!source(party).src) {
     text = ""; // the placeholder in the player's place says why
   } else if (video.error) {
     text = "This video could not be loaded.";
@@ -261,7 +283,7 @@ function onFrame(frame) {
       return chat.setReactions(frame.message_id, frame.reactions);
     case "playback.state":
       clock.sample(frame.updated_at);
-      return player.apply(frame);
+      return player?.apply(frame);
     case "typing":
       return onTyping(frame);
     case "participant.joined":
@@ -294,7 +316,7 @@ function onPartyState(frame) {
   }
   state.ready = true;
   renderParty(frame.party);
-  player.apply(frame.party.playback, { initial: true });
+  player?.apply(frame.party.playback, { initial: true });
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   chat.merge(messages, { forceScroll: !state.connectedOnce });
@@ -547,8 +569,10 @@ function onClosed(reason) {
 /** Ended, or no seat any more: say so in the player's place; no Leave/End, no sync controls. */
 function showOver(text) {
   root.classList.add("room-over");
-  player.detach();
+  player?.detach();
+  if (media !== els.video) media.destroy();
   els.video.hidden = true;
+  els.youtubeFrame.hidden = true;
   els.placeholder.hidden = false;
   els.placeholder.textContent = text;
   for (const control of [els.leave, els.end, els.playToggle, els.resync, els.mute, els.fullscreen, els.start]) {
@@ -674,7 +698,7 @@ els.end.addEventListener("click", async () => {
 
 els.playToggle.addEventListener("click", () => player.togglePlay());
 els.mute.addEventListener("click", () => {
-  els.video.muted = !els.video.muted;
+  media.muted = !media.muted;
 });
 els.resync.addEventListener("click", () => player.resync());
 els.fullscreen.addEventListener("click", () => {
@@ -692,7 +716,7 @@ window.__watchparty = Object.freeze({
     ready: state.ready,
     messages: chat.size,
     pending: state.pending.size,
-    playback: player.target ? { ...player.target } : null,
+    playback: player?.target ? { ...player.target } : null,
   }),
 });
 
