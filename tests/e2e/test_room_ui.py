@@ -3,6 +3,9 @@ confirmations, online dots, the phone layout, invite links."""
 
 from __future__ import annotations
 
+import re
+
+from tests.e2e.conftest import PASSWORD
 from tests.e2e.helpers import create_party_on_home, expect, join_on_home, messages, send
 
 LONG_LINK = "https://example.com/" + "a" * 130  # 150 characters, no break opportunity
@@ -193,3 +196,39 @@ def test_phone_layout_keeps_video_and_chat_in_view_while_typing(people, server, 
     assert in_viewport(video) and in_viewport(box)
     assert video.bounding_box()["y"] < box.bounding_box()["y"]  # video on top, chat below
     no_horizontal_overflow(alice)
+
+
+def test_an_invite_link_opens_the_join_flow(people, server):
+    """The room shows its invite link with a copy button; a logged-out friend who opens it logs
+    in, comes back to the join form with the code filled in, and joins on confirming."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    alice.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server)
+    party_id, code = create_party_on_home(alice, content_id="channel-7", title="Invite night")
+    invite = f"{server}/join/{code}/"
+    expect(alice.page.locator("#invite-link")).to_have_attribute("href", invite)
+    expect(alice.page.locator("#invite-link")).to_have_text(invite)
+    alice.page.get_by_role("button", name="Copy link").click()
+    expect(alice.page.get_by_role("button", name="Copied")).to_be_visible()
+    assert alice.page.evaluate("() => navigator.clipboard.readText()") == invite
+
+    bob.page.get_by_role("button", name="Log out").click()
+    bob.page.goto(f"{server}/join/{code}")  # as pasted in a chat, without the slash
+    expect(bob.page).to_have_url(re.compile(r"/accounts/login/\?next=/join/"))
+    bob.page.locator("#id_username").fill(bob.username)
+    bob.page.locator("#id_password").fill(PASSWORD)
+    bob.page.get_by_role("button", name="Log in").click()
+    expect(bob.page).to_have_url(invite)
+    expect(bob.page.get_by_label("Room code")).to_have_value(code)
+    expect(bob.page.locator("#join-message")).to_contain_text(f"You are invited to party {code}")
+    bob.page.get_by_role("button", name="Join party").click()
+    expect(bob.page).to_have_url(f"{server}/parties/{party_id}/")
+    expect(alice.page.locator("#participants")).to_contain_text("Bob")
+
+
+def test_a_malformed_invite_link_says_so(people, server):
+    """An invite link with a code that cannot exist shows the join form with the reason."""
+    bob = people("bob", "Bob")
+    bob.page.goto(f"{server}/join/not-a-code/")
+    expect(bob.page.locator("#join-message")).to_contain_text("A room code is 6 letters and digits.")
+    expect(bob.page.get_by_label("Room code")).to_have_value("")

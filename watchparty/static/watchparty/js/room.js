@@ -26,6 +26,8 @@ const els = {
   sub: $("#party-sub"),
   code: $("#room-code"),
   copy: $("#copy-code"),
+  invite: $("#invite-link"),
+  copyInvite: $("#copy-invite"),
   leave: $("#leave-btn"),
   end: $("#end-btn"),
   video: $("#player"),
@@ -138,6 +140,9 @@ function renderParty(party) {
   document.title = `${title} · Watch Party`;
   els.sub.textContent = `${party.content_type === "live" ? "Live channel" : "Video"} · hosted by ${party.host_name}`;
   els.code.textContent = party.room_code;
+  const invite = new URL(`/join/${encodeURIComponent(party.room_code)}/`, location.origin).href;
+  els.invite.href = invite;
+  els.invite.textContent = invite;
   els.end.hidden = !host || state.ended;
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
@@ -651,19 +656,23 @@ els.scroller.addEventListener(
   { passive: true },
 );
 
-els.copy.addEventListener("click", async () => {
-  const code = els.code.textContent;
+/** Copy `node`'s text; where the clipboard is refused, select it for the person to copy. */
+async function copyText(button, node) {
+  const label = button.textContent;
   try {
-    await navigator.clipboard.writeText(code);
-    els.copy.textContent = "Copied";
+    await navigator.clipboard.writeText(node.textContent);
+    button.textContent = "Copied";
   } catch {
-    window.getSelection()?.selectAllChildren(els.code);
-    els.copy.textContent = "Selected";
+    window.getSelection()?.selectAllChildren(node);
+    button.textContent = "Selected";
   }
   setTimeout(() => {
-    els.copy.textContent = "Copy";
+    button.textContent = label;
   }, 1500);
-});
+}
+
+els.copy.addEventListener("click", () => copyText(els.copy, els.code));
+els.copyInvite.addEventListener("click", () => copyText(els.copyInvite, els.invite));
 
 els.leave.addEventListener("click", async () => {
   const sure = await confirmAction({
