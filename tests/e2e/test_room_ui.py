@@ -232,3 +232,34 @@ def test_a_malformed_invite_link_says_so(people, server):
     bob.page.goto(f"{server}/join/not-a-code/")
     expect(bob.page.locator("#join-message")).to_contain_text("A room code is 6 letters and digits.")
     expect(bob.page.get_by_label("Room code")).to_have_value("")
+
+
+SCREENS = {"1366x768": {"width": 1366, "height": 768}, "390x844": PHONE}
+
+
+def test_screenshots_of_home_and_room_on_desktop_and_phone(people, server, artifacts_dir):
+    """Home and the host's room (with a guest and messages) at 1366x768 and 390x844, saved to
+    artifacts/ for review; neither page scrolls sideways at either size."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Friday film night")
+    join_on_home(bob, code)
+    send(bob, "Popcorn is ready 🍿")
+    send(alice, "Starting in a minute: https://example.com/" + "long-link-" * 10)
+    expect(messages(alice, "Popcorn is ready 🍿")).to_have_count(1)
+    page = alice.page
+    for size, viewport in SCREENS.items():
+        page.set_viewport_size(viewport)
+        alice.goto("/")
+        expect(page.locator(".party-item")).to_have_count(1)
+        no_horizontal_overflow(alice)
+        page.screenshot(path=str(artifacts_dir / f"home-{size}.png"))
+        alice.goto(f"/parties/{party_id}/")
+        expect(page.locator("#connection-state")).to_have_text("Live")
+        expect(messages(alice, "Popcorn is ready 🍿")).to_have_count(1)
+        page.wait_for_function("() => document.querySelector('#player').readyState >= 1")
+        no_horizontal_overflow(alice)
+        page.mouse.move(0, 0)
+        page.screenshot(path=str(artifacts_dir / f"room-{size}.png"))
+    for name in ("home-1366x768.png", "home-390x844.png", "room-1366x768.png", "room-390x844.png"):
+        assert (artifacts_dir / name).stat().st_size > 10_000, name
