@@ -19,7 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 # (.m3u8) plays natively only in Safari, so it is not on the list.
 PLAYABLE_EXTENSIONS = (".mp4", ".m4v", ".webm", ".ogv", ".ogg")
 YOUTUBE_HOSTS = frozenset(
-    {"youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com", "www.youtube-nocookie.com"}
+    {
+        "youtube.com",
+        "www.youtube.com",
+        "m.youtube.com",
+        "music.youtube.com",
+        "youtube-nocookie.com",
+        "www.youtube-nocookie.com",
+    }
 )
 YOUTUBE_SHORT_HOSTS = frozenset({"youtu.be", "www.youtu.be"})
 YOUTUBE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{11}$")

@@ -20,7 +20,8 @@ def fake_youtube(person) -> None:
 
 def wait_fake(person, condition: str) -> None:
     """Wait until `condition` (JS over `p`, the page's fake YT.Player) holds."""
-    person.page.wait_for_function(f"() => {{ const p = window.__fakeYT?.players[0]; return Boolean(p) && ({condition}); }}")
+    script = f"() => {{ const p = window.__fakeYT?.players[0]; return Boolean(p) && ({condition}); }}"
+    person.page.wait_for_function(script)
 
 
 def test_a_youtube_party_plays_in_sync(people):
