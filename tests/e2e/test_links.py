@@ -66,3 +66,16 @@ def test_a_link_that_does_not_play_is_refused_on_the_home_page(people):
     expect(message).to_contain_text("YouTube")
     expect(message).to_contain_text(".mp4")
     expect(page).to_have_url(alice.base_url + "/")
+
+
+def test_an_ended_youtube_party_shows_no_player(people):
+    """Reloading an ended YouTube party shows it ended, without a YouTube player."""
+    alice = people("alice", "Alice")
+    fake_youtube(alice)
+    party_id, _ = create_party_on_home(alice, content_id=f"https://www.youtube.com/watch?v={VIDEO_ID}")
+    assert alice.api("POST", f"/api/parties/{party_id}/end/").status == 200
+    alice.goto(f"/parties/{party_id}/")
+    expect(alice.page.locator("#player-placeholder")).to_have_text("This party has ended.")
+    expect(alice.page.locator("#yt-frame")).to_be_hidden()
+    alice.page.wait_for_timeout(500)  # the API script has loaded by now: no player was made after all
+    assert alice.page.evaluate("() => window.__fakeYT ? window.__fakeYT.players.length : 0") == 0

@@ -86,8 +86,10 @@ export class YouTubeMedia extends EventTarget {
     this.lastTime = 0;
     this.lastPoll = Date.now();
     this.poller = null;
+    this.destroyed = false;
     loadApi().then(
       (YT) => {
+        if (this.destroyed) return; // the party ended while the API loaded
         this.yt = new YT.Player(element, {
           videoId,
           host: "https://www.youtube-nocookie.com",
@@ -101,7 +103,9 @@ export class YouTubeMedia extends EventTarget {
           },
         });
       },
-      () => this.fail("The YouTube player could not be loaded."),
+      () => {
+        if (!this.destroyed) this.fail("The YouTube player could not be loaded.");
+      },
     );
   }
 
@@ -115,6 +119,7 @@ export class YouTubeMedia extends EventTarget {
   }
 
   onReady() {
+    if (this.destroyed || !this.yt) return;
     this.readyState = 4; // HAVE_ENOUGH_DATA: PlayerSync may seek and play now
     if (this.wantMuted) this.yt.mute();
     this.lastTime = this.currentTime;
@@ -209,6 +214,7 @@ export class YouTubeMedia extends EventTarget {
   }
 
   destroy() {
+    this.destroyed = true;
     clearInterval(this.poller);
     this.readyState = 0;
     if (this.yt && typeof this.yt.destroy === "function") this.yt.destroy();
