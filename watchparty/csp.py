@@ -13,6 +13,9 @@ Settings (all optional):
 - ``CSP_MEDIA_SRC``: sources for ``media-src`` (default ``'self' https:``, so that a party's
   video may come from this site or any HTTPS host).
 - ``CSP_REPORT_URI``: when set, a ``report-uri`` directive is added.
+
+A view may widen the policy for its own page only, with ``allow_sources(response, ...)``: the
+party room adds YouTube (the IFrame Player API script and the player frame), no other page does.
 """
 
 from __future__ import annotations
@@ -23,6 +26,21 @@ from django.utils.deprecation import MiddlewareMixin
 
 HEADER = "Content-Security-Policy"
 DEFAULT_MEDIA_SRC = ("'self'", "https:")
+EXTRA_SOURCES_ATTR = "csp_extra_sources"
+
+# The YouTube IFrame Player API: its script (iframe_api and the widget script it loads, both from
+# www.youtube.com) and the player's frame (the privacy-enhanced host, or the plain one).
+YOUTUBE_SOURCES = {
+    "script-src": ("https://www.youtube.com",),
+    "frame-src": ("https://www.youtube.com", "https://www.youtube-nocookie.com"),
+}
+
+
+def allow_sources(response, sources: dict[str, tuple[str, ...]]):
+    """Widen this one response's policy: sources added to directives (a directive not in the
+    base policy starts from 'self', as default-src would have it)."""
+    setattr(response, EXTRA_SOURCES_ATTR, sources)
+    return response
 
 
 def _websocket_sources(request) -> list[str]:
@@ -38,7 +56,7 @@ def _websocket_sources(request) -> list[str]:
     return [f"ws://{host}", f"wss://{host}"]
 
 
-def build_policy(request) -> str:
+def build_policy(request, extra: dict[str, tuple[str, ...]] | None = None) -> str:
     media_src = getattr(settings, "CSP_MEDIA_SRC", DEFAULT_MEDIA_SRC)
     directives = [
         ("default-src", ["'self'"]),
@@ -53,6 +71,13 @@ def build_policy(request) -> str:
         ("form-action", ["'self'"]),
         ("frame-ancestors", ["'none'"]),
     ]
+    for name, sources in (extra or {}).items():
+        current = next((have for directive, have in directives if directive == name), None)
+        if current is None:
+            current = ["'self'"]
+            at = next(i for i, (directive, _) in enumerate(directives) if directive == "object-src")
+            directives.insert(at, (name, current))
+        current.extend(source for source in sources if source not in current)
     report_uri = getattr(settings, "CSP_REPORT_URI", "")
     if report_uri:
         directives.append(("report-uri", [report_uri]))
@@ -70,5 +95,5 @@ class ContentSecurityPolicyMiddleware(MiddlewareMixin):
             # Django's debug error pages (tracebacks, URL lists) are styled and scripted inline;
             # they exist only while DEBUG is on, never in production.
             return response
-        response[HEADER] = build_policy(request)
+        response[HEADER] = build_policy(request, getattr(response, EXTRA_SOURCES_ATTR, None))
         return response

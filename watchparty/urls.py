@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("parties/<str:party_id>/", pages.party_room, name="party-room"),
+    path("join/<str:code>/", pages.party_invite, name="party-invite"),
     path("health/live", views.health_live, name="health-live"),
     path("health/ready", views.health_ready, name="health-ready"),
     path("health/database", views.health_database, name="health-database"),

@@ -80,10 +80,16 @@ def _manage(env: dict[str, str], *args: str) -> None:
 # Package scope: the server and the browser stop when the e2e tests are done, before the rest
 # of the suite (whose async tests must not share a thread with a live Playwright loop) goes on.
 @pytest.fixture(scope="package")
-def server(tmp_path_factory):
-    """Base URL of a running server (migrated database, collected static files)."""
+def server_env(tmp_path_factory):
+    """The server's environment (its SQLite file among it): manage.py commands run against it."""
     tmp = tmp_path_factory.mktemp("e2e-server")
-    env = _server_env(tmp)
+    return tmp, _server_env(tmp)
+
+
+@pytest.fixture(scope="package")
+def server(server_env):
+    """Base URL of a running server (migrated database, collected static files)."""
+    tmp, env = server_env
     _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(env, "collectstatic", "--noinput", "-v", "0")  # also proves collectstatic works
     port = free_port()
@@ -230,6 +236,20 @@ def sign_up(person: Person) -> None:
     page.get_by_role("button", name="Create account").click()
     expect(page).to_have_url(person.base_url + "/")
     expect(page.locator(".whoami")).to_have_text(person.display_name)
+
+
+@pytest.fixture
+def make_staff(server, server_env):
+    """make_staff(person) gives a signed-up person the admin (staff) flag."""
+
+    def make(person: Person) -> None:
+        code = (
+            "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.filter(username={person.username!r}).update(is_staff=True, is_superuser=True)"
+        )
+        _manage(server_env[1], "shell", "-c", code)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -27,12 +27,21 @@ def parse_csp(header: str) -> dict[str, set[str]]:
     return policy
 
 
-def assert_strict_csp(response, server: str) -> None:
+YOUTUBE = {
+    "script-src": {"https://www.youtube.com"},
+    "frame-src": {"'self'", "https://www.youtube.com", "https://www.youtube-nocookie.com"},
+}
+
+
+def assert_strict_csp(response, server: str, *, youtube: bool = False) -> None:
+    """The strict policy; `youtube`: plus the YouTube player's script and frame (the room)."""
     header = response.headers.get("content-security-policy")
     assert header, f"no CSP on {response.url}"
     policy = parse_csp(header)
     for name, sources in REQUIRED.items():
-        assert policy.get(name) == sources, f"{name} is {policy.get(name)} on {response.url}"
+        expected = sources | YOUTUBE.get(name, set()) if youtube else sources
+        assert policy.get(name) == expected, f"{name} is {policy.get(name)} on {response.url}"
+    assert policy.get("frame-src") == (YOUTUBE["frame-src"] if youtube else None)
     host = server.split("://", 1)[1]
     assert policy["connect-src"] <= {"'self'", f"ws://{host}", f"wss://{host}"}
     assert "'self'" in policy["connect-src"]
@@ -65,7 +74,7 @@ def test_csp_header_on_login_home_and_room(people, server, anonymous):
     party = create_party_by_api(carol, title="Movie night")
     room = carol.goto(f"/parties/{party['id']}/")
     assert room.status == 200
-    assert_strict_csp(room, server)
+    assert_strict_csp(room, server, youtube=True)
     expect(carol.page.locator("#connection-state")).to_have_text("Live")
     assert any(c["name"] == "csrftoken" for c in carol.context.cookies())
     # Home lists the party now.

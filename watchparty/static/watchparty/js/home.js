@@ -12,6 +12,7 @@ function roomUrl(party) {
 }
 
 function showMessage(node, text) {
+  delete node.dataset.level; // what is shown from here on is a problem
   node.textContent = text;
   node.hidden = !text;
 }
@@ -130,6 +131,9 @@ joinForm.addEventListener("submit", async (event) => {
     setBusy(joinForm, false);
   }
 });
+
+// An invite link (/join/<code>/) fills the code in: one press of Join party joins.
+if (codeInput.value) joinForm.querySelector("button[type=submit]").focus();
 
 includeEnded.addEventListener("change", loadParties);
 loadParties();

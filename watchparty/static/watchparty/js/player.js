@@ -230,6 +230,15 @@ export class PlayerSync {
     }
   }
 
+  /** The party is over for this page (ended, or no seat any more): stop following and playing. */
+  detach() {
+    clearInterval(this.timer);
+    this.target = null;
+    this.hasSource = false;
+    this.blocked = false;
+    this.video.pause();
+  }
+
   resync() {
     this.blocked = false;
     if (this.target && this.following) {

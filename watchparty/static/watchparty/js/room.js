@@ -2,11 +2,13 @@
 // participants, notices. Protocol: docs/PROTOCOL.md. All text goes into the page as text.
 import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
 import { ChatView } from "./chat.js";
+import { confirmAction } from "./confirm.js";
 import { $, formatClock, h, randomId } from "./dom.js";
 import { Moderation } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
 import { PartySocket, partySocketUrl } from "./socket.js";
+import { YouTubeMedia, youtubeId } from "./youtube.js";
 
 const HISTORY_PAGE = 50;
 const RESUME_MAX = 1000;
@@ -25,9 +27,13 @@ const els = {
   sub: $("#party-sub"),
   code: $("#room-code"),
   copy: $("#copy-code"),
+  invite: $("#invite-link"),
+  copyInvite: $("#copy-invite"),
   leave: $("#leave-btn"),
   end: $("#end-btn"),
   video: $("#player"),
+  youtubeFrame: $("#yt-frame"),
+  youtube: $("#yt-player"),
   placeholder: $("#player-placeholder"),
   start: $("#player-start"),
   playToggle: $("#play-toggle"),
@@ -57,8 +63,10 @@ const state = {
   connectedOnce: false,
   ended: false,
   closed: null, // why the socket closed for good
+  seatLost: null, // "left" | "removed": participant.left said so about us
   participants: new Map(), // user_id -> {user_id, user_name}
-  online: new Map(), // user_id -> open sockets we know of
+  online: new Map(), // user_id -> open sockets we know of (1 per user when the server lists them)
+  onlinePerUser: false, // party.state carried `online`: presence frames come once per user
   typers: new Map(), // user_id -> {name, until}
   typingTimer: null,
   lastTypingSent: 0,
@@ -110,7 +118,24 @@ const moderation = new Moderation({
     renderParty({ ...state.party, ...roles, participants: [...state.participants.values()], participant_count: state.participants.size }),
 });
 
-const player = new PlayerSync({ video: els.video, clock, send: sendFrame, onChange: renderPlayerStatus });
+// The page's <video>, or a YouTube player behind the same interface (youtube.js); made with the
+// first party state, since which one depends on the party's link.
+let media = els.video;
+let player = null;
+
+/** What the player plays for this party: {src, videoId} (videoId for YouTube), src null if nothing. */
+function source(party) {
+  const videoId = youtubeId(party.content_id);
+  return { videoId, src: videoId ? `https://www.youtube.com/watch?v=${videoId}` : mediaUrl(party.content_id) };
+}
+
+function ensurePlayer(party) {
+  if (player) return player;
+  const { videoId } = source(party);
+  if (videoId) media = new YouTubeMedia(els.youtube, videoId);
+  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus });
+  return player;
+}
 
 // --- rendering ---------------------------------------------------------------------------------
 
@@ -126,12 +151,16 @@ function renderParty(party) {
   document.title = `${title} · Watch Party`;
   els.sub.textContent = `${party.content_type === "live" ? "Live channel" : "Video"} · hosted by ${party.host_name}`;
   els.code.textContent = party.room_code;
+  const invite = new URL(`/join/${encodeURIComponent(party.room_code)}/`, location.origin).href;
+  els.invite.href = invite;
+  els.invite.textContent = invite;
   els.end.hidden = !host || state.ended;
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
   moderation.setParty(party);
-  const src = mediaUrl(party.content_id);
-  els.video.hidden = !src;
+  const { src, videoId } = source(party);
+  els.video.hidden = !src || Boolean(videoId);
+  els.youtubeFrame.hidden = !videoId;
   els.placeholder.hidden = Boolean(src);
   if (!src) {
     els.placeholder.textContent =
@@ -139,18 +168,24 @@ function renderParty(party) {
         ? `Live channel “${party.content_id}”. Tune in on your own screen; chat and reactions are here.`
         : `“${party.content_id}” is not a web address this page can play. Chat and reactions work as usual.`;
   }
-  player.configure({ isHost: host, syncEnabled: party.sync_playback, src });
+  ensurePlayer(party).configure({ isHost: host, syncEnabled: party.sync_playback, src });
   els.playToggle.hidden = !host || !src;
   els.mute.hidden = !src || host; // the host has the player's own controls
   els.resync.hidden = !src || host || !party.sync_playback;
-  els.fullscreen.hidden = !src || !player.following || !document.fullscreenEnabled;
+  // A YouTube player has its own full-screen button.
+  els.fullscreen.hidden = !src || Boolean(videoId) || !player.following || !document.fullscreenEnabled;
   state.participants = new Map(party.participants.map((p) => [p.user_id, { user_id: p.user_id, user_name: p.user_name }]));
-  renderPeople(party.participant_count);
+  renderPeople();
   updateComposer();
   root.classList.remove("room-loading");
 }
 
-function renderPeople(count) {
+/** The seat count is the party's, kept current by participant.joined/left (not the page-load one). */
+function setSeatCount(count) {
+  if (state.party && Number.isFinite(count)) state.party.participant_count = count;
+}
+
+function renderPeople() {
   if (!state.party) return;
   const people = [...state.participants.values()].sort((a, b) => {
     if (a.user_id === state.party.host_id) return -1;
@@ -170,11 +205,18 @@ function renderPeople(count) {
       );
     }),
   );
+  const count = state.party.participant_count;
   const seats = Number.isFinite(count) ? count : state.participants.size;
   els.count.textContent = `${seats}/${state.party.max_participants}`;
 }
 
 function markOnline(userId, delta) {
+  if (state.onlinePerUser) {
+    // One connected/disconnected per user: a set, so a frame crossing the snapshot counts once.
+    if (delta > 0) state.online.set(userId, 1);
+    else state.online.delete(userId);
+    return;
+  }
   const n = Math.max(0, (state.online.get(userId) || 0) + delta);
   if (n) state.online.set(userId, n);
   else state.online.delete(userId);
@@ -182,10 +224,10 @@ function markOnline(userId, delta) {
 
 function renderPlayerStatus() {
   const party = state.party;
-  if (!party) return;
-  const video = els.video;
+  if (!party || root.classList.contains("room-over")) return;
+  const video = media;
   let text;
-  if (!mediaUrl(party.content_id)) {
+  if (!source(party).src) {
     text = ""; // the placeholder in the player's place says why
   } else if (video.error) {
     text = "This video could not be loaded.";
@@ -259,7 +301,7 @@ function onFrame(frame) {
       return chat.setReactions(frame.message_id, frame.reactions);
     case "playback.state":
       clock.sample(frame.updated_at);
-      return player.apply(frame);
+      return player?.apply(frame);
     case "typing":
       return onTyping(frame);
     case "participant.joined":
@@ -283,11 +325,16 @@ function onPartyState(frame) {
   const resumeAfter = state.connectedOnce ? chat.newestId() : null;
   state.requests = [];
   state.loadingOlder = false;
-  // state.online is kept across reconnects: the server does not list who is connected, so what
-  // we saw (participant.joined/left with connected/disconnected) is the best we know.
+  // `online` lists the users with a socket open (ourselves included). A server without it
+  // (older ones) leaves what we saw (participant.joined/left, connected/disconnected) as the
+  // best we know, kept across reconnects.
+  if (Array.isArray(frame.online)) {
+    state.onlinePerUser = true;
+    state.online = new Map(frame.online.filter((id) => typeof id === "string").map((id) => [id, 1]));
+  }
   state.ready = true;
   renderParty(frame.party);
-  player.apply(frame.party.playback, { initial: true });
+  player?.apply(frame.party.playback, { initial: true });
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   chat.merge(messages, { forceScroll: !state.connectedOnce });
@@ -308,7 +355,7 @@ function onChatMessage(message) {
   if (state.typers.delete(message.user_id)) renderTyping();
   if (message.user_id && !state.online.has(message.user_id)) {
     markOnline(message.user_id, 1);
-    renderPeople(state.party?.participant_count);
+    renderPeople();
   }
   chat.merge([message]);
   renderHistoryStatus();
@@ -359,18 +406,21 @@ function onJoined(frame) {
     state.participants.set(frame.user_id, { user_id: frame.user_id, user_name: frame.user_name });
   }
   if (frame.reason === "connected") markOnline(frame.user_id, 1);
-  renderPeople(frame.participant_count);
+  setSeatCount(frame.participant_count);
+  renderPeople();
 }
 
 function onLeft(frame) {
   if (frame.reason === "left" || frame.reason === "removed") {
+    if (frame.user_id === me) state.seatLost = frame.reason; // our socket closes next (4403)
     state.participants.delete(frame.user_id);
     state.online.delete(frame.user_id);
   } else {
     markOnline(frame.user_id, -1);
   }
   if (state.typers.delete(frame.user_id)) renderTyping();
-  renderPeople(frame.participant_count);
+  setSeatCount(frame.participant_count);
+  renderPeople();
 }
 
 function onError(frame) {
@@ -483,7 +533,7 @@ function onStatus(status) {
   } else if (status.state === "reconnecting" || status.state === "offline") {
     state.ready = false;
     markPendingWaiting();
-    renderPeople(state.party?.participant_count);
+    renderPeople();
     setConnection("Offline", "error");
     const text =
       status.state === "offline"
@@ -514,9 +564,17 @@ function onClosed(reason) {
       actions: [{ label: "Log in", href: loginUrl() }],
     });
   } else if (reason === "forbidden") {
-    notices.show("closed", "error", "You no longer have a seat in this party.", { sticky: true, actions: [home] });
+    const text =
+      state.seatLost === "removed"
+        ? "You were removed from this party."
+        : state.seatLost === "left"
+          ? "You left this party (from another window)."
+          : "You no longer have a seat in this party.";
+    notices.show("closed", "error", text, { sticky: true, actions: [home] });
+    showOver("You no longer have a seat in this party.");
   } else {
     notices.show("closed", "error", "This party does not exist or has ended.", { sticky: true, actions: [home] });
+    showOver("This party is not available.");
   }
   for (const [clientId, pending] of state.pending) {
     clearTimeout(pending.timer);
@@ -526,15 +584,30 @@ function onClosed(reason) {
   updateComposer();
 }
 
+/** Ended, or no seat any more: say so in the player's place; no Leave/End, no sync controls. */
+function showOver(text) {
+  root.classList.add("room-over");
+  player?.detach();
+  if (media !== els.video) media.destroy();
+  els.video.hidden = true;
+  els.youtubeFrame.hidden = true;
+  els.placeholder.hidden = false;
+  els.placeholder.textContent = text;
+  for (const control of [els.leave, els.end, els.playToggle, els.resync, els.mute, els.fullscreen, els.start]) {
+    control.hidden = true;
+  }
+  els.syncStatus.textContent = "";
+}
+
 function showEnded() {
   state.ended = true;
+  setConnection("Ended", "error");
+  showOver("This party has ended.");
   notices.clear("connection");
   notices.show("ended", "info", "The party has ended. Thanks for watching!", {
     sticky: true,
     actions: [{ label: "Back to home", href: "/" }],
   });
-  els.end.hidden = true;
-  els.leave.hidden = true;
   updateComposer();
 }
 
@@ -596,35 +669,31 @@ els.scroller.addEventListener(
   { passive: true },
 );
 
-els.copy.addEventListener("click", async () => {
-  const code = els.code.textContent;
+/** Copy `node`'s text; where the clipboard is refused, select it for the person to copy. */
+async function copyText(button, node) {
+  const label = button.textContent;
   try {
-    await navigator.clipboard.writeText(code);
-    els.copy.textContent = "Copied";
+    await navigator.clipboard.writeText(node.textContent);
+    button.textContent = "Copied";
   } catch {
-    window.getSelection()?.selectAllChildren(els.code);
-    els.copy.textContent = "Selected";
+    window.getSelection()?.selectAllChildren(node);
+    button.textContent = "Selected";
   }
   setTimeout(() => {
-    els.copy.textContent = "Copy";
-  }, 1500);
-});
-
-/** A second click within 4 s confirms (no blocking dialogs). */
-function confirmed(button, prompt) {
-  if (button.dataset.armed === "1") return true;
-  const label = button.textContent;
-  button.dataset.armed = "1";
-  button.textContent = prompt;
-  setTimeout(() => {
-    button.dataset.armed = "";
     button.textContent = label;
-  }, 4000);
-  return false;
+  }, 1500);
 }
 
+els.copy.addEventListener("click", () => copyText(els.copy, els.code));
+els.copyInvite.addEventListener("click", () => copyText(els.copyInvite, els.invite));
+
 els.leave.addEventListener("click", async () => {
-  if (!confirmed(els.leave, "Click again to leave")) return;
+  const sure = await confirmAction({
+    title: "Leave this party?",
+    text: "You give up your seat. You can join again with the room code while the party is on.",
+    confirmLabel: "Leave",
+  });
+  if (!sure) return;
   try {
     await api(`/api/parties/${partyId}/leave/`, { method: "POST" });
     socket.stop();
@@ -635,7 +704,12 @@ els.leave.addEventListener("click", async () => {
 });
 
 els.end.addEventListener("click", async () => {
-  if (!confirmed(els.end, "Click again to end it for everyone")) return;
+  const sure = await confirmAction({
+    title: "End the party for everyone?",
+    text: "Playback and chat stop for everybody in the room. This cannot be undone.",
+    confirmLabel: "End party",
+  });
+  if (!sure) return;
   try {
     await api(`/api/parties/${partyId}/end/`, { method: "POST" });
     showEnded();
@@ -646,7 +720,7 @@ els.end.addEventListener("click", async () => {
 
 els.playToggle.addEventListener("click", () => player.togglePlay());
 els.mute.addEventListener("click", () => {
-  els.video.muted = !els.video.muted;
+  media.muted = !media.muted;
 });
 els.resync.addEventListener("click", () => player.resync());
 els.fullscreen.addEventListener("click", () => {
@@ -664,7 +738,7 @@ window.__watchparty = Object.freeze({
     ready: state.ready,
     messages: chat.size,
     pending: state.pending.size,
-    playback: player.target ? { ...player.target } : null,
+    playback: player?.target ? { ...player.target } : null,
   }),
 });
 
