@@ -219,8 +219,10 @@ async def test_frames_right_after_a_refused_handshake_are_dropped_silently(serve
         ws = await open_raw(server, party_id, token)
         try:
             # Straight onto the wire, while the server may still be looking the party up (the
-            # client library would refuse to send once it saw the close).
-            ws.transport.write(frames)
+            # client library would refuse to send once it saw the close). A refusal that already
+            # closed the connection leaves nothing to write to: that round proves nothing either way.
+            if not ws.transport.is_closing():
+                ws.transport.write(frames)
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 frame = await asyncio.wait_for(ws.recv(), 5)
                 pytest.fail(f"a frame after the refusal: {frame}")
