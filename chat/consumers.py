@@ -30,6 +30,7 @@ from parties import services as party_services
 from parties.serializers import PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
+from watchparty.dbcalls import db_call
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError
 from watchparty.realtime import (
     CLOSE_ENDED,
@@ -119,7 +120,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
                 logger.warning("Channel layer group_discard failed for party %s", self.party_id)
             self.joined_group = False
             try:
-                await sync_to_async(chat_services.presence_notify)(
+                await db_call(chat_services.presence_notify)(
                     party_id=self.party_id, user=self.user, reason="disconnected"
                 )
             except ServiceError:
@@ -172,7 +173,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_chat_send(self, frame):
         data = _validated(ChatSendSerializer, frame)
-        result = await sync_to_async(chat_services.message_send)(
+        result = await db_call(chat_services.message_send)(
             party_id=self.party_id,
             user=self.user,
             text=data["message"],
@@ -185,30 +186,30 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_reaction_add(self, frame):
         data = _validated(ReactionFrameSerializer, frame)
-        await sync_to_async(chat_services.reaction_add)(
+        await db_call(chat_services.reaction_add)(
             party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
         )
 
     async def on_reaction_remove(self, frame):
         data = _validated(ReactionFrameSerializer, frame)
-        await sync_to_async(chat_services.reaction_remove)(
+        await db_call(chat_services.reaction_remove)(
             party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
         )
 
     async def on_playback_update(self, frame):
         data = _validated(PlaybackUpdateSerializer, frame)
-        await sync_to_async(chat_services.playback_update)(
+        await db_call(chat_services.playback_update)(
             party_id=self.party_id, user=self.user, state=data["state"], position=data["position"]
         )
 
     async def on_typing(self, frame):
-        await sync_to_async(chat_services.typing_notify)(
+        await db_call(chat_services.typing_notify)(
             party_id=self.party_id, user=self.user, sender_channel=self.channel_name
         )
 
     async def on_history(self, frame):
         data = _validated(HistoryFrameSerializer, frame)
-        messages, next_before = await sync_to_async(chat_services.message_history)(
+        messages, next_before = await db_call(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=data.get("before"), limit=data["limit"], lang=data.get("lang")
         )
         await self.send_json(
@@ -221,7 +222,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_resume(self, frame):
         data = _validated(ResumeFrameSerializer, frame)
-        messages = await sync_to_async(chat_services.message_resume)(
+        messages = await db_call(chat_services.message_resume)(
             party_id=self.party_id, user=self.user, after=data["after"], lang=data.get("lang")
         )
         await self.send_json(

@@ -19,12 +19,12 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from pymongo.errors import PyMongoError
 
 from chat import services as chat_services
 from parties import services as party_services
+from watchparty.dbcalls import db_call
 from watchparty.errors import Forbidden, NotFound
 from watchparty.realtime import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame, party_group
 from watchparty.timeutil import utcnow
@@ -93,10 +93,10 @@ class SurvivesLayerOutage:
         if not self.joined_group:
             return
         try:
-            await sync_to_async(party_services.party_get_for_member)(
+            await db_call(party_services.party_get_for_member)(
                 party_id=self.party_id, user=self.user, require_active=True
             )
-            messages = await sync_to_async(self._messages_since)(event["since"])
+            messages = await db_call(self._messages_since)(event["since"])
         except NotFound:  # the seat went away during the outage
             await self.close(code=CLOSE_FORBIDDEN)
             return
