@@ -90,7 +90,7 @@ class Target:
     kind: str  # app | channels | websockets
     server: str | None = None
     layer: str | None = None
-    fixes: str | None = None  # appfix only: BENCH_FIXES for this target ("appfix-uvicorn-pubsub@threads+gclog")
+    fixes: str | None = None  # appfix only: BENCH_FIXES for this target ("appfix-uvicorn-pubsub@onethread+gclog")
 
     @classmethod
     def parse(cls, name: str) -> Target:
