@@ -8,6 +8,9 @@ chat/consumers.py, chat/services.py, watchparty/asgi.py and watchparty/dbcalls.p
 - ``onethread``: the app as it was before watchparty/dbcalls.py: every WebSocket frame's service
   call runs on the one shared sync thread (``sync_to_async``, ``thread_sensitive=True``) instead of
   the database call pool; to measure that pool side by side with the app (docs/performance.md).
+- ``nohop``: a client's frame (``websocket.receive``) skips channels' ``close_old_connections`` hop
+  onto the shared sync thread (which ``dispatch`` runs before every handler). Measured, small gain
+  (docs/performance.md, G); not adopted.
 - ``gclog``: log every garbage collection over 20 ms (a diagnostic).
 """
 
@@ -45,3 +48,14 @@ if "gclog" in FIXES:
                 print(f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}", file=sys.stderr, flush=True)
 
     gc.callbacks.append(_gc_callback)
+
+if "nohop" in FIXES:
+    _dispatch = consumers.PartyConsumer.dispatch
+
+    async def dispatch(self, message):
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await _dispatch(self, message)
+
+    consumers.PartyConsumer.dispatch = dispatch
