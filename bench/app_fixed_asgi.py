@@ -1,12 +1,16 @@
 """Bench-only experiments: the app with changes that docs/performance.md measured but the product
 does not (or not yet) have, applied by monkeypatching at start-up so that they can be measured side
 by side with the app as it is. The `appfix-<server>-<layer>` targets of bench/run.py serve it.
-(The ``dispatch``, ``payloads`` and ``gcfreeze`` changes measured here earlier are now in
-chat/consumers.py, chat/services.py and watchparty/asgi.py.) BENCH_FIXES (comma-separated; default ``threads``) picks them:
+(The ``dispatch``, ``payloads``, ``gcfreeze`` and ``threads`` changes measured here earlier are now in
+chat/consumers.py, chat/services.py, watchparty/asgi.py and watchparty/dbcalls.py.) BENCH_FIXES
+(comma-separated; default ``onethread``) picks them:
 
-- ``threads``: ``chat.send`` runs ``message_send`` with ``thread_sensitive=False`` (a thread pool)
-  instead of on that one shared thread; the service uses only pymongo/Redis clients (thread-safe),
-  never the Django ORM.
+- ``onethread``: the app as it was before watchparty/dbcalls.py: every WebSocket frame's service
+  call runs on the one shared sync thread (``sync_to_async``, ``thread_sensitive=True``) instead of
+  the database call pool; to measure that pool side by side with the app (docs/performance.md).
+- ``nohop``: a client's frame (``websocket.receive``) skips channels' ``close_old_connections`` hop
+  onto the shared sync thread (which ``dispatch`` runs before every handler). Measured, small gain
+  (docs/performance.md, G); not adopted.
 - ``gclog``: log every garbage collection over 20 ms (a diagnostic).
 """
 
@@ -18,27 +22,14 @@ from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
 
 from asgiref.sync import sync_to_async  # noqa: E402
 
-from chat import consumers, services as chat_services  # noqa: E402
+from chat import consumers  # noqa: E402
 
-FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "threads").split(",") if f.strip()}
-PartyConsumer = consumers.PartyConsumer
+FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "onethread").split(",") if f.strip()}
 
-if "threads" in FIXES:
+if "onethread" in FIXES:
+    from chat import layer_resilience
 
-    async def on_chat_send(self, frame):
-        data = consumers._validated(consumers.ChatSendSerializer, frame)
-        result = await sync_to_async(chat_services.message_send, thread_sensitive=False)(
-            party_id=self.party_id,
-            user=self.user,
-            text=data["message"],
-            message_type=data["message_type"],
-            client_id=data.get("client_id"),
-        )
-        if not (result.created and result.delivered):
-            await self.send_json({"type": "chat.message", "message": chat_services.message_payload(result.message)})
-
-    PartyConsumer.on_chat_send = on_chat_send
-    PartyConsumer.FRAME_HANDLERS = {**PartyConsumer.FRAME_HANDLERS, "chat.send": on_chat_send}
+    consumers.db_call = layer_resilience.db_call = sync_to_async
 
 if "gclog" in FIXES:
     # Diagnostics: log every garbage collection that takes longer than 20 ms.
@@ -57,3 +48,14 @@ if "gclog" in FIXES:
                 print(f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}", file=sys.stderr, flush=True)
 
     gc.callbacks.append(_gc_callback)
+
+if "nohop" in FIXES:
+    _dispatch = consumers.PartyConsumer.dispatch
+
+    async def dispatch(self, message):
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await _dispatch(self, message)
+
+    consumers.PartyConsumer.dispatch = dispatch

@@ -90,7 +90,7 @@ class Target:
     kind: str  # app | channels | websockets
     server: str | None = None
     layer: str | None = None
-    fixes: str | None = None  # appfix only: BENCH_FIXES for this target ("appfix-uvicorn-pubsub@threads+gclog")
+    fixes: str | None = None  # appfix only: BENCH_FIXES for this target ("appfix-uvicorn-pubsub@onethread+gclog")
 
     @classmethod
     def parse(cls, name: str) -> Target:
@@ -765,6 +765,8 @@ def server_env(args, target: Target, db_url: str, extra: dict[str, str] | None =
     for item in args.server_env:
         k, _, v = item.partition("=")
         env[k] = v
+    if target.is_app:  # the baselines have no database
+        env["EMBEDDED_DB_LATENCY_MS"] = str(args.db_latency_ms)
     if target.fixes:
         env["BENCH_FIXES"] = target.fixes
     env.update(extra or {})
@@ -873,7 +875,8 @@ def markdown(summary: dict[str, dict], history: list[dict] | None, args, meta: d
         "",
         f"Machine: {meta['cpus']} CPUs, load average at start {meta['loadavg']}, nice {args.nice}; {args.clients} clients in parties of "
         f"{args.party_size}, {args.rate} msg/s offered in total for {args.duration} s per target; Redis "
-        f"`{args.redis_url}`; app on the embedded mongomock database (MONGODB_URI unset).",
+        f"`{args.redis_url}`; app on the embedded mongomock database (MONGODB_URI unset), "
+        f"simulated round trip {args.db_latency_ms} ms per database operation (--db-latency-ms).",
     ]
     if summary:
         lines += [
@@ -998,6 +1001,8 @@ def main() -> None:
     parser.add_argument("--user-limit-seconds", type=float, default=5, help="... in this many seconds")
     parser.add_argument("--limit-margin", type=float, default=0.25, help="extra seconds the clients leave in the window")
     parser.add_argument("--allow-over-limit", action="store_true", help="let --rate exceed one message a second per client")
+    parser.add_argument("--db-latency-ms", type=float, default=0, metavar="MS", help="app only: the embedded database "
+                        "waits this long before every operation, simulating a remote MongoDB's round trip (e.g. 2 or 5)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment")
     parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help="py-spy the server for this long during the load")
     parser.add_argument("--history-messages", type=int, default=0, help="seed this many messages and time history pages")

@@ -32,6 +32,7 @@ from parties import services as party_services
 from parties.serializers import ParticipantRefSerializer, PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
+from watchparty.dbcalls import db_call
 from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
 from watchparty.ratelimit import check_rate
 from watchparty.realtime import (
@@ -94,7 +95,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         try:
-            party = await sync_to_async(party_services.party_socket_access)(party_id=self.party_id, user=self.user)
+            party = await db_call(party_services.party_socket_access)(party_id=self.party_id, user=self.user)
         except NotFound:
             await self.close(code=CLOSE_NOT_FOUND)
             return
@@ -110,7 +111,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         self.joined_group = True
         # After joining the group: whoever comes or goes after this count is heard as a frame.
         try:
-            online = await sync_to_async(chat_services.presence_connect)(
+            online = await db_call(chat_services.presence_connect)(
                 party=party, user=self.user, channel_name=self.channel_name
             )
         except TooManySockets:
@@ -119,9 +120,13 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         self.present = True
         metrics.WEBSOCKETS_OPEN.inc()
         self.counted_open = True
-        messages, next_before = await sync_to_async(chat_services.message_history)(
-            party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
-        )
+        try:
+            messages, next_before = await db_call(chat_services.message_history)(
+                party_id=self.party_id, user=self.user, before=None, limit=settings.CHAT_HISTORY_PAGE_SIZE
+            )
+        except ServiceError:  # the seat went away (removed, left, ended) while the socket opened
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         await self.send_json(self.party_state_frame(party, messages, next_before, online))
 
     def party_state_frame(self, party, messages, next_before: str | None, online: list[str]) -> dict[str, Any]:
@@ -147,7 +152,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             self.joined_group = False
         if self.present:
             self.present = False
-            await sync_to_async(chat_services.presence_disconnect)(
+            await db_call(chat_services.presence_disconnect)(
                 party_id=self.party_id, user=self.user, channel_name=self.channel_name
             )
 
@@ -239,7 +244,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         setting = self.FRAME_RATE_LIMITS.get(frame_type, "FRAME_RATE_LIMIT")
         if setting is not None:
             key = f"frame:{setting}:{self.party_id}:{self.user.pk}"
-            await sync_to_async(check_rate, thread_sensitive=False)(key, getattr(settings, setting))
+            await db_call(check_rate)(key, getattr(settings, setting))
 
     async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
         frame = {"type": "error", **exc.payload()}
@@ -250,7 +255,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_chat_send(self, frame):
         data = _validated(ChatSendSerializer, frame)
-        result = await sync_to_async(chat_services.message_send)(
+        result = await db_call(chat_services.message_send)(
             party_id=self.party_id,
             user=self.user,
             text=data["message"],
@@ -264,30 +269,30 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_reaction_add(self, frame):
         data = _validated(ReactionFrameSerializer, frame)
-        await sync_to_async(chat_services.reaction_add)(
+        await db_call(chat_services.reaction_add)(
             party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
         )
 
     async def on_reaction_remove(self, frame):
         data = _validated(ReactionFrameSerializer, frame)
-        await sync_to_async(chat_services.reaction_remove)(
+        await db_call(chat_services.reaction_remove)(
             party_id=self.party_id, message_id=data["message_id"], user=self.user, emoji=data["emoji"]
         )
 
     async def on_playback_update(self, frame):
         data = _validated(PlaybackUpdateSerializer, frame)
-        await sync_to_async(chat_services.playback_update)(
+        await db_call(chat_services.playback_update)(
             party_id=self.party_id, user=self.user, state=data["state"], position=data["position"]
         )
 
     async def on_typing(self, frame):
-        await sync_to_async(chat_services.typing_notify)(
+        await db_call(chat_services.typing_notify)(
             party_id=self.party_id, user=self.user, sender_channel=self.channel_name
         )
 
     async def on_history(self, frame):
         data = _validated(HistoryFrameSerializer, frame)
-        messages, next_before = await sync_to_async(chat_services.message_history)(
+        messages, next_before = await db_call(chat_services.message_history)(
             party_id=self.party_id, user=self.user, before=data.get("before"), limit=data["limit"], lang=data.get("lang")
         )
         await self.send_json(
@@ -300,7 +305,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_resume(self, frame):
         data = _validated(ResumeFrameSerializer, frame)
-        messages = await sync_to_async(chat_services.message_resume)(
+        messages = await db_call(chat_services.message_resume)(
             party_id=self.party_id, user=self.user, after=data["after"], lang=data.get("lang")
         )
         await self.send_json(

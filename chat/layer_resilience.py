@@ -22,12 +22,12 @@ import logging
 import random
 from datetime import datetime, timedelta
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from pymongo.errors import PyMongoError
 
 from chat import services as chat_services
 from parties import services as party_services
+from watchparty.dbcalls import db_call
 from watchparty.errors import Forbidden, NotFound
 from watchparty.realtime import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame, party_group
 from watchparty.timeutil import utcnow
@@ -97,14 +97,14 @@ class SurvivesLayerOutage:
         if not self.joined_group:
             return
         try:
-            party = await sync_to_async(party_services.party_get_for_member)(
+            party = await db_call(party_services.party_get_for_member)(
                 party_id=self.party_id, user=self.user, require_active=True
             )
-            messages, next_before = await sync_to_async(self._messages_since)(event["since"])
-            translated = await sync_to_async(chat_services.message_translations)(
+            messages, next_before = await db_call(self._messages_since)(event["since"])
+            translated = await db_call(chat_services.message_translations)(
                 party_id=self.party_id, user=self.user, message_ids=[m.id for m in messages]
             )
-            online = await sync_to_async(chat_services.presence_online)(party_id=self.party_id)
+            online = await db_call(chat_services.presence_online)(party_id=self.party_id)
         except NotFound:  # the seat went away during the outage
             await self.close(code=CLOSE_FORBIDDEN)
             return

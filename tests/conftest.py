@@ -38,6 +38,17 @@ def mongo_db(settings):
     client.drop_database(name)
 
 
+SIMULATED_DB_LATENCY_MS = 2
+
+
+@pytest.fixture
+def db_latency(settings):
+    """The embedded database waits SIMULATED_DB_LATENCY_MS before every operation, as a remote
+    server's round trip would (EMBEDDED_DB_LATENCY_MS); a real MONGODB_TEST_URI server has its own."""
+    settings.EMBEDDED_DB_LATENCY_MS = SIMULATED_DB_LATENCY_MS
+    return SIMULATED_DB_LATENCY_MS / 1000
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     for limiter in ratelimit._limiters.values():

@@ -226,6 +226,87 @@ def _stop_reading_at_the_limit() -> None:
     cursor_class._watchparty_limited = True
 
 
+# A remote MongoDB (Atlas, another host) answers each operation after a network round trip of
+# 1-5 ms, during which the calling thread waits and holds no GIL. The embedded database answers
+# at once, which hides any code that makes many threads (or one thread) wait on the database.
+# EMBEDDED_DB_LATENCY_MS puts that wait back: a time.sleep before every operation that would be a
+# round trip to a server. Embedded database only; a real server has its own latency.
+_ROUND_TRIP_METHODS = {
+    "mongomock.collection.Collection": (
+        *_MONGOMOCK_WRITES,
+        "find_one",
+        "aggregate",
+        "count_documents",
+        "estimated_document_count",
+        "distinct",
+        "drop",
+        "drop_indexes",
+        "list_indexes",
+        "index_information",
+        "rename",
+    ),
+    "mongomock.database.Database": (
+        "command",
+        "list_collection_names",
+        "create_collection",
+        "drop_collection",
+        "rename_collection",
+    ),
+    "mongomock.mongo_client.MongoClient": ("drop_database", "list_database_names"),
+}
+# pymongo's find() returns a cursor without asking the server; the first fetch sends `find` and
+# gets up to 101 documents, and one `getMore` fetches the rest of a page this app reads.
+_FIRST_BATCH = 101
+_in_round_trip = threading.local()
+
+
+def _wait_like_a_remote_server() -> None:
+    latency_ms = settings.EMBEDDED_DB_LATENCY_MS
+    if latency_ms > 0:
+        time.sleep(latency_ms / 1000)
+
+
+def _simulate_round_trips() -> None:
+    import importlib
+
+    import mongomock.collection
+
+    if getattr(mongomock.collection.Collection, "_watchparty_round_trips", False):
+        return
+
+    def one_round_trip(method):
+        # mongomock's methods call one another (find_one -> find -> cursor): one call from the
+        # app is one round trip however it is implemented.
+        @functools.wraps(method)
+        def wrapper(*args, **kwargs):
+            if getattr(_in_round_trip, "active", False):
+                return method(*args, **kwargs)
+            _wait_like_a_remote_server()
+            _in_round_trip.active = True
+            try:
+                return method(*args, **kwargs)
+            finally:
+                _in_round_trip.active = False
+
+        return wrapper
+
+    for path, names in _ROUND_TRIP_METHODS.items():
+        module_name, _, class_name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        for name in names:
+            setattr(cls, name, one_round_trip(getattr(cls, name)))
+
+    cursor_class = mongomock.collection.Cursor
+    next_document = cursor_class.__next__
+
+    def __next__(self):
+        if self._emitted in (0, _FIRST_BATCH) and not getattr(_in_round_trip, "active", False):
+            _wait_like_a_remote_server()  # `find`, then the one `getMore`
+        return next_document(self)
+
+    cursor_class.__next__ = cursor_class.next = __next__
+    mongomock.collection.Collection._watchparty_round_trips = True
+
 
 def _create_client(uri: str):
     if not uri:
@@ -236,6 +317,7 @@ def _create_client(uri: str):
         _compare_unique_keys_directly()
         _find_by_id_directly()
         _stop_reading_at_the_limit()
+        _simulate_round_trips()  # last: the wait comes before the write lock, as on a network
         logger.warning(
             "MONGODB_URI is not set: using an in-process mongomock database. "
             "Parties and messages will NOT survive a restart, and each process has its own data."

@@ -133,6 +133,12 @@ MONGODB_CONNECT_TIMEOUT_MS = env_int("MONGODB_CONNECT_TIMEOUT_MS", 5_000)
 MONGODB_SERVER_SELECTION_TIMEOUT_MS = env_int("MONGODB_SERVER_SELECTION_TIMEOUT_MS", 5_000)
 # Commands at least this slow are logged (watchparty.mongo.slow) and kept for the admin; negative: off.
 MONGODB_SLOW_COMMAND_MS = env_int("MONGODB_SLOW_COMMAND_MS", 100)
+# Embedded database only: wait this long before every operation, as a remote server's round trip
+# would (a simulation for the bench and tests; docs/performance.md). 0: answer at once.
+EMBEDDED_DB_LATENCY_MS = float(os.environ.get("EMBEDDED_DB_LATENCY_MS", "") or 0)
+# Threads per process for WebSocket calls to services that use only MongoDB and Redis
+# (watchparty/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
+DB_CALL_THREADS = env_int("DB_CALL_THREADS", 16)
 
 # --- Monitoring: /metrics answers a staff session or "Authorization: Bearer <METRICS_TOKEN>" ---
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -108,3 +108,59 @@ def test_embedded_ttl_monitor_honours_a_partial_filter(mongo_db, monkeypatch):
         ("covered", True),
         ("other", False),
     ]
+
+
+def test_simulated_latency_is_one_wait_per_round_trip(mongo_db, settings, monkeypatch):
+    """EMBEDDED_DB_LATENCY_MS waits once per operation a server would answer, however mongomock nests its calls."""
+    import pytest
+
+    if settings.MONGODB_URI:
+        pytest.skip("a simulation of the embedded database only")
+    waits = []
+    monkeypatch.setattr(mongo, "_wait_like_a_remote_server", lambda: waits.append(1))
+    items = mongo_db["latency_probe"]
+    items.insert_one({"n": 0})
+    items.insert_many([{"n": n} for n in range(1, 300)])
+    items.update_one({"n": 1}, {"$set": {"seen": True}})
+    items.find_one_and_update({"n": 2}, {"$set": {"seen": True}})
+    assert items.find_one({"n": 3})["n"] == 3
+    assert items.count_documents({"seen": True}) == 2
+    assert len(list(items.aggregate([{"$match": {"n": {"$lt": 10}}}]))) == 10
+    assert len(list(items.find({"n": {"$lt": 50}}).sort("n", -1).limit(20))) == 20  # find
+    assert len(list(items.find({}))) == 300  # find, then one getMore after the first batch of 101
+    items.delete_one({"n": 0})
+    mongo_db.command("ping")
+    assert len(waits) == 12
+
+
+def test_simulated_latency_delays_operations_without_serializing_threads(mongo_db, settings):
+    """N operations on one thread take at least N x the latency; threads wait in parallel, as on a network."""
+    import threading
+    import time
+
+    import pytest
+
+    if settings.MONGODB_URI:
+        pytest.skip("a simulation of the embedded database only")
+    settings.EMBEDDED_DB_LATENCY_MS = 50
+    items = mongo_db["latency_probe"]
+    started = time.perf_counter()
+    for n in range(5):
+        items.insert_one({"n": n})
+        items.find_one({"n": n})
+    assert time.perf_counter() - started >= 10 * 0.050
+
+    threads = [threading.Thread(target=items.insert_one, args=({"t": n},)) for n in range(8)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.perf_counter() - started < 8 * 0.050 * 0.75  # not one after the other
+    assert items.count_documents({"t": {"$exists": True}}) == 8
+
+    settings.EMBEDDED_DB_LATENCY_MS = 0
+    started = time.perf_counter()
+    for n in range(20):
+        items.find_one({"n": 0})
+    assert time.perf_counter() - started < 20 * 0.050 / 2
