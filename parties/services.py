@@ -96,9 +96,12 @@ def party_get_for_member(*, party_id: str, user, require_active: bool = False) -
     return party
 
 
-def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: str, sender: str | None = None) -> None:
+def presence_broadcast(
+    party: Party, *, user_id: str, user_name: str, reason: str, sender: str | None = None, banned: bool = False
+) -> None:
     """``participant.joined`` (reason ``joined``, ``connected``) or ``participant.left`` (``left``,
-    ``removed``, ``disconnected``) to the party. A socket whose user left or was removed closes."""
+    ``removed``, ``disconnected``) to the party. A socket whose user left or was removed closes.
+    ``banned`` goes with ``removed``: whether the room code still admits the user."""
     frame_type = "participant.joined" if reason in {"joined", "connected"} else "participant.left"
     payload = {
         "user_id": user_id,
@@ -106,6 +109,8 @@ def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: st
         "participant_count": party.participant_count,
         "reason": reason,
     }
+    if reason == "removed":
+        payload["banned"] = banned
     broadcast(party.id, frame_type, payload, user_id=user_id, reason=reason, sender=sender)
 
 
@@ -393,7 +398,7 @@ def participant_remove(*, party_id: str, user, target_id: str) -> Party:
         change=lambda seat: repository.ban_participant(party_id, actor_id=actor_id, target_id=target_id, at=utcnow()),
         describe=lambda seat: f"removed and banned {seat.user_name} (user {seat.user_id})",
     )
-    presence_broadcast(updated, user_id=target_id, user_name=seat.user_name, reason="removed")
+    presence_broadcast(updated, user_id=target_id, user_name=seat.user_name, reason="removed", banned=True)
     return updated
 
 

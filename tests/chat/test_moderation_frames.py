@@ -53,7 +53,7 @@ async def test_host_removes_a_guest_whose_sockets_close_and_who_cannot_rejoin(ro
     try:
         await host.send_json_to({"type": "participant.remove", "user_id": str(s["guest"].pk)})
         left = await receive_type(host, "participant.left")
-        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "removed"
+        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "removed" and left["banned"] is True
         assert (await receive_type(guest, "participant.left"))["reason"] == "removed"
         assert await close_code(guest) == 4403
         again, _ = await open_socket(s["party"].id, s["tokens"]["guest"])

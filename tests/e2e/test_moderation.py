@@ -3,6 +3,8 @@ message, the host deletes a guest's message, mutes, co-hosts and hands over the 
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.helpers import create_party_on_home, expect, join_on_home, message_item, messages, send
 
 
@@ -33,7 +35,13 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     click_then_confirm(person_item(alice, "Bob"), "Remove")
 
     expect(person_item(alice, "Bob")).to_have_count(0)
-    expect(bob.page.locator(".notice[data-key='removed']")).to_contain_text("You were removed from this party")
+    # One removed state: a single notice that says it is final, no Leave, nothing to send.
+    notices = bob.page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices).to_have_text(re.compile("You were removed from this party by its host. You cannot join it again."))
+    expect(bob.page.locator("#connection-state")).to_have_text("Disconnected")
+    expect(notices).to_have_count(1)  # the socket's close did not add a second one
+    expect(bob.page.locator("#player-placeholder")).to_have_text("You were removed from this party.")
     expect(bob.page.locator("#message-input")).to_be_disabled()
     expect(bob.page.locator("#leave-btn")).to_be_hidden()
     bob.page.screenshot(path=str(artifacts_dir / "moderation-removed.png"))

@@ -78,17 +78,8 @@ export class Moderation {
       this.removed = true;
       this.decorateMessages({ again: true });
       this.decoratePeople({ again: true });
-      this.notices.show("removed", "error", "You were removed from this party by its host. You cannot join it again.", {
-        sticky: true,
-        actions: [{ label: "Back to home", href: "/" }],
-      });
-      document.getElementById("room")?.classList.add("room-removed");
-      for (const id of ["leave-btn", "end-btn"]) {
-        const button = document.getElementById(id);
-        if (button) button.hidden = true; // no seat left to leave
-      }
     }
-    return false; // room.js still updates the people list and closes
+    return false; // room.js shows the removed state (one notice) and updates the people list
   }
 
   announceOwnChange(action) {

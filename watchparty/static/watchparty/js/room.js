@@ -64,6 +64,7 @@ const state = {
   ended: false,
   closed: null, // why the socket closed for good
   seatLost: null, // "left" | "removed": participant.left said so about us
+  banned: false, // with seatLost "removed": the room code no longer admits us
   participants: new Map(), // user_id -> {user_id, user_name}
   online: new Map(), // user_id -> open sockets we know of (1 per user when the server lists them)
   onlinePerUser: false, // party.state carried `online`: presence frames come once per user
@@ -412,7 +413,6 @@ function onJoined(frame) {
 
 function onLeft(frame) {
   if (frame.reason === "left" || frame.reason === "removed") {
-    if (frame.user_id === me) state.seatLost = frame.reason; // our socket closes next (4403)
     state.participants.delete(frame.user_id);
     state.online.delete(frame.user_id);
   } else {
@@ -421,6 +421,13 @@ function onLeft(frame) {
   if (state.typers.delete(frame.user_id)) renderTyping();
   setSeatCount(frame.participant_count);
   renderPeople();
+  if (frame.user_id === me && (frame.reason === "left" || frame.reason === "removed")) {
+    // Our socket closes next (4403), and onClosed says so. Removed: say it now, rather than wait
+    // for the close (the close then replaces this notice with the same one).
+    state.seatLost = frame.reason;
+    state.banned = frame.reason === "removed" && frame.banned === true;
+    if (frame.reason === "removed") showNoSeat();
+  }
 }
 
 function onError(frame) {
@@ -564,14 +571,7 @@ function onClosed(reason) {
       actions: [{ label: "Log in", href: loginUrl() }],
     });
   } else if (reason === "forbidden") {
-    const text =
-      state.seatLost === "removed"
-        ? "You were removed from this party."
-        : state.seatLost === "left"
-          ? "You left this party (from another window)."
-          : "You no longer have a seat in this party.";
-    notices.show("closed", "error", text, { sticky: true, actions: [home] });
-    showOver("You no longer have a seat in this party.");
+    showNoSeat();
   } else {
     notices.show("closed", "error", "This party does not exist or has ended.", { sticky: true, actions: [home] });
     showOver("This party is not available.");
@@ -597,6 +597,21 @@ function showOver(text) {
     control.hidden = true;
   }
   els.syncStatus.textContent = "";
+}
+
+/** No seat any more (removed, left from another window, or refused): one notice, the over state. */
+function showNoSeat() {
+  state.closed = "forbidden";
+  let text = "You no longer have a seat in this party.";
+  if (state.seatLost === "removed") {
+    text = state.banned
+      ? "You were removed from this party by its host. You cannot join it again."
+      : "You were removed from this party.";
+  } else if (state.seatLost === "left") text = "You left this party (from another window).";
+  // The same key each time: the close that follows participant.left replaces, never adds.
+  notices.show("closed", "error", text, { sticky: true, actions: [{ label: "Back to home", href: "/" }] });
+  showOver(state.seatLost === "removed" ? "You were removed from this party." : "You no longer have a seat in this party.");
+  updateComposer();
 }
 
 function showEnded() {
