@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import CHAT_SEND_LIMIT
+from tests.e2e.conftest import CHAT_SEND_LIMIT, HISTORY_WINDOW_S
 from tests.e2e.helpers import create_party_by_api, expect, messages, open_room
 
 
-def test_scrolling_up_loads_older_messages(people):
+def long_chat(people, title: str) -> tuple:
+    """Frank's party with 56 messages ("Message 01" ... "Message 56"): (frank, party, texts)."""
     frank = people("frank", "Frank")
     grace = people("grace", "Grace")
-    party = create_party_by_api(frank, title="Long chat")
+    party = create_party_by_api(frank, title=title)
     response = grace.api("POST", "/api/parties/join/", data={"room_code": party["room_code"]})
     assert response.status == 200, response.text()
     texts = [f"Message {n:02d}" for n in range(1, 57)]
@@ -17,6 +18,11 @@ def test_scrolling_up_loads_older_messages(people):
         author = frank if n % 2 == 0 else grace
         response = author.api("POST", f"/api/parties/{party['id']}/messages/", data={"message": text})
         assert response.status == 201, response.text()
+    return frank, party, texts
+
+
+def test_scrolling_up_loads_older_messages(people):
+    frank, party, texts = long_chat(people, "Long chat")
 
     open_room(frank, party["id"])
     items = frank.page.locator("#messages li.msg")
@@ -31,6 +37,30 @@ def test_scrolling_up_loads_older_messages(people):
     assert shown == texts
     # The view stayed where the reader was: the message that was on top is still in sight.
     assert frank.page.locator("#chat-scroll").evaluate("s => s.scrollTop") > 0
+
+
+def test_a_rate_limited_older_page_says_so_and_loads_on_retry(people):
+    """Past the history limit (shared by the user's tabs), the room says so instead of "Loading…"
+    for ever, and the same button loads the page once the limit allows."""
+    frank, party, _ = long_chat(people, "Two tabs")
+    open_room(frank, party["id"])
+    other_tab = frank.context.new_page()
+    other_tab.goto(f"{frank.base_url}/parties/{party['id']}/")
+    expect(other_tab.locator("#connection-state")).to_have_text("Live")
+    other_tab.locator("#chat-scroll").evaluate("s => { s.scrollTop = 0; }")
+    expect(other_tab.locator("#messages li.msg")).to_have_count(56)
+
+    page = frank.page
+    items = page.locator("#messages li.msg")
+    page.locator("#chat-scroll").evaluate("s => { s.scrollTop = 0; }")
+    expect(page.locator(".notice[data-key='history']")).to_contain_text("too fast")
+    expect(page.locator("#history-status")).to_have_text("Load earlier messages")
+    expect(items).to_have_count(50)
+
+    expect(page.locator(".notice[data-key='history']")).to_have_count(0, timeout=(HISTORY_WINDOW_S + 5) * 1000)
+    page.locator("#history-status").get_by_role("button", name="Load earlier messages").click()
+    expect(items).to_have_count(56)
+    expect(page.locator("#history-status")).to_have_text("This is the start of the chat.")
 
 
 def test_sends_over_the_rate_limit_wait_and_go_out(people):

@@ -75,7 +75,11 @@ const state = {
   nextBefore: null,
   loadingOlder: false,
   olderTimer: null,
-  requests: [], // "older" | "resume" for each history/resume frame awaiting its `history` reply
+  // Each history/resume frame awaiting its `history` reply, in the order sent: {kind: "older" |
+  // "resume", id, after}. `id` is the frame's client_id, which an error about it echoes.
+  requests: [],
+  olderBlockedUntil: 0, // a rate-limited `history`: no new one before this time (ms)
+  resumeTimer: null,
   pending: new Map(), // client_id -> {text, timer, failed}
 };
 
@@ -325,6 +329,7 @@ function onPartyState(frame) {
   // What we had before this connection: everything newer comes back with `resume`.
   const resumeAfter = state.connectedOnce ? chat.newestId() : null;
   state.requests = [];
+  clearTimeout(state.resumeTimer); // this connection asks for its own catch-up below
   state.loadingOlder = false;
   // `online` lists the users with a socket open (ourselves included). A server without it
   // (older ones) leaves what we saw (participant.joined/left, connected/disconnected) as the
@@ -363,15 +368,23 @@ function onChatMessage(message) {
 }
 
 function requestResume(after) {
-  state.requests.push("resume");
-  sendFrame({ type: "resume", after });
+  clearTimeout(state.resumeTimer);
+  state.resumeTimer = null;
+  const id = randomId();
+  state.requests.push({ kind: "resume", id, after });
+  sendFrame({ type: "resume", after, client_id: id });
 }
 
 function loadOlder() {
   if (!state.nextBefore || state.loadingOlder || !state.ready) return;
+  if (Date.now() < state.olderBlockedUntil) {
+    showOlderRateLimited();
+    return;
+  }
   state.loadingOlder = true;
-  state.requests.push("older");
-  sendFrame({ type: "history", before: state.nextBefore, limit: HISTORY_PAGE });
+  const id = randomId();
+  state.requests.push({ kind: "older", id });
+  sendFrame({ type: "history", before: state.nextBefore, limit: HISTORY_PAGE, client_id: id });
   renderHistoryStatus();
   clearTimeout(state.olderTimer);
   state.olderTimer = setTimeout(() => {
@@ -381,7 +394,7 @@ function loadOlder() {
 }
 
 function onHistory(frame) {
-  const kind = state.requests.shift() || "resume";
+  const kind = state.requests.shift()?.kind || "resume";
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   if (kind === "older") {
@@ -432,21 +445,11 @@ function onLeft(frame) {
 
 function onError(frame) {
   if (frame.client_id && state.pending.has(frame.client_id)) return onSendError(frame);
-  const head = state.requests[0];
-  if (head && (frame.code === "not_found" || frame.code === "invalid") && (!frame.errors || frame.errors.before || frame.errors.after)) {
-    // The history/resume request at the head of the queue failed.
-    state.requests.shift();
-    if (head === "older") {
-      clearTimeout(state.olderTimer);
-      state.loadingOlder = false;
-      state.nextBefore = null;
-      renderHistoryStatus();
-    }
-    return undefined;
-  }
+  const index = frame.client_id ? state.requests.findIndex((request) => request.id === frame.client_id) : -1;
+  if (index >= 0) return onRequestError(state.requests.splice(index, 1)[0], frame);
   switch (frame.code) {
     case "rate_limited":
-      return undefined; // every chat.send carries a client_id: this was a typing frame, harmless
+      return undefined; // chat.send, history and resume carry a client_id: this was typing or the like
     case "chat_disabled":
       return notices.show("chat", "warn", "Chat is turned off for this party.", { timeout: 6000 });
     case "forbidden":
@@ -460,6 +463,38 @@ function onError(frame) {
     default:
       return notices.show("error", "error", frame.detail || "Something went wrong.", { timeout: 6000 });
   }
+}
+
+/** A history or resume frame was refused: it gets no `history` reply, so it leaves the queue. */
+function onRequestError(request, frame) {
+  const wait = Math.max(1, Math.ceil(Number(frame.retry_after) || 1));
+  if (request.kind === "resume") {
+    // Messages sent while we were away are still missing: ask again once the server allows it.
+    if (frame.code === "rate_limited" || frame.code === "unavailable") {
+      notices.show("resume", "info", `Catching up on missed messages in ${wait} s…`, { timeout: wait * 1000 });
+      state.resumeTimer = setTimeout(() => {
+        if (state.ready) requestResume(request.after);
+      }, wait * 1000);
+    }
+    return undefined; // not_found/invalid: that message is gone; party.state had the newest page
+  }
+  clearTimeout(state.olderTimer);
+  state.loadingOlder = false;
+  if (frame.code === "rate_limited") {
+    state.olderBlockedUntil = Date.now() + wait * 1000;
+    showOlderRateLimited();
+  } else if (frame.code === "unavailable") {
+    notices.show("history", "warn", "Earlier messages could not be loaded just now. Try again.", { timeout: 5000 });
+  } else {
+    state.nextBefore = null; // not_found/invalid: nothing before that message to page back to
+  }
+  renderHistoryStatus();
+  return undefined;
+}
+
+function showOlderRateLimited() {
+  const wait = Math.max(1, Math.ceil((state.olderBlockedUntil - Date.now()) / 1000));
+  notices.show("history", "warn", `Loading earlier messages too fast. Try again in ${wait} s.`, { timeout: wait * 1000 });
 }
 
 // --- sending chat: every message keeps its client_id until the server has it -------------------
