@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import CHAT_SEND_LIMIT, HISTORY_WINDOW_S
-from tests.e2e.helpers import create_party_by_api, expect, messages, open_room
+from tests.e2e.helpers import create_party_by_api, expect, messages, open_room, post_messages
 
 
 def long_chat(people, title: str) -> tuple:
@@ -14,10 +14,7 @@ def long_chat(people, title: str) -> tuple:
     response = grace.api("POST", "/api/parties/join/", data={"room_code": party["room_code"]})
     assert response.status == 200, response.text()
     texts = [f"Message {n:02d}" for n in range(1, 57)]
-    for n, text in enumerate(texts):  # two authors: each stays under the send limit
-        author = frank if n % 2 == 0 else grace
-        response = author.api("POST", f"/api/parties/{party['id']}/messages/", data={"message": text})
-        assert response.status == 201, response.text()
+    post_messages([frank, grace], party["id"], texts)
     return frank, party, texts
 
 

@@ -326,10 +326,15 @@ function onFrame(frame) {
 }
 
 function onPartyState(frame) {
-  // What we had before this connection: everything newer comes back with `resume`.
-  const resumeAfter = state.connectedOnce ? chat.newestId() : null;
-  state.requests = [];
+  // A second party.state on the same socket follows a server-side outage (docs/PROTOCOL.md): it
+  // replaces what we knew, messages included. On a new socket we merge, and `resume` brings
+  // everything newer than what we had.
+  const sameSocket = state.ready;
+  const resumeAfter = state.connectedOnce && !sameSocket ? chat.newestId() : null;
+  // Replies still due on this socket answer questions about the list we are replacing.
+  state.requests = sameSocket ? state.requests.map((request) => ({ ...request, kind: "stale" })) : [];
   clearTimeout(state.resumeTimer); // this connection asks for its own catch-up below
+  clearTimeout(state.olderTimer);
   state.loadingOlder = false;
   // `online` lists the users with a socket open (ourselves included). A server without it
   // (older ones) leaves what we saw (participant.joined/left, connected/disconnected) as the
@@ -343,8 +348,13 @@ function onPartyState(frame) {
   player?.apply(frame.party.playback, { initial: true });
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
-  chat.merge(messages, { forceScroll: !state.connectedOnce });
-  if (!state.connectedOnce) state.nextBefore = messages.length >= HISTORY_PAGE ? messages[0].id : null;
+  if (sameSocket) chat.replace(messages);
+  else chat.merge(messages, { forceScroll: !state.connectedOnce });
+  if (!state.connectedOnce || sameSocket) {
+    // Older servers send no next_before: a full page means there may be more.
+    if (typeof frame.next_before === "string" || frame.next_before === null) state.nextBefore = frame.next_before;
+    else state.nextBefore = messages.length >= HISTORY_PAGE ? messages[0].id : null;
+  }
   renderHistoryStatus();
   if (resumeAfter) requestResume(resumeAfter);
   for (const clientId of state.pending.keys()) transmit(clientId);
@@ -395,6 +405,7 @@ function loadOlder() {
 
 function onHistory(frame) {
   const kind = state.requests.shift()?.kind || "resume";
+  if (kind === "stale") return; // asked before a fresh party.state replaced the list
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   if (kind === "older") {
@@ -446,7 +457,10 @@ function onLeft(frame) {
 function onError(frame) {
   if (frame.client_id && state.pending.has(frame.client_id)) return onSendError(frame);
   const index = frame.client_id ? state.requests.findIndex((request) => request.id === frame.client_id) : -1;
-  if (index >= 0) return onRequestError(state.requests.splice(index, 1)[0], frame);
+  if (index >= 0) {
+    const request = state.requests.splice(index, 1)[0];
+    return request.kind === "stale" ? undefined : onRequestError(request, frame);
+  }
   switch (frame.code) {
     case "rate_limited":
       return undefined; // chat.send, history and resume carry a client_id: this was typing or the like
