@@ -277,7 +277,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def on_playback_update(self, frame):
         data = _validated(PlaybackUpdateSerializer, frame)
         await sync_to_async(chat_services.playback_update)(
-            party_id=self.party_id, user=self.user, state=data["state"], position=data["position"]
+            party_id=self.party_id, user=self.user, state=data["state"], position=data["position"], rate=data["rate"]
         )
 
     async def on_typing(self, frame):

@@ -82,6 +82,7 @@ class ParticipantSerializer(serializers.Serializer):
 class PlaybackSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=("playing", "paused"))
     position = serializers.FloatField()
+    rate = serializers.FloatField()
     updated_at = UtcDateTimeField()
 
 
