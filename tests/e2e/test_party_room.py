@@ -90,6 +90,9 @@ def test_two_people_watch_and_chat_together(people, server, artifacts_dir):
     expect(bob.page.locator("#sync-status")).to_contain_text("Paused")
     alice.page.evaluate(f"{PLAYER}.currentTime = 12")  # as dragging the seek bar does
     wait_player(bob, "v.paused && !v.seeking && Math.abs(v.currentTime - 12) < 0.6")
+    alice.page.evaluate(f"{PLAYER}.playbackRate = 0.5")  # as the player's speed menu does
+    wait_player(bob, "v.playbackRate === 0.5")
+    expect(bob.page.locator("#sync-status")).to_contain_text("Paused at 0.5×")
 
     # Bob's connection drops. Messages sent meanwhile arrive once each when he is back, and what
     # he wrote while offline goes out then.

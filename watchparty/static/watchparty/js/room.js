@@ -238,7 +238,9 @@ function renderPlayerStatus() {
     text = "This video could not be loaded.";
   } else {
     const time = `${formatClock(video.currentTime)} / ${formatClock(video.duration)}`;
-    const doing = video.paused ? "Paused" : "Playing";
+    const rate = Number(video.playbackRate);
+    const speed = Number.isFinite(rate) && Math.abs(rate - 1) > 0.01 ? ` at ${Math.round(rate * 100) / 100}×` : "";
+    const doing = `${video.paused ? "Paused" : "Playing"}${speed}`;
     if (isHost()) text = `${doing} · ${time} · you control playback for everyone`;
     else if (!party.sync_playback) text = `${time} · sync is off: your player is your own`;
     else text = `${doing} · ${time} · in sync with ${party.host_name}`;
