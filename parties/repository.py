@@ -345,6 +345,20 @@ def ban_participant(party_id: str, *, actor_id: str, target_id: str, at: datetim
     )
 
 
+def unban_participant(party_id: str, *, actor_id: str, target_id: str) -> Party | None:
+    """Lift the target's ban, so that the room code admits them again. None unless the party is
+    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host."""
+    return _update_party(
+        party_id,
+        {
+            "ended_at": None,
+            "banned_ids": target_id,
+            "$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}],
+        },
+        {"$pull": {"banned_ids": target_id}},
+    )
+
+
 def set_muted(party_id: str, *, actor_id: str, target_id: str, muted: bool) -> Party | None:
     """Mute or unmute the target's chat. None when the filter of ``_moderated_by`` refuses."""
     change = {"$addToSet": {"muted_ids": target_id}} if muted else {"$pull": {"muted_ids": target_id}}
