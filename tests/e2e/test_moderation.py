@@ -28,6 +28,7 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     send(alice, "Welcome!")
     expect(messages(bob, "Welcome!")).to_have_count(1)
     expect(bob.page.locator("#participants .person-mod")).to_have_count(0)
+    expect(bob.page.locator("details.bans")).to_be_hidden()  # nor the list of banned users
     expect(message_item(bob, "Welcome!").locator(".msg-mod")).to_have_count(0)
 
     alice.page.set_viewport_size({"width": 1366, "height": 768})
@@ -52,6 +53,17 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     bob.page.get_by_role("button", name="Join party").click()
     expect(bob.page.get_by_text("You were removed from this party and cannot join it again.")).to_be_visible()
     assert "/parties/" not in bob.page.url
+
+    # Alice lifts the ban from the list of banned users; the code admits Bob again.
+    bans = alice.page.locator("details.bans")
+    bans.locator("summary").click()
+    banned_bob = bans.locator("li.ban").filter(has_text="Bob")
+    expect(banned_bob).to_have_count(1)
+    click_then_confirm(banned_bob, "Lift ban")
+    expect(bans.locator("li")).to_have_text(["Nobody is banned."])
+    expect(alice.page.locator(".notice[data-key='ban']")).to_contain_text("Bob may join again")
+    join_on_home(bob, code)
+    expect(person_item(alice, "Bob")).to_have_count(1)
 
 
 def test_author_edits_and_the_other_sees_it_marked_edited(people, artifacts_dir):
