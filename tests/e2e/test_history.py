@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import CHAT_SEND_LIMIT, HISTORY_WINDOW_S
+from tests.e2e.conftest import CHAT_SEND_LIMIT, HISTORY_WINDOW_S, RESUME_LIMIT
 from tests.e2e.helpers import create_party_by_api, expect, messages, open_room, post_messages
 
 
@@ -58,6 +58,34 @@ def test_a_rate_limited_older_page_says_so_and_loads_on_retry(people):
     page.locator("#history-status").get_by_role("button", name="Load earlier messages").click()
     expect(items).to_have_count(56)
     expect(page.locator("#history-status")).to_have_text("This is the start of the chat.")
+
+
+def test_a_rate_limited_resume_does_not_jam_older_pages(people):
+    """A reconnect's catch-up refused as too fast says it will try again, and loading older
+    messages afterwards still works (the refused request left the queue)."""
+    frank, party, texts = long_chat(people, "Catch-up")
+    open_room(frank, party["id"])
+    page = frank.page
+    # Another socket of Frank's uses up his catch-ups (the limit counts all his sockets).
+    page.evaluate(
+        """([partyId, count]) => new Promise((resolve) => {
+            const ws = new WebSocket(`ws://${location.host}/ws/parties/${partyId}/`);
+            ws.onmessage = (event) => {
+                if (JSON.parse(event.data).type !== "party.state") return;
+                for (let n = 0; n < count; n++) ws.send(JSON.stringify({ type: "resume", after: "0".repeat(24) }));
+                resolve();
+            };
+        })""",
+        [party["id"], RESUME_LIMIT],
+    )
+    page.evaluate("window.__watchparty.dropSocket()")
+    expect(page.locator(".notice[data-key='resume']")).to_contain_text("Catching up on missed messages")
+    expect(page.locator("#connection-state")).to_have_text("Live")
+
+    page.locator("#chat-scroll").evaluate("s => { s.scrollTop = 0; }")
+    expect(page.locator("#messages li.msg")).to_have_count(56)
+    expect(page.locator("#history-status")).to_have_text("This is the start of the chat.")
+    assert page.locator("#messages .msg-text").all_inner_texts() == texts
 
 
 def test_sends_over_the_rate_limit_wait_and_go_out(people):
