@@ -29,7 +29,7 @@ from chat.serializers import (
     ResumeFrameSerializer,
 )
 from parties import services as party_services
-from parties.serializers import ParticipantRefSerializer, PartySerializer
+from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
 from watchparty import metrics
 from watchparty.api import OBJECT_ID_RE
 from watchparty.dbcalls import db_call
@@ -282,7 +282,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def on_playback_update(self, frame):
         data = _validated(PlaybackUpdateSerializer, frame)
         await db_call(chat_services.playback_update)(
-            party_id=self.party_id, user=self.user, state=data["state"], position=data["position"]
+            party_id=self.party_id, user=self.user, state=data["state"], position=data["position"], rate=data["rate"]
         )
 
     async def on_typing(self, frame):
@@ -336,6 +336,14 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     on_co_host_remove = _participant_frame(party_services.co_host_set, co_host=False)
     on_host_transfer = _participant_frame(party_services.host_transfer)
 
+    async def on_participant_unban(self, frame):
+        # Bans are never sent to the party: only the moderator who lifted one hears the bans left.
+        data = _validated(ParticipantRefSerializer, frame)
+        banned = await sync_to_async(party_services.participant_unban)(
+            party_id=self.party_id, user=self.user, target_id=data["user_id"]
+        )
+        await self.send_json({"type": "party.bans", **PartyBansSerializer({"banned": banned}).data})
+
     FRAME_HANDLERS = {
         "chat.send": on_chat_send,
         "reaction.add": on_reaction_add,
@@ -353,6 +361,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "co_host.add": on_co_host_add,
         "co_host.remove": on_co_host_remove,
         "host.transfer": on_host_transfer,
+        "participant.unban": on_participant_unban,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------

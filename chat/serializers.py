@@ -14,6 +14,9 @@ from watchparty.text import clean_message_text, find_executable_markup, is_emoji
 CLIENT_MESSAGE_TYPES = ("text", "emoji")
 PLAYBACK_STATES = ("playing", "paused")
 MAX_PLAYBACK_POSITION_SECONDS = 7 * 24 * 3600
+# Playback speeds: the range a <video> and the YouTube player both offer.
+MIN_PLAYBACK_RATE = 0.25
+MAX_PLAYBACK_RATE = 2.0
 
 
 class MessageTextField(StrictCharField):
@@ -146,6 +149,7 @@ class ResumeFrameSerializer(serializers.Serializer):
 class PlaybackUpdateSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=PLAYBACK_STATES)
     position = StrictNumberField(min_value=0, max_value=MAX_PLAYBACK_POSITION_SECONDS)
+    rate = StrictNumberField(required=False, default=1.0, min_value=MIN_PLAYBACK_RATE, max_value=MAX_PLAYBACK_RATE)
 
 
 class MessageSerializer(serializers.Serializer):

@@ -389,15 +389,21 @@ def typing_notify(*, party_id: str, user, sender_channel: str) -> None:
     )
 
 
-def playback_update(*, party_id: str, user, state: str, position: float) -> dict:
-    """The host sets play/pause and position; every socket gets ``playback.state``."""
+def playback_update(*, party_id: str, user, state: str, position: float, rate: float = 1.0) -> dict:
+    """The host sets play/pause, position and speed; every socket gets ``playback.state``."""
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     if party.host_id != str(user.pk):
         raise Forbidden("Only the host controls playback.")
     updated_at = utcnow()
-    if not party_repository.set_playback(party_id, state=state, position=position, updated_at=updated_at):
+    if not party_repository.set_playback(party_id, state=state, position=position, updated_at=updated_at, rate=rate):
         raise NotFound("No such party.")
-    payload = {"state": state, "position": position, "updated_at": isoformat_z(updated_at), "by": str(user.pk)}
+    payload = {
+        "state": state,
+        "position": position,
+        "rate": rate,
+        "updated_at": isoformat_z(updated_at),
+        "by": str(user.pk),
+    }
     broadcast(party_id, "playback.state", payload)
     return payload
 

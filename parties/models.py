@@ -23,6 +23,7 @@ class ModerationAction(models.Model):
         ADD_CO_HOST = "add_co_host", "Name co-host"
         REMOVE_CO_HOST = "remove_co_host", "Unname co-host"
         TRANSFER_HOST = "transfer_host", "Hand over host"
+        UNBAN_PARTICIPANT = "unban_participant", "Lift ban"
 
     # PROTECT: a moderator with a history is deactivated, not deleted, so the log keeps its "who".
     moderator = models.ForeignKey(

@@ -93,6 +93,7 @@ class Playback:
     state: str
     position: float
     updated_at: datetime
+    rate: float = 1.0  # playback speed; parties stored before it existed play at 1
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def _to_party(doc: dict[str, Any]) -> Party:
             state=playback.get("state", "paused"),
             position=float(playback.get("position", 0.0)),
             updated_at=playback.get("updated_at", doc["created_at"]),
+            rate=float(playback.get("rate", 1.0)),
         ),
         created_at=doc["created_at"],
         started_at=doc.get("started_at"),
@@ -209,7 +211,7 @@ def insert_party(new: NewParty) -> Party:
         "sync_playback": new.sync_playback,
         "participants": [{"user_id": new.host_id, "user_name": new.host_name, "joined_at": new.created_at}],
         "participant_count": 1,
-        "playback": {"state": "paused", "position": 0.0, "updated_at": new.created_at},
+        "playback": {"state": "paused", "position": 0.0, "rate": 1.0, "updated_at": new.created_at},
         "created_at": new.created_at,
         "started_at": new.created_at,
         "ended_at": None,
@@ -343,6 +345,20 @@ def ban_participant(party_id: str, *, actor_id: str, target_id: str, at: datetim
     )
 
 
+def unban_participant(party_id: str, *, actor_id: str, target_id: str) -> Party | None:
+    """Lift the target's ban, so that the room code admits them again. None unless the party is
+    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host."""
+    return _update_party(
+        party_id,
+        {
+            "ended_at": None,
+            "banned_ids": target_id,
+            "$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}],
+        },
+        {"$pull": {"banned_ids": target_id}},
+    )
+
+
 def set_muted(party_id: str, *, actor_id: str, target_id: str, muted: bool) -> Party | None:
     """Mute or unmute the target's chat. None when the filter of ``_moderated_by`` refuses."""
     change = {"$addToSet": {"muted_ids": target_id}} if muted else {"$pull": {"muted_ids": target_id}}
@@ -386,8 +402,8 @@ def end_party(party_id: str, ended_at: datetime) -> Party | None:
     return _to_party(doc) if doc else None
 
 
-def set_playback(party_id: str, *, state: str, position: float, updated_at: datetime) -> bool:
-    """Record the host's play/pause and position on an active party."""
+def set_playback(party_id: str, *, state: str, position: float, updated_at: datetime, rate: float = 1.0) -> bool:
+    """Record the host's play/pause, position and speed on an active party."""
     oid = _oid(party_id)
     if oid is None:
         return False
@@ -395,7 +411,7 @@ def set_playback(party_id: str, *, state: str, position: float, updated_at: date
         {"_id": oid, "ended_at": None},
         {
             "$set": {
-                "playback": {"state": state, "position": position, "updated_at": updated_at},
+                "playback": {"state": state, "position": position, "rate": rate, "updated_at": updated_at},
                 "last_activity_at": updated_at,
             }
         },

@@ -68,6 +68,17 @@ class ParticipantRefSerializer(serializers.Serializer):
     user_id = StrictCharField(min_length=1, max_length=64, trim_whitespace=False)
 
 
+class BannedUserSerializer(serializers.Serializer):
+    user_id = serializers.CharField()
+    user_name = serializers.CharField()
+
+
+class PartyBansSerializer(serializers.Serializer):
+    """Who the room code refuses (host and co-hosts only): the HTTP answer and the `party.bans` frame."""
+
+    banned = BannedUserSerializer(many=True)
+
+
 class PartyListQuerySerializer(serializers.Serializer):
     include_ended = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=100)
@@ -82,6 +93,7 @@ class ParticipantSerializer(serializers.Serializer):
 class PlaybackSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=("playing", "paused"))
     position = serializers.FloatField()
+    rate = serializers.FloatField()
     updated_at = UtcDateTimeField()
 
 

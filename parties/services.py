@@ -96,9 +96,12 @@ def party_get_for_member(*, party_id: str, user, require_active: bool = False) -
     return party
 
 
-def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: str, sender: str | None = None) -> None:
+def presence_broadcast(
+    party: Party, *, user_id: str, user_name: str, reason: str, sender: str | None = None, banned: bool = False
+) -> None:
     """``participant.joined`` (reason ``joined``, ``connected``) or ``participant.left`` (``left``,
-    ``removed``, ``disconnected``) to the party. A socket whose user left or was removed closes."""
+    ``removed``, ``disconnected``) to the party. A socket whose user left or was removed closes.
+    ``banned`` goes with ``removed``: whether the room code still admits the user."""
     frame_type = "participant.joined" if reason in {"joined", "connected"} else "participant.left"
     payload = {
         "user_id": user_id,
@@ -106,6 +109,8 @@ def presence_broadcast(party: Party, *, user_id: str, user_name: str, reason: st
         "participant_count": party.participant_count,
         "reason": reason,
     }
+    if reason == "removed":
+        payload["banned"] = banned
     broadcast(party.id, frame_type, payload, user_id=user_id, reason=reason, sender=sender)
 
 
@@ -393,8 +398,64 @@ def participant_remove(*, party_id: str, user, target_id: str) -> Party:
         change=lambda seat: repository.ban_participant(party_id, actor_id=actor_id, target_id=target_id, at=utcnow()),
         describe=lambda seat: f"removed and banned {seat.user_name} (user {seat.user_id})",
     )
-    presence_broadcast(updated, user_id=target_id, user_name=seat.user_name, reason="removed")
+    presence_broadcast(updated, user_id=target_id, user_name=seat.user_name, reason="removed", banned=True)
     return updated
+
+
+@dataclass(frozen=True)
+class BannedUser:
+    user_id: str
+    user_name: str
+
+
+def _banned_users(party: Party) -> list[BannedUser]:
+    """The party's banned users with their display names (from the accounts), in ban order."""
+    pks = [int(user_id) for user_id in party.banned_ids if user_id.isdigit()]
+    users = {str(user.pk): user for user in get_user_model().objects.filter(pk__in=pks)}
+    return [
+        BannedUser(user_id=user_id, user_name=user_display_name(users[user_id]) if user_id in users else "(deleted user)")
+        for user_id in party.banned_ids
+    ]
+
+
+def _moderator_party(*, party_id: str, user) -> Party:
+    """The active party, if ``user`` is its host or a co-host; NotFound for outsiders (as
+    party_get_for_member), Forbidden for the other participants and in an ended party."""
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if not party.is_moderator(str(user.pk)):
+        raise Forbidden("Only the host and co-hosts can do that.")
+    return party
+
+
+def party_bans(*, party_id: str, user) -> list[BannedUser]:
+    """Who is banned from the party's room code, for its host and co-hosts only (nobody else is
+    ever told)."""
+    return _banned_users(_moderator_party(party_id=party_id, user=user))
+
+
+def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser]:
+    """The host or a co-host lifts a ban: the room code admits the user again (they join as
+    anyone does). Recorded in the moderation log; nothing is broadcast, since bans are never sent
+    to the party. Returns the bans left."""
+    actor_id = str(user.pk)
+    party = _moderator_party(party_id=party_id, user=user)
+    if target_id not in party.banned_ids:
+        raise NotFound("That user is not banned from this party.")
+    target = next(banned for banned in _banned_users(party) if banned.user_id == target_id)
+    with moderation_record(
+        moderator=user,
+        action=ModerationAction.Action.UNBAN_PARTICIPANT,
+        party_id=party_id,
+        target_user_id=target_id,
+    ) as record:
+        updated = repository.unban_participant(party_id, actor_id=actor_id, target_id=target_id)
+        if updated is None:  # lifted by someone else, the role lost, or the party ended meanwhile
+            raise NotFound("That user is not banned from this party.")
+        record.detail = (
+            f"In the room, {user_display_name(user)} (user {actor_id}, {_role(party, actor_id)}) lifted the ban "
+            f"on {target.user_name} (user {target_id}) in party {party.room_code}."
+        )
+    return _banned_users(updated)
 
 
 def participant_mute(*, party_id: str, user, target_id: str, muted: bool) -> Party:

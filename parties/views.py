@@ -12,6 +12,7 @@ from parties.serializers import (
     PartyCreateSerializer,
     PartyJoinSerializer,
     PartyListQuerySerializer,
+    PartyBansSerializer,
     PartyListSerializer,
     PartySerializer,
 )
@@ -70,6 +71,23 @@ class PartyDetailView(APIView):
     def get(self, request, party_id: str):
         validate_object_id(party_id, "party_id")
         return _party_response(services.party_get_for_member(party_id=party_id, user=request.user))
+
+
+class PartyBansView(APIView):
+    @extend_schema(
+        operation_id="parties_bans",
+        parameters=[PARTY_ID],
+        responses={
+            200: PartyBansSerializer,
+            403: OpenApiResponse(ErrorSerializer, description="Not the host or a co-host, or the party has ended."),
+            **ERRORS,
+        },
+        summary="Who the room code refuses (host and co-hosts only); lift a ban with participant.unban",
+    )
+    def get(self, request, party_id: str):
+        validate_object_id(party_id, "party_id")
+        banned = services.party_bans(party_id=party_id, user=request.user)
+        return Response(PartyBansSerializer({"banned": banned}).data)
 
 
 class PartyJoinView(APIView):

@@ -134,6 +134,7 @@ def _exercise_parties(make_user):
     banned = make_user()
     services.party_join(room_code=party.room_code, user=banned)
     services.participant_remove(party_id=party.id, user=host, target_id=str(banned.pk))
+    services.participant_unban(party_id=party.id, user=host, target_id=str(banned.pk))
     services.party_end(party_id=party.id, user=host)
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -44,9 +45,18 @@ class LoginPage(auth_views.LoginView):
         return limited_status(request, super().post(request, *args, **kwargs))
 
 
+def safe_next(request) -> str:
+    """The `next` page asked for (an invite link, say), if it is on this site; else ""
+    (the check LoginView makes)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    return target if allowed else ""
+
+
 def signup(request):
+    next_url = safe_next(request)
     if request.user.is_authenticated:
-        return redirect("home")
+        return redirect(next_url or "home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         # Only a sign-up that would create an account counts against the client's limit.
@@ -58,8 +68,8 @@ def signup(request):
         else:
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("home")
-    return limited_status(request, render(request, "registration/signup.html", {"form": form}))
+            return redirect(next_url or "home")
+    return limited_status(request, render(request, "registration/signup.html", {"form": form, "next": next_url}))
 
 
 @login_required

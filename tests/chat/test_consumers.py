@@ -196,6 +196,9 @@ async def test_repeated_client_id_stores_once_and_returns_same_id(party_setup):
         ({"type": "reaction.add", "message_id": "65a1b2c3d4e5f60718293a4b", "emoji": "a"}, "emoji"),
         ({"type": "playback.update", "state": "rewinding", "position": 1}, "state"),
         ({"type": "playback.update", "state": "playing", "position": "12"}, "position"),
+        ({"type": "playback.update", "state": "playing", "position": 1, "rate": 4}, "rate"),
+        ({"type": "playback.update", "state": "playing", "position": 1, "rate": 0}, "rate"),
+        ({"type": "playback.update", "state": "playing", "position": 1, "rate": "1.5"}, "rate"),
         ({"type": "history", "before": {"$gt": ""}}, "before"),
         ({"type": "history", "limit": 1000}, "limit"),
         ({"type": "resume"}, "after"),
@@ -298,11 +301,28 @@ async def test_playback_is_host_only(party_setup):
         await host.send_json_to({"type": "playback.update", "state": "playing", "position": 42.5})
         state = await receive_type(guest, "playback.state")
         assert state["state"] == "playing" and state["position"] == 42.5 and state["by"] == str(s["host"].pk)
-        assert state["updated_at"].endswith("Z")
+        assert state["updated_at"].endswith("Z") and state["rate"] == 1  # no rate: normal speed
         await guest.send_json_to({"type": "playback.update", "state": "paused", "position": 1})
         assert (await receive_type(guest, "error"))["code"] == "forbidden"
         party = await sync_to_async(party_repository.get_party)(s["party"].id)
         assert party.playback.state == "playing" and party.playback.position == 42.5
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+async def test_playback_rate_reaches_everyone_and_new_sockets(party_setup):
+    """The host's speed (rate) goes out in playback.state and is in the party a new socket gets."""
+    s = await sync_to_async(party_setup)()
+    host, _ = await joined(s["party"].id, s["host_token"])
+    guest, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await host.send_json_to({"type": "playback.update", "state": "playing", "position": 10, "rate": 1.5})
+        state = await receive_type(guest, "playback.state")
+        assert (state["state"], state["position"], state["rate"]) == ("playing", 10, 1.5)
+        await guest.disconnect()
+        guest, first = await joined(s["party"].id, s["guest_token"])
+        assert first["party"]["playback"]["rate"] == 1.5
     finally:
         await host.disconnect()
         await guest.disconnect()

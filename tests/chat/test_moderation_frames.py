@@ -53,7 +53,7 @@ async def test_host_removes_a_guest_whose_sockets_close_and_who_cannot_rejoin(ro
     try:
         await host.send_json_to({"type": "participant.remove", "user_id": str(s["guest"].pk)})
         left = await receive_type(host, "participant.left")
-        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "removed"
+        assert left["user_id"] == str(s["guest"].pk) and left["reason"] == "removed" and left["banned"] is True
         assert (await receive_type(guest, "participant.left"))["reason"] == "removed"
         assert await close_code(guest) == 4403
         again, _ = await open_socket(s["party"].id, s["tokens"]["guest"])
@@ -69,9 +69,47 @@ async def test_host_removes_a_guest_whose_sockets_close_and_who_cannot_rejoin(ro
         await guest.disconnect()
 
 
+async def test_host_lifts_a_ban_over_the_socket_and_the_user_joins_again(room, api_client):
+    """participant.unban answers the sender alone with party.bans (the bans left), and the room
+    code admits the user again; GET /api/parties/{id}/bans/ lists bans for the host only."""
+    s = await sync_to_async(room)()
+    guest_id = str(s["guest"].pk)
+    await sync_to_async(party_services.participant_remove)(party_id=s["party"].id, user=s["host"], target_id=guest_id)
+    bans_url = f"/api/parties/{s['party'].id}/bans/"
+    response = await sync_to_async(api_client(s["host"]).get)(bans_url)
+    assert response.status_code == 200 and response.json() == {"banned": [{"user_id": guest_id, "user_name": "Guest"}]}
+    response = await sync_to_async(api_client(s["other"]).get)(bans_url)
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    host, _ = await joined(s, "host")
+    other, _ = await joined(s, "other")
+    try:
+        await other.send_json_to({"type": "participant.unban", "user_id": guest_id})
+        assert (await receive_type(other, "error"))["code"] == "forbidden"
+        await host.send_json_to({"type": "participant.unban", "user_id": guest_id})
+        assert await receive_type(host, "party.bans") == {"type": "party.bans", "banned": []}
+        assert await other.receive_nothing(timeout=0.2)  # bans are never sent to the party
+        await host.send_json_to({"type": "participant.unban", "user_id": guest_id})
+        assert (await receive_type(host, "error"))["code"] == "not_found"
+        response = await sync_to_async(api_client(s["guest"]).post)(
+            "/api/parties/join/", {"room_code": s["party"].room_code}, format="json"
+        )
+        assert response.status_code == 200
+    finally:
+        await host.disconnect()
+        await other.disconnect()
+
+
 @pytest.mark.parametrize(
     "frame_type",
-    ["participant.remove", "participant.mute", "participant.unmute", "co_host.add", "co_host.remove", "host.transfer"],
+    [
+        "participant.remove",
+        "participant.mute",
+        "participant.unmute",
+        "co_host.add",
+        "co_host.remove",
+        "host.transfer",
+        "participant.unban",
+    ],
 )
 async def test_a_guest_sending_a_moderation_frame_is_refused(room, frame_type):
     """Every moderation frame from a plain guest gets `forbidden`; the party is unchanged."""
@@ -93,6 +131,7 @@ async def test_a_guest_sending_a_moderation_frame_is_refused(room, frame_type):
     [
         {"type": "participant.remove", "user_id": {"$ne": None}},
         {"type": "participant.mute", "user_id": 7},
+        {"type": "participant.unban", "user_id": {"$in": ["1"]}},
         {"type": "co_host.add"},
         {"type": "message.delete", "message_id": {"$gt": ""}},
         {"type": "message.edit", "message_id": "65a1b2c3d4e5f60718293a4b", "message": "<script>x</script>"},

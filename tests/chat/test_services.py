@@ -93,6 +93,14 @@ def test_reaction_limit_is_an_invalid_error(user, party, settings):
     assert "emoji" in excinfo.value.errors
 
 
+def test_playback_update_stores_and_broadcasts_the_rate(user, party):
+    """playback_update keeps the speed with the party and sends it in playback.state."""
+    receive = listen(party.id)
+    services.playback_update(party_id=party.id, user=user, state="playing", position=5.0, rate=0.5)
+    assert party_services.party_get_for_member(party_id=party.id, user=user).playback.rate == 0.5
+    assert '"rate":0.5' in receive()["frame"]
+
+
 def test_moderation_delete_of_missing_message(user, party):
     """Deleting a message that does not exist is not_found."""
     with pytest.raises(NotFound):

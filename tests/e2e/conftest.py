@@ -36,6 +36,12 @@ SERVER_START_TIMEOUT_S = 30
 EXPECT_TIMEOUT_MS = 10_000
 CHAT_SEND_LIMIT = 40
 CHAT_SEND_WINDOW_S = 2
+# One older page per user per party in any 5 s, so that a test can go past it with a second tab.
+HISTORY_LIMIT = 1
+HISTORY_WINDOW_S = 5
+# Three catch-ups per user per party in any 5 s (a reconnect sends one).
+RESUME_LIMIT = 3
+RESUME_WINDOW_S = 5
 
 
 def _server_env(tmp: Path) -> dict[str, str]:
@@ -58,6 +64,12 @@ def _server_env(tmp: Path) -> dict[str, str]:
             "CHAT_SEND_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
             "CHAT_SEND_USER_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),
             "CHAT_SEND_USER_RATE_LIMIT_SECONDS": str(CHAT_SEND_WINDOW_S),
+            # test_a_rate_limited_older_page_says_so_and_loads_on_retry goes past this one.
+            "HISTORY_RATE_LIMIT_COUNT": str(HISTORY_LIMIT),
+            "HISTORY_RATE_LIMIT_SECONDS": str(HISTORY_WINDOW_S),
+            # test_a_rate_limited_resume_does_not_jam_older_pages goes past this one.
+            "RESUME_RATE_LIMIT_COUNT": str(RESUME_LIMIT),
+            "RESUME_RATE_LIMIT_SECONDS": str(RESUME_WINDOW_S),
             # Every browser signs up and logs in from 127.0.0.1: the defaults per address would refuse them.
             "SIGNUP_RATE_LIMIT_COUNT": "100000",
             "LOGIN_RATE_LIMIT_IP_COUNT": "100000",

@@ -61,9 +61,13 @@
     }
 
     setPlaybackRate(rate) {
+      fake.calls.push(`setPlaybackRate ${rate}`);
       this.time = this.now();
       this.since = Date.now();
+      const changed = rate !== this.rate;
       this.rate = rate;
+      // As YouTube does, after the change (its speed menu calls this too).
+      if (changed) setTimeout(() => this.options.events.onPlaybackRateChange?.({ target: this, data: rate }), 0);
     }
 
     mute() {

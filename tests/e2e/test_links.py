@@ -25,7 +25,7 @@ def wait_fake(person, condition: str) -> None:
 
 
 def test_a_youtube_party_plays_in_sync(people):
-    """The host's play, seek (on YouTube's own bar) and pause reach the guest's YouTube player."""
+    """The host's play, speed, seek (on YouTube's own controls) and pause reach the guest's player."""
     alice = people("alice", "Alice")
     bob = people("bob", "Bob")
     for person in (alice, bob):
@@ -43,6 +43,10 @@ def test_a_youtube_party_plays_in_sync(people):
     wait_fake(bob, "p.state === 1")
     expect(bob.page.locator("#sync-status")).to_contain_text("Playing")
     expect(bob.page.locator("#sync-status")).to_contain_text("in sync with Alice")
+
+    alice.page.evaluate("() => window.__fakeYT.players[0].setPlaybackRate(1.5)")  # YouTube's speed menu
+    wait_fake(bob, "p.rate === 1.5")
+    expect(bob.page.locator("#sync-status")).to_contain_text("Playing at 1.5×")
 
     alice.page.evaluate("() => window.__fakeYT.players[0].seekTo(300, true)")  # YouTube's seek bar
     wait_fake(bob, "p.getCurrentTime() > 299 && p.getCurrentTime() < 310")

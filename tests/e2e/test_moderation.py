@@ -3,6 +3,8 @@ message, the host deletes a guest's message, mutes, co-hosts and hands over the 
 
 from __future__ import annotations
 
+import re
+
 from tests.e2e.helpers import create_party_on_home, expect, join_on_home, message_item, messages, send
 
 
@@ -26,6 +28,7 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     send(alice, "Welcome!")
     expect(messages(bob, "Welcome!")).to_have_count(1)
     expect(bob.page.locator("#participants .person-mod")).to_have_count(0)
+    expect(bob.page.locator("details.bans")).to_be_hidden()  # nor the list of banned users
     expect(message_item(bob, "Welcome!").locator(".msg-mod")).to_have_count(0)
 
     alice.page.set_viewport_size({"width": 1366, "height": 768})
@@ -33,7 +36,13 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     click_then_confirm(person_item(alice, "Bob"), "Remove")
 
     expect(person_item(alice, "Bob")).to_have_count(0)
-    expect(bob.page.locator(".notice[data-key='removed']")).to_contain_text("You were removed from this party")
+    # One removed state: a single notice that says it is final, no Leave, nothing to send.
+    notices = bob.page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices).to_have_text(re.compile("You were removed from this party by its host. You cannot join it again."))
+    expect(bob.page.locator("#connection-state")).to_have_text("Disconnected")
+    expect(notices).to_have_count(1)  # the socket's close did not add a second one
+    expect(bob.page.locator("#player-placeholder")).to_have_text("You were removed from this party.")
     expect(bob.page.locator("#message-input")).to_be_disabled()
     expect(bob.page.locator("#leave-btn")).to_be_hidden()
     bob.page.screenshot(path=str(artifacts_dir / "moderation-removed.png"))
@@ -44,6 +53,17 @@ def test_host_removes_a_guest_who_cannot_rejoin(people, artifacts_dir):
     bob.page.get_by_role("button", name="Join party").click()
     expect(bob.page.get_by_text("You were removed from this party and cannot join it again.")).to_be_visible()
     assert "/parties/" not in bob.page.url
+
+    # Alice lifts the ban from the list of banned users; the code admits Bob again.
+    bans = alice.page.locator("details.bans")
+    bans.locator("summary").click()
+    banned_bob = bans.locator("li.ban").filter(has_text="Bob")
+    expect(banned_bob).to_have_count(1)
+    click_then_confirm(banned_bob, "Lift ban")
+    expect(bans.locator("li")).to_have_text(["Nobody is banned."])
+    expect(alice.page.locator(".notice[data-key='ban']")).to_contain_text("Bob may join again")
+    join_on_home(bob, code)
+    expect(person_item(alice, "Bob")).to_have_count(1)
 
 
 def test_author_edits_and_the_other_sees_it_marked_edited(people, artifacts_dir):

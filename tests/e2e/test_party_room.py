@@ -3,6 +3,10 @@ sync, and a dropped connection that loses and duplicates nothing."""
 
 from __future__ import annotations
 
+import json
+import re
+
+from tests.e2e.conftest import HISTORY_WINDOW_S
 from tests.e2e.helpers import (
     create_party_by_api,
     create_party_on_home,
@@ -12,6 +16,7 @@ from tests.e2e.helpers import (
     message_item,
     messages,
     open_room,
+    post_messages,
     send,
 )
 
@@ -85,6 +90,9 @@ def test_two_people_watch_and_chat_together(people, server, artifacts_dir):
     expect(bob.page.locator("#sync-status")).to_contain_text("Paused")
     alice.page.evaluate(f"{PLAYER}.currentTime = 12")  # as dragging the seek bar does
     wait_player(bob, "v.paused && !v.seeking && Math.abs(v.currentTime - 12) < 0.6")
+    alice.page.evaluate(f"{PLAYER}.playbackRate = 0.5")  # as the player's speed menu does
+    wait_player(bob, "v.playbackRate === 0.5")
+    expect(bob.page.locator("#sync-status")).to_contain_text("Paused at 0.5×")
 
     # Bob's connection drops. Messages sent meanwhile arrive once each when he is back, and what
     # he wrote while offline goes out then.
@@ -152,3 +160,72 @@ def test_a_party_without_chat_says_so(people):
     box = ivan.page.locator("#message-input")
     expect(box).to_be_disabled()
     expect(box).to_have_attribute("placeholder", "Chat is turned off for this party.")
+
+
+class HeldRelay:
+    """The page's party socket, relayed by Playwright: while `held`, the server's frames never
+    reach the page (as when the server's channel layer is down); `send` hands the page a frame."""
+
+    def __init__(self, page):
+        self.held = False
+        self.route = None
+        page.route_web_socket(re.compile(r"/ws/parties/"), self.relay)
+
+    def relay(self, route):
+        self.route = route
+        server = route.connect_to_server()
+        route.on_message(lambda message: server.send(message))
+        server.on_message(lambda message: None if self.held else route.send(message))
+
+    def send(self, frame: str) -> None:
+        self.route.send(frame)
+
+
+def test_a_fresh_party_state_on_the_same_socket_replaces_the_chat(people):
+    """After a server-side outage the server sends party.state again on the same socket: the page
+    shows exactly its messages (one deleted meanwhile disappears) and pages back from next_before."""
+    frank = people("frank", "Frank")
+    grace = people("grace", "Grace")
+    party = create_party_by_api(frank, title="Outage")
+    response = grace.api("POST", "/api/parties/join/", data={"room_code": party["room_code"]})
+    assert response.status == 200, response.text()
+    texts = [f"Message {n:02d}" for n in range(1, 56)]
+    post_messages([frank, grace], party["id"], texts)
+
+    relay = HeldRelay(grace.page)
+    open_room(grace, party["id"])
+    items = grace.page.locator("#messages li.msg")
+    grace.page.locator("#chat-scroll").evaluate("s => { s.scrollTop = 0; }")
+    expect(items).to_have_count(55)
+    expect(grace.page.locator("#history-status")).to_have_text("This is the start of the chat.")
+
+    # The outage: Grace's socket stays open but hears nothing while a message goes and one comes.
+    open_room(frank, party["id"])
+    relay.held = True
+    message_item(frank, "Message 55").get_by_role("button", name="Delete", exact=True).click()
+    message_item(frank, "Message 55").get_by_role("button", name="Yes").click()
+    expect(messages(frank, "Message 55")).to_have_count(0)
+    send(frank, "After the outage")
+    expect(messages(grace, "Message 55")).to_have_count(1)
+    expect(messages(grace, "After the outage")).to_have_count(0)
+
+    # What the server sends once its layer is back: a real party.state, read from a second tab.
+    other_tab = grace.context.new_page()
+    received: list[str] = []
+    other_tab.on("websocket", lambda socket: socket.on("framereceived", lambda frame: received.append(frame)))
+    other_tab.goto(f"{grace.base_url}/parties/{party['id']}/")
+    expect(other_tab.locator("#connection-state")).to_have_text("Live")
+    fresh = next(frame for frame in received if json.loads(frame)["type"] == "party.state")
+    assert json.loads(fresh)["next_before"]
+    other_tab.close()
+    relay.held = False
+    relay.send(fresh)
+
+    expect(messages(grace, "Message 55")).to_have_count(0)
+    expect(messages(grace, "After the outage")).to_have_count(1)
+    expect(items).to_have_count(50)
+    grace.page.wait_for_timeout(HISTORY_WINDOW_S * 1000)  # the e2e server's history limit: one page per window
+    grace.page.locator("#history-status").get_by_role("button", name="Load earlier messages").click()
+    expect(items).to_have_count(55)
+    assert grace.page.locator("#messages .msg-text").all_inner_texts() == texts[:-1] + ["After the outage"]
+    expect(grace.page.locator("#history-status")).to_have_text("This is the start of the chat.")

@@ -81,9 +81,13 @@ def test_a_removed_guest_sees_it_plainly_without_leave(people, make_staff, serve
     expect(mod.page.locator(".messagelist")).to_contain_text("was removed")
 
     page = bob.page
-    expect(page.locator(".notice[data-key='closed']")).to_contain_text("You were removed from this party")
     expect(page.locator("#connection-state")).to_have_text("Disconnected")
-    for control in ("#leave-btn", "#resync-btn", "#mute-btn", "#player"):
+    # One notice; a staff removal is no ban, so it does not say the room code refuses them.
+    notices = page.locator("#notices .notice")
+    expect(notices).to_have_count(1)
+    expect(notices.locator(".notice-text")).to_have_text("You were removed from this party.")
+    expect(page.locator("#player-placeholder")).to_have_text("You were removed from this party.")
+    for control in ("#leave-btn", "#end-btn", "#play-toggle", "#resync-btn", "#mute-btn", "#fullscreen-btn", "#player"):
         expect(page.locator(control)).to_be_hidden()
     expect(page.locator("#message-input")).to_be_disabled()
 

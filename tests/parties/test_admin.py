@@ -219,6 +219,7 @@ def test_staff_removes_a_participant(staff_client, staff, party_with_guest):
     frame = receive()
     assert frame["type"] == "participant.left"
     assert frame["user_id"] == str(guest.pk) and frame["reason"] == "removed" and frame["participant_count"] == 1
+    assert frame["banned"] is False  # the room code still admits them: a staff removal is no ban
     # The channel-layer event names the user, so that their own sockets close (4403).
     assert frame["_event"]["user_id"] == str(guest.pk) and frame["_event"]["reason"] == "removed"
     record = ModerationAction.objects.get()

@@ -44,6 +44,7 @@ def test_create_returns_party(user, api_client):
     assert body["created_at"].endswith("Z") and body["ended_at"] is None
     assert body["participants"][0]["user_name"] == "Alice"
     assert len(body["id"]) == 24
+    assert body["playback"] == {"state": "paused", "position": 0.0, "rate": 1.0, "updated_at": body["created_at"]}
 
 
 @pytest.mark.parametrize(

@@ -234,6 +234,36 @@ def test_host_removes_a_guest_who_cannot_rejoin(room):
     assert "Guest" in record.detail and "host" in record.detail
 
 
+def test_a_lifted_ban_lets_the_user_join_again_and_is_logged(room):
+    """The host sees whom the room code refuses, by name; a co-host lifts the ban, which is logged,
+    and the user may join with the room code again."""
+    party, guest = room["party"], room["guest"]
+    services.participant_remove(party_id=party.id, user=room["host"], target_id=str(guest.pk))
+    assert services.party_bans(party_id=party.id, user=room["host"]) == [
+        services.BannedUser(user_id=str(guest.pk), user_name="Guest")
+    ]
+    left = services.participant_unban(party_id=party.id, user=room["co_host"], target_id=str(guest.pk))
+    assert left == [] and services.party_bans(party_id=party.id, user=room["host"]) == []
+    [record] = logged(party.id, "unban_participant")
+    assert record.moderator == room["co_host"] and record.target_user_id == str(guest.pk) and "Guest" in record.detail
+    assert services.party_join(room_code=party.room_code, user=guest).has_participant(str(guest.pk))
+
+
+def test_only_moderators_see_or_lift_bans(room):
+    """A guest may neither list nor lift bans; lifting a ban nobody has is not_found; nothing is logged."""
+    party, guest, other = room["party"], room["guest"], str(room["other"].pk)
+    services.participant_remove(party_id=party.id, user=room["host"], target_id=other)
+    with pytest.raises(Forbidden):
+        services.party_bans(party_id=party.id, user=guest)
+    with pytest.raises(Forbidden):
+        services.participant_unban(party_id=party.id, user=guest, target_id=other)
+    with pytest.raises(NotFound):
+        services.participant_unban(party_id=party.id, user=room["host"], target_id=str(guest.pk))
+    assert not logged(party.id, "unban_participant")
+    with pytest.raises(Banned):
+        services.party_join(room_code=party.room_code, user=room["other"])
+
+
 def test_co_host_removes_a_guest_but_not_the_host_or_a_co_host(room, make_user):
     """A co-host may remove a plain guest; never the host, another co-host or themselves."""
     party, co_host = room["party"], room["co_host"]

@@ -30,6 +30,33 @@ def test_signup_rejects_mismatched_passwords(db):
     assert response.status_code == 200 and not User.objects.filter(username="x").exists()
 
 
+SIGNUP_FIELDS = {"username": "invited", "display_name": "Ivy", "password1": "a-Long-pass-123", "password2": "a-Long-pass-123"}
+
+
+def test_an_invite_link_leads_a_new_user_through_sign_up_to_the_join_form(db):
+    """/join/<code>/ -> login -> sign up -> back on /join/<code>/, `next` carried at every step."""
+    client = Client()
+    login_url = client.get("/join/ABC123/").url
+    assert login_url == "/accounts/login/?next=/join/ABC123/"
+    login_page = client.get(login_url).content.decode()
+    assert 'href="/accounts/signup/?next=/join/ABC123/"' in login_page
+    signup_page = client.get("/accounts/signup/?next=/join/ABC123/").content.decode()
+    assert 'name="next" value="/join/ABC123/"' in signup_page
+    assert 'href="/accounts/login/?next=/join/ABC123/"' in signup_page
+    response = client.post("/accounts/signup/", {**SIGNUP_FIELDS, "next": "/join/ABC123/"})
+    assert response.status_code == 302 and response.url == "/join/ABC123/"
+    assert client.get(response.url).status_code == 200
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/join/ABC123/", "//evil.example/", "javascript:alert(1)"])
+def test_sign_up_never_sends_a_new_user_off_site(db, target):
+    """A `next` to another site is dropped: the page does not carry it, and sign-up lands on home."""
+    client = Client()
+    assert target not in client.get("/accounts/signup/", {"next": target}).content.decode()
+    response = client.post("/accounts/signup/", {**SIGNUP_FIELDS, "next": target})
+    assert response.status_code == 302 and response.url == "/"
+
+
 def test_login_page_and_logout(make_user):
     """A user logs in on the login page and out again."""
     make_user(username="carol")

@@ -101,6 +101,22 @@ export class ChatView {
     return added;
   }
 
+  /**
+   * Show exactly `messages` (a fresh party.state on the same socket, after a server-side outage):
+   * a message deleted meanwhile goes, and edits and reactions are taken as they are now.
+   */
+  replace(messages) {
+    const wasNearBottom = this.nearBottom();
+    this.list.replaceChildren();
+    this.messages.clear();
+    this.keys = [];
+    this.ids = [];
+    for (const message of messages) {
+      if (message && typeof message.id === "string" && !this.messages.has(message.id)) this.insert(message);
+    }
+    if (wasNearBottom) this.scrollToBottom();
+  }
+
   insert(message) {
     const key = sortKey(message);
     let lo = 0;

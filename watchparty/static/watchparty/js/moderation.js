@@ -1,10 +1,12 @@
 // In-room moderation and authors' edits (docs/PROTOCOL.md, "Editing, deleting and in-room
 // moderation"): per message Edit/Delete for its author and Delete for the host and co-hosts; per
-// participant Mute/Unmute, Remove, and for the host Make co-host and Make host; an "edited" mark.
+// participant Mute/Unmute, Remove, and for the host Make co-host and Make host; an "edited" mark;
+// for the host and co-hosts, the list of banned users (HTTP, on demand) with Lift ban.
 // The server authorizes every frame; these controls only show what the user may ask for.
 // Controls are added to the message and people lists as room.js and chat.js render them (a
 // MutationObserver on each list), so the rendering code needs no knowledge of them. All text goes
 // in as text.
+import { api, errorText } from "./api.js";
 import { h } from "./dom.js";
 
 export const EDIT_WINDOW_MS = 10 * 60 * 1000; // CHAT_MESSAGE_EDIT_SECONDS
@@ -23,6 +25,15 @@ export class Moderation {
     this.onRolesChange = onRolesChange;
     this.party = null;
     this.removed = false;
+    this.lifting = null; // the name whose ban we asked to lift, until party.bans answers
+    this.bans = h("details", { class: "bans small", hidden: true });
+    this.bansList = h("ul", { class: "bans-list" });
+    this.bans.append(h("summary", { text: "Banned from this party" }), this.bansList);
+    this.bans.addEventListener("toggle", () => {
+      if (this.bans.open) this.loadBans();
+    });
+    this.bansList.addEventListener("click", (event) => this.onBanClick(event));
+    people.after(this.bans);
     new MutationObserver(() => this.decorateMessages()).observe(chat.list, { childList: true });
     new MutationObserver(() => this.decoratePeople()).observe(people, { childList: true });
     chat.list.addEventListener("click", (event) => this.onMessageClick(event));
@@ -36,6 +47,7 @@ export class Moderation {
     this.party = party;
     this.decorateMessages({ again: true });
     this.decoratePeople({ again: true });
+    this.bans.hidden = Boolean(party.ended_at) || this.removed || !(this.isHost() || this.isCoHost(this.me));
     const muted = (party.muted_ids || []).includes(this.me);
     if (muted) {
       this.notices.show("muted", "warn", "The host has muted you: you cannot send messages in this party for now.", {
@@ -74,21 +86,23 @@ export class Moderation {
       if (frame.user_id === this.me) this.announceOwnChange(frame.action);
       return true;
     }
+    if (frame.type === "party.bans") {
+      this.renderBans(frame.banned);
+      if (this.lifting) this.notices.show("ban", "info", `${this.lifting} may join again with the room code.`, { timeout: 5000 });
+      this.lifting = null;
+      return true;
+    }
+    if (frame.type === "party.ended") this.bans.hidden = true;
+    if (frame.type === "participant.left" && frame.reason === "removed" && frame.banned && this.bans.open) {
+      this.loadBans(); // someone was just banned: the open list shows them
+    }
     if (frame.type === "participant.left" && frame.reason === "removed" && frame.user_id === this.me) {
       this.removed = true;
+      this.bans.hidden = true;
       this.decorateMessages({ again: true });
       this.decoratePeople({ again: true });
-      this.notices.show("removed", "error", "You were removed from this party by its host. You cannot join it again.", {
-        sticky: true,
-        actions: [{ label: "Back to home", href: "/" }],
-      });
-      document.getElementById("room")?.classList.add("room-removed");
-      for (const id of ["leave-btn", "end-btn"]) {
-        const button = document.getElementById(id);
-        if (button) button.hidden = true; // no seat left to leave
-      }
     }
-    return false; // room.js still updates the people list and closes
+    return false; // room.js shows the removed state (one notice) and updates the people list
   }
 
   announceOwnChange(action) {
@@ -227,6 +241,49 @@ export class Moderation {
     if (action === "cancel") return this.decoratePerson(item, { again: true });
     if (frames[action]) this.request({ type: frames[action], user_id: userId });
     return undefined;
+  }
+
+  // --- bans (host and co-hosts) -------------------------------------------------------------------
+
+  async loadBans() {
+    if (!this.party) return;
+    try {
+      const { data } = await api(`/api/parties/${this.party.id}/bans/`);
+      this.renderBans(data.banned);
+    } catch (error) {
+      this.bansList.replaceChildren(h("li", { class: "muted", text: `Could not load the bans: ${errorText(error)}` }));
+    }
+  }
+
+  renderBans(banned) {
+    const users = Array.isArray(banned) ? banned : [];
+    if (!users.length) {
+      this.bansList.replaceChildren(h("li", { class: "muted", text: "Nobody is banned." }));
+      return;
+    }
+    this.bansList.replaceChildren(
+      ...users.map((user) =>
+        h(
+          "li",
+          { class: "ban", "data-user-id": user.user_id },
+          h("span", { class: "person-name", dir: "auto", text: user.user_name }),
+          h("span", { class: "person-mod" }, modButton("unban", "Lift ban", "Let the room code admit them again")),
+        ),
+      ),
+    );
+  }
+
+  onBanClick(event) {
+    const button = event.target.closest("button[data-mod]");
+    const item = button && button.closest("li[data-user-id]");
+    if (!item) return;
+    if (button.dataset.mod === "unban") confirmInline(button, "Lift the ban?", "confirm-unban");
+    else if (button.dataset.mod === "confirm-unban") {
+      if (this.request({ type: "participant.unban", user_id: item.dataset.userId })) {
+        this.lifting = item.querySelector(".person-name")?.textContent || "They";
+      }
+    }
+    else if (button.dataset.mod === "cancel") this.loadBans();
   }
 
   request(frame) {

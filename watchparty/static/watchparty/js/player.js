@@ -1,9 +1,17 @@
-// Playback: the host's player drives the party (play, pause, seek -> playback.update); every
-// other player follows playback.state, seeking when it is more than DRIFT_PLAYING_S off.
+// Playback: the host's player drives the party (play, pause, seek, speed -> playback.update);
+// every other player follows playback.state, seeking when it is more than DRIFT_PLAYING_S off.
 
 const DRIFT_PLAYING_S = 2;
 const DRIFT_PAUSED_S = 0.5;
 const EXPECT_MS = 3000;
+// The speeds the protocol accepts (docs/PROTOCOL.md, playback.update `rate`).
+const MIN_RATE = 0.25;
+const MAX_RATE = 2;
+
+/** A playback speed the server accepts: a finite number in [MIN_RATE, MAX_RATE], else 1. */
+function validRate(rate) {
+  return Number.isFinite(rate) && rate > 0 ? Math.min(MAX_RATE, Math.max(MIN_RATE, rate)) : 1;
+}
 
 /** The URL to play for a party's content_id, or null when it is not a web address. */
 export function mediaUrl(contentId) {
@@ -66,8 +74,10 @@ export class PlayerSync {
     this.hostInitPending = true; // the host's player starts where the party left off, once
     this.blocked = false; // the browser refused to start playback without a click
     this.unsent = false;
-    this.expected = { play: [], pause: [], seeked: [] };
-    for (const type of ["play", "pause", "seeked"]) video.addEventListener(type, () => this.onMediaEvent(type));
+    this.expected = { play: [], pause: [], seeked: [], ratechange: [] };
+    for (const type of ["play", "pause", "seeked", "ratechange"]) {
+      video.addEventListener(type, () => this.onMediaEvent(type));
+    }
     for (const type of ["loadedmetadata", "canplay"]) video.addEventListener(type, () => this.reconcile());
     for (const type of ["timeupdate", "durationchange", "volumechange", "error"]) {
       video.addEventListener(type, () => this.onChange());
@@ -121,8 +131,9 @@ export class PlayerSync {
     const video = this.video;
     const position = Math.max(0, Number.isFinite(video.currentTime) ? video.currentTime : 0);
     const state = video.paused ? "paused" : "playing";
-    this.target = { state, position, updatedAt: this.clock.now() };
-    this.unsent = !this.send({ type: "playback.update", state, position: Math.round(position * 1000) / 1000 });
+    const rate = Math.round(validRate(video.playbackRate) * 100) / 100;
+    this.target = { state, position, rate, updatedAt: this.clock.now() };
+    this.unsent = !this.send({ type: "playback.update", state, position: Math.round(position * 1000) / 1000, rate });
   }
 
   /** The party's playback as the server has it (from party.state or playback.state). */
@@ -132,6 +143,7 @@ export class PlayerSync {
     const target = {
       state: playback.state,
       position: Number.isFinite(playback.position) ? playback.position : 0,
+      rate: validRate(playback.rate), // a server without `rate` plays at 1
       updatedAt: Number.isNaN(updatedAt) ? this.clock.now() : updatedAt,
     };
     if (this.isHost) {
@@ -156,14 +168,14 @@ export class PlayerSync {
     this.target = target;
     const off = Math.abs(video.currentTime - this.expectedPosition()) > 1;
     this.target = saved;
-    return state !== target.state || off;
+    return state !== target.state || off || Math.abs(video.playbackRate - target.rate) > 0.01;
   }
 
   expectedPosition() {
     const target = this.target;
     if (!target) return 0;
     let position = target.position;
-    if (target.state === "playing") position += Math.max(0, (this.clock.now() - target.updatedAt) / 1000);
+    if (target.state === "playing") position += Math.max(0, (this.clock.now() - target.updatedAt) / 1000) * target.rate;
     const duration = this.video.duration;
     if (Number.isFinite(duration) && duration > 0) position = Math.min(position, duration);
     return position;
@@ -176,6 +188,10 @@ export class PlayerSync {
     if (!this.target || !this.hasSource || !(this.following || hostInit)) return;
     if (video.readyState < HTMLMediaElement.HAVE_METADATA) return; // loadedmetadata calls again
     if (hostInit) this.hostInitPending = false;
+    if (Math.abs(video.playbackRate - this.target.rate) > 0.01) {
+      this.expect("ratechange");
+      video.playbackRate = this.target.rate;
+    }
     const want = this.expectedPosition();
     const limit = this.target.state === "playing" ? DRIFT_PLAYING_S : DRIFT_PAUSED_S;
     if (!video.seeking && Math.abs(video.currentTime - want) > limit) {

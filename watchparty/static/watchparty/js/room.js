@@ -64,6 +64,7 @@ const state = {
   ended: false,
   closed: null, // why the socket closed for good
   seatLost: null, // "left" | "removed": participant.left said so about us
+  banned: false, // with seatLost "removed": the room code no longer admits us
   participants: new Map(), // user_id -> {user_id, user_name}
   online: new Map(), // user_id -> open sockets we know of (1 per user when the server lists them)
   onlinePerUser: false, // party.state carried `online`: presence frames come once per user
@@ -74,7 +75,11 @@ const state = {
   nextBefore: null,
   loadingOlder: false,
   olderTimer: null,
-  requests: [], // "older" | "resume" for each history/resume frame awaiting its `history` reply
+  // Each history/resume frame awaiting its `history` reply, in the order sent: {kind: "older" |
+  // "resume", id, after}. `id` is the frame's client_id, which an error about it echoes.
+  requests: [],
+  olderBlockedUntil: 0, // a rate-limited `history`: no new one before this time (ms)
+  resumeTimer: null,
   pending: new Map(), // client_id -> {text, timer, failed}
 };
 
@@ -233,7 +238,9 @@ function renderPlayerStatus() {
     text = "This video could not be loaded.";
   } else {
     const time = `${formatClock(video.currentTime)} / ${formatClock(video.duration)}`;
-    const doing = video.paused ? "Paused" : "Playing";
+    const rate = Number(video.playbackRate);
+    const speed = Number.isFinite(rate) && Math.abs(rate - 1) > 0.01 ? ` at ${Math.round(rate * 100) / 100}×` : "";
+    const doing = `${video.paused ? "Paused" : "Playing"}${speed}`;
     if (isHost()) text = `${doing} · ${time} · you control playback for everyone`;
     else if (!party.sync_playback) text = `${time} · sync is off: your player is your own`;
     else text = `${doing} · ${time} · in sync with ${party.host_name}`;
@@ -321,9 +328,15 @@ function onFrame(frame) {
 }
 
 function onPartyState(frame) {
-  // What we had before this connection: everything newer comes back with `resume`.
-  const resumeAfter = state.connectedOnce ? chat.newestId() : null;
-  state.requests = [];
+  // A second party.state on the same socket follows a server-side outage (docs/PROTOCOL.md): it
+  // replaces what we knew, messages included. On a new socket we merge, and `resume` brings
+  // everything newer than what we had.
+  const sameSocket = state.ready;
+  const resumeAfter = state.connectedOnce && !sameSocket ? chat.newestId() : null;
+  // Replies still due on this socket answer questions about the list we are replacing.
+  state.requests = sameSocket ? state.requests.map((request) => ({ ...request, kind: "stale" })) : [];
+  clearTimeout(state.resumeTimer); // this connection asks for its own catch-up below
+  clearTimeout(state.olderTimer);
   state.loadingOlder = false;
   // `online` lists the users with a socket open (ourselves included). A server without it
   // (older ones) leaves what we saw (participant.joined/left, connected/disconnected) as the
@@ -337,8 +350,13 @@ function onPartyState(frame) {
   player?.apply(frame.party.playback, { initial: true });
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
-  chat.merge(messages, { forceScroll: !state.connectedOnce });
-  if (!state.connectedOnce) state.nextBefore = messages.length >= HISTORY_PAGE ? messages[0].id : null;
+  if (sameSocket) chat.replace(messages);
+  else chat.merge(messages, { forceScroll: !state.connectedOnce });
+  if (!state.connectedOnce || sameSocket) {
+    // Older servers send no next_before: a full page means there may be more.
+    if (typeof frame.next_before === "string" || frame.next_before === null) state.nextBefore = frame.next_before;
+    else state.nextBefore = messages.length >= HISTORY_PAGE ? messages[0].id : null;
+  }
   renderHistoryStatus();
   if (resumeAfter) requestResume(resumeAfter);
   for (const clientId of state.pending.keys()) transmit(clientId);
@@ -362,15 +380,23 @@ function onChatMessage(message) {
 }
 
 function requestResume(after) {
-  state.requests.push("resume");
-  sendFrame({ type: "resume", after });
+  clearTimeout(state.resumeTimer);
+  state.resumeTimer = null;
+  const id = randomId();
+  state.requests.push({ kind: "resume", id, after });
+  sendFrame({ type: "resume", after, client_id: id });
 }
 
 function loadOlder() {
   if (!state.nextBefore || state.loadingOlder || !state.ready) return;
+  if (Date.now() < state.olderBlockedUntil) {
+    showOlderRateLimited();
+    return;
+  }
   state.loadingOlder = true;
-  state.requests.push("older");
-  sendFrame({ type: "history", before: state.nextBefore, limit: HISTORY_PAGE });
+  const id = randomId();
+  state.requests.push({ kind: "older", id });
+  sendFrame({ type: "history", before: state.nextBefore, limit: HISTORY_PAGE, client_id: id });
   renderHistoryStatus();
   clearTimeout(state.olderTimer);
   state.olderTimer = setTimeout(() => {
@@ -380,7 +406,8 @@ function loadOlder() {
 }
 
 function onHistory(frame) {
-  const kind = state.requests.shift() || "resume";
+  const kind = state.requests.shift()?.kind || "resume";
+  if (kind === "stale") return; // asked before a fresh party.state replaced the list
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   if (kind === "older") {
@@ -412,7 +439,6 @@ function onJoined(frame) {
 
 function onLeft(frame) {
   if (frame.reason === "left" || frame.reason === "removed") {
-    if (frame.user_id === me) state.seatLost = frame.reason; // our socket closes next (4403)
     state.participants.delete(frame.user_id);
     state.online.delete(frame.user_id);
   } else {
@@ -421,25 +447,25 @@ function onLeft(frame) {
   if (state.typers.delete(frame.user_id)) renderTyping();
   setSeatCount(frame.participant_count);
   renderPeople();
+  if (frame.user_id === me && (frame.reason === "left" || frame.reason === "removed")) {
+    // Our socket closes next (4403), and onClosed says so. Removed: say it now, rather than wait
+    // for the close (the close then replaces this notice with the same one).
+    state.seatLost = frame.reason;
+    state.banned = frame.reason === "removed" && frame.banned === true;
+    if (frame.reason === "removed") showNoSeat();
+  }
 }
 
 function onError(frame) {
   if (frame.client_id && state.pending.has(frame.client_id)) return onSendError(frame);
-  const head = state.requests[0];
-  if (head && (frame.code === "not_found" || frame.code === "invalid") && (!frame.errors || frame.errors.before || frame.errors.after)) {
-    // The history/resume request at the head of the queue failed.
-    state.requests.shift();
-    if (head === "older") {
-      clearTimeout(state.olderTimer);
-      state.loadingOlder = false;
-      state.nextBefore = null;
-      renderHistoryStatus();
-    }
-    return undefined;
+  const index = frame.client_id ? state.requests.findIndex((request) => request.id === frame.client_id) : -1;
+  if (index >= 0) {
+    const request = state.requests.splice(index, 1)[0];
+    return request.kind === "stale" ? undefined : onRequestError(request, frame);
   }
   switch (frame.code) {
     case "rate_limited":
-      return undefined; // every chat.send carries a client_id: this was a typing frame, harmless
+      return undefined; // chat.send, history and resume carry a client_id: this was typing or the like
     case "chat_disabled":
       return notices.show("chat", "warn", "Chat is turned off for this party.", { timeout: 6000 });
     case "forbidden":
@@ -453,6 +479,38 @@ function onError(frame) {
     default:
       return notices.show("error", "error", frame.detail || "Something went wrong.", { timeout: 6000 });
   }
+}
+
+/** A history or resume frame was refused: it gets no `history` reply, so it leaves the queue. */
+function onRequestError(request, frame) {
+  const wait = Math.max(1, Math.ceil(Number(frame.retry_after) || 1));
+  if (request.kind === "resume") {
+    // Messages sent while we were away are still missing: ask again once the server allows it.
+    if (frame.code === "rate_limited" || frame.code === "unavailable") {
+      notices.show("resume", "info", `Catching up on missed messages in ${wait} s…`, { timeout: wait * 1000 });
+      state.resumeTimer = setTimeout(() => {
+        if (state.ready) requestResume(request.after);
+      }, wait * 1000);
+    }
+    return undefined; // not_found/invalid: that message is gone; party.state had the newest page
+  }
+  clearTimeout(state.olderTimer);
+  state.loadingOlder = false;
+  if (frame.code === "rate_limited") {
+    state.olderBlockedUntil = Date.now() + wait * 1000;
+    showOlderRateLimited();
+  } else if (frame.code === "unavailable") {
+    notices.show("history", "warn", "Earlier messages could not be loaded just now. Try again.", { timeout: 5000 });
+  } else {
+    state.nextBefore = null; // not_found/invalid: nothing before that message to page back to
+  }
+  renderHistoryStatus();
+  return undefined;
+}
+
+function showOlderRateLimited() {
+  const wait = Math.max(1, Math.ceil((state.olderBlockedUntil - Date.now()) / 1000));
+  notices.show("history", "warn", `Loading earlier messages too fast. Try again in ${wait} s.`, { timeout: wait * 1000 });
 }
 
 // --- sending chat: every message keeps its client_id until the server has it -------------------
@@ -564,14 +622,7 @@ function onClosed(reason) {
       actions: [{ label: "Log in", href: loginUrl() }],
     });
   } else if (reason === "forbidden") {
-    const text =
-      state.seatLost === "removed"
-        ? "You were removed from this party."
-        : state.seatLost === "left"
-          ? "You left this party (from another window)."
-          : "You no longer have a seat in this party.";
-    notices.show("closed", "error", text, { sticky: true, actions: [home] });
-    showOver("You no longer have a seat in this party.");
+    showNoSeat();
   } else {
     notices.show("closed", "error", "This party does not exist or has ended.", { sticky: true, actions: [home] });
     showOver("This party is not available.");
@@ -597,6 +648,21 @@ function showOver(text) {
     control.hidden = true;
   }
   els.syncStatus.textContent = "";
+}
+
+/** No seat any more (removed, left from another window, or refused): one notice, the over state. */
+function showNoSeat() {
+  state.closed = "forbidden";
+  let text = "You no longer have a seat in this party.";
+  if (state.seatLost === "removed") {
+    text = state.banned
+      ? "You were removed from this party by its host. You cannot join it again."
+      : "You were removed from this party.";
+  } else if (state.seatLost === "left") text = "You left this party (from another window).";
+  // The same key each time: the close that follows participant.left replaces, never adds.
+  notices.show("closed", "error", text, { sticky: true, actions: [{ label: "Back to home", href: "/" }] });
+  showOver(state.seatLost === "removed" ? "You were removed from this party." : "You no longer have a seat in this party.");
+  updateComposer();
 }
 
 function showEnded() {

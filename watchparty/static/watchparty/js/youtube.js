@@ -1,5 +1,5 @@
 // YouTube videos through the YouTube IFrame Player API, behind the part of the HTMLMediaElement
-// interface PlayerSync uses (player.js): the same sync (play, pause, seek) as a direct file.
+// interface PlayerSync uses (player.js): the same sync (play, pause, seek, speed) as a direct file.
 // The room page's CSP allows https://www.youtube.com scripts and YouTube frames (watchparty/csp.py).
 
 const API_URL = "https://www.youtube.com/iframe_api";
@@ -69,7 +69,8 @@ function loadApi() {
 /**
  * A YouTube player in `element` (replaced by the player's frame) that looks to PlayerSync like a
  * <video>: currentTime, paused, duration, readyState, muted, playbackRate, play(), pause(), and
- * the events play, pause, seeked, loadedmetadata, canplay, timeupdate, durationchange, error.
+ * the events play, pause, seeked, ratechange, loadedmetadata, canplay, timeupdate, durationchange,
+ * error.
  * YouTube has no seek event: a poll notices when the position jumps.
  */
 export class YouTubeMedia extends EventTarget {
@@ -99,6 +100,7 @@ export class YouTubeMedia extends EventTarget {
           events: {
             onReady: () => this.onReady(),
             onStateChange: (event) => this.onState(event.data),
+            onPlaybackRateChange: () => this.onRate(),
             onError: (event) => this.fail(`YouTube error ${event.data}`),
           },
         });
@@ -137,6 +139,12 @@ export class YouTubeMedia extends EventTarget {
       this.emit("pause");
     }
     this.mark();
+  }
+
+  /** YouTube's speed menu, or our setPlaybackRate: a <video> says ratechange. */
+  onRate() {
+    this.mark();
+    this.emit("ratechange");
   }
 
   /** Where playback is now, as the next poll's reference. */
