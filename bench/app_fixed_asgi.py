@@ -5,9 +5,11 @@ by side with the app as it is. The `appfix-<server>-<layer>` targets of bench/ru
 chat/consumers.py, chat/services.py, watchparty/asgi.py and watchparty/dbcalls.py.) BENCH_FIXES
 (comma-separated; default ``onethread``) picks them:
 
-- ``onethread``: the app as it was before watchparty/dbcalls.py: every WebSocket frame's service
-  call runs on the one shared sync thread (``sync_to_async``, ``thread_sensitive=True``) instead of
-  the database call pool; to measure that pool side by side with the app (docs/performance.md).
+- ``onethread``: the app as it was before watchparty/dbcalls.py: every ``db_call`` (connect's
+  access check, presence and first page; every frame's rate check and service call; disconnect's
+  presence; the catch-up after a layer outage) runs on the one shared sync thread
+  (``sync_to_async``, ``thread_sensitive=True``) instead of the database call pool; to measure that
+  pool side by side with the app (docs/performance.md).
 - ``nohop``: a client's frame (``websocket.receive``) skips channels' ``close_old_connections`` hop
   onto the shared sync thread (which ``dispatch`` runs before every handler). Measured, small gain
   (docs/performance.md, G); not adopted.
@@ -27,9 +29,22 @@ from chat import consumers  # noqa: E402
 FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "onethread").split(",") if f.strip()}
 
 if "onethread" in FIXES:
-    from chat import layer_resilience
+    import sys
 
-    consumers.db_call = layer_resilience.db_call = sync_to_async
+    from watchparty import dbcalls
+
+    # Every module that imported db_call (the consumer's connect, frames, rate checks and
+    # disconnect; the layer-outage catch-up), found rather than listed, so that a new caller
+    # cannot stay on the pool and make the comparison unfair.
+    _patched = [
+        name
+        for name, module in list(sys.modules.items())
+        if module is not None and name != dbcalls.__name__ and getattr(module, "db_call", None) is dbcalls.db_call
+    ]
+    for name in _patched:
+        sys.modules[name].db_call = sync_to_async
+    dbcalls.db_call = sync_to_async
+    assert {"chat.consumers", "chat.layer_resilience"} <= set(_patched), _patched
 
 if "gclog" in FIXES:
     # Diagnostics: log every garbage collection that takes longer than 20 ms.

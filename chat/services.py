@@ -41,15 +41,24 @@ class SendResult:
     delivered: bool = False  # True when the channel layer took the broadcast
 
 
+# One serializer for every message payload: DRF deep-copies a serializer's declared fields each
+# time one is built, which was most of a message's payload cost on every chat.send (about 200 vs
+# 27 us, docs/performance.md G). Turning a message into its public shape keeps no state on the
+# serializer or its fields, so the database call pool's threads may share it; its fields are
+# bound here, once, rather than by whichever thread came first.
+_message_output = MessageSerializer()
+_message_output.fields  # noqa: B018 - bind the fields now
+
+
 def message_payload(message: Message) -> dict:
-    return MessageSerializer(message).data
+    """A message in its public shape (the ``MessageSerializer`` fields)."""
+    return _message_output.to_representation(message)
 
 
 def messages_payload(messages: Sequence[Message]) -> list[dict]:
-    """A page of messages in their public shape. One ``many=True`` serializer, not one per
-    message: DRF copies its declared fields for every serializer built (11x the CPU per page of
-    50, measured in docs/performance.md)."""
-    return MessageSerializer(messages, many=True).data
+    """A page of messages in their public shape, by the one shared serializer (building one per
+    message cost 11x the CPU per page of 50, docs/performance.md)."""
+    return [_message_output.to_representation(message) for message in messages]
 
 
 def _party_for_writing(*, party_id: str, user):

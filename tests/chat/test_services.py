@@ -1,13 +1,17 @@
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from chat import repository, services
+from chat.serializers import MessageSerializer
 from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
 from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
 from watchparty.realtime import party_group
+from watchparty.timeutil import isoformat_z
 
 
 @pytest.fixture
@@ -37,6 +41,38 @@ def test_send_stores_then_broadcasts(user, party):
     assert event["type"] == "chat.message" and result.created and result.delivered
     assert '"message":"hello"' in event["frame"]
     assert repository.get_message(party.id, result.message.id).message == "hello"
+
+
+def test_send_broadcasts_the_public_shape_without_building_a_serializer(user, party, monkeypatch):
+    """A send's frame carries every public field of the message, and no serializer is built for it
+    (building one deep-copies DRF's declared fields: most of a send's payload CPU)."""
+    built = []
+    original_init = MessageSerializer.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(args)
+        original_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(MessageSerializer, "__init__", counting_init)
+    receive = listen(party.id)
+    result = services.message_send(party_id=party.id, user=user, text="hello", message_type="text", client_id="c1")
+    frame = json.loads(receive()["frame"])
+    stored = result.message
+    assert frame["message"] == {
+        "id": stored.id,
+        "party_id": party.id,
+        "user_id": str(user.pk),
+        "user_name": stored.user_name,
+        "message": "hello",
+        "message_type": "text",
+        "source_language": None,
+        "translations": {},
+        "reactions": {},
+        "client_id": "c1",
+        "timestamp": isoformat_z(stored.timestamp),
+        "edited_at": None,
+    }
+    assert built == []
 
 
 def test_send_to_chat_disabled_party(user):
