@@ -77,7 +77,7 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
     A repeated ``client_id`` returns the stored message and stores nothing new, so a client may
     resend after a timeout without creating a duplicate.
     """
-    party = _party_for_writing(party_id=party_id, user=user)
+    _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
         check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
