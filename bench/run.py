@@ -459,7 +459,7 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
     sampler.start()
     profiler = None
     if args.profile and target.kind != "websockets":
-        profiler = start_profiler(server, args.out_dir / f"profile-{target.name}", min(args.profile, args.duration))
+        profiler = start_profiler(server, args.out_dir / f"profile-{target.name}", min(args.profile, args.duration), args.profile_gil)
     t_start = time.perf_counter() + 0.5
     t_end = t_start + args.duration
     await asyncio.gather(*(c.send_loop(tag, t_start, t_end, period, limit) for c in live))
@@ -589,7 +589,7 @@ class Profiler:
             self.proc.kill()
 
 
-def start_profiler(server: Server, stem: Path, seconds: float) -> Profiler | None:
+def start_profiler(server: Server, stem: Path, seconds: float, gil: bool = False) -> Profiler | None:
     py_spy = shutil.which("py-spy") or str(BIN / "py-spy")
     if not os.path.exists(py_spy):
         log("  py-spy not installed; no profile")
@@ -597,7 +597,7 @@ def start_profiler(server: Server, stem: Path, seconds: float) -> Profiler | Non
     raw = stem.with_suffix(".collapsed.txt")
     proc = subprocess.Popen(
         [py_spy, "record", "--pid", str(server.proc.pid), "--duration", str(int(seconds)), "--rate", "100",
-         "--format", "raw", "--output", str(raw)],
+         "--format", "raw", "--output", str(raw), *(["--gil"] if gil else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     return Profiler(proc, raw)
@@ -693,7 +693,7 @@ async def history_measure(name: str, port: int, party: dict, seeded: dict, args,
     host = party["members"][0]
     rng = random.Random(7)
     cursors = [rng.choice(ids[50:]) for _ in range(args.history_fetches)] if len(ids) > 50 else []
-    profiler = start_profiler(server, args.out_dir / f"profile-history-{name}", args.profile) if args.profile else None
+    profiler = start_profiler(server, args.out_dir / f"profile-history-{name}", args.profile, args.profile_gil) if args.profile else None
     cpu0 = server.cpu_seconds()
     ws_lat: list[float] = []
     for cur in cursors:
@@ -1005,6 +1005,7 @@ def main() -> None:
                         "waits this long before every operation, simulating a remote MongoDB's round trip (e.g. 2 or 5)")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment")
     parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help="py-spy the server for this long during the load")
+    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL (where the CPU goes)")
     parser.add_argument("--history-messages", type=int, default=0, help="seed this many messages and time history pages")
     parser.add_argument("--history-target", default="", help="comma-separated app/appfix targets for the history bench (default: first app target)")
     parser.add_argument("--history-fetches", type=int, default=300)

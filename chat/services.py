@@ -80,9 +80,12 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
     _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
-        check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
-        # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
-        check_rate(f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT)
+        check_rate(
+            f"chat:{party_id}:{user_id}",
+            settings.CHAT_SEND_RATE_LIMIT,
+            # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
+            (f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT),
+        )
     except RateLimited:
         # A resend of a message that is already stored is answered, not refused.
         existing = client_id and repository.find_by_client_id(party_id, user_id, client_id)

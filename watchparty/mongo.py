@@ -116,57 +116,153 @@ def _expire_like_mongodb() -> None:
     store_class._watchparty_ttl_monitor = True
 
 
-def _compare_unique_keys_directly() -> None:
-    """mongomock checks a unique index by running its query engine over every document on each
-    insert and update. Compare the index's key values directly first, and run the engine (for a
-    partial index's filter) only on the documents whose keys are equal: the same answer at a
-    fraction of the cost. Dotted keys, and keys holding arrays or sub-documents (where MongoDB's
-    multikey rules apply), keep mongomock's own check."""
+_MISSING = object()
+_unique_keys_lock = threading.RLock()
+
+
+class _UniqueKeys:
+    """One unique index of one embedded collection: its key values -> the _ids holding them."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self.ids_by_key: dict[tuple, set] = {}
+        self.key_by_id: dict[Any, tuple] = {}
+
+    def put(self, document: dict) -> bool:
+        """(Re)index ``document``. False when its key cannot be indexed here (an array, a
+        sub-document or an unhashable value: MongoDB's multikey rules), so mongomock must decide."""
+        self.drop(document["_id"])
+        key = tuple(document.get(field) for field in self.fields)
+        if any(isinstance(value, (list, dict)) for value in key):
+            return False
+        try:
+            self.ids_by_key.setdefault(key, set()).add(document["_id"])
+        except TypeError:
+            return False
+        self.key_by_id[document["_id"]] = key
+        return True
+
+    def drop(self, document_id) -> None:
+        key = self.key_by_id.pop(document_id, _MISSING)
+        if key is not _MISSING:
+            ids = self.ids_by_key[key]
+            ids.discard(document_id)
+            if not ids:
+                del self.ids_by_key[key]
+
+
+def _index_unique_keys() -> None:
+    """mongomock checks a unique index by running its query engine over every stored document on
+    each insert and update, so storing a chat message cost a pass over all messages, growing with
+    the collection. Keep each unique index as a server does instead: a map from key values to the
+    documents holding them, kept in step with every write of the collection, so a check looks up
+    one key. The query engine runs only for a partial index's filter, on the documents with an
+    equal key. Dotted keys, and indexes where a key holds an array or a sub-document, keep
+    mongomock's own check."""
     import mongomock.collection
+    import mongomock.store
     from mongomock.filtering import filter_applies
 
     collection_class = mongomock.collection.Collection
+    store_class = mongomock.store.CollectionStore
     if getattr(collection_class, "_watchparty_unique_keys", False):
         return
     ensure_uniques = collection_class._ensure_uniques
 
+    def maps(store) -> dict[str, _UniqueKeys | None]:
+        """The store's built indexes; None marks an index mongomock checks itself."""
+        built = store.__dict__.get("_watchparty_unique_maps")
+        if built is None:
+            built = store._watchparty_unique_maps = {}
+        return built
+
+    def build(store, index: dict) -> _UniqueKeys | None:
+        fields = tuple(field for field, _ in index["key"])
+        if any("." in field for field in fields):
+            return None
+        keys = _UniqueKeys(fields)
+        with store._rwlock.reader():
+            documents = list(store._documents.values())
+        if not all(keys.put(document) for document in documents):
+            return None
+        return keys
+
     def _ensure_uniques(self, new_data):
-        for index in self._store.indexes.values():
-            if not index.get("unique"):
-                continue
-            pairs = [(field, new_data.get(field)) for field, _ in index["key"]]
-            if any("." in field or isinstance(value, (list, dict)) for field, value in pairs):
-                return ensure_uniques(self, new_data)
-            if index.get("sparse") and all(value is None for _, value in pairs):
-                continue
-            # Strings first, and the last key fields (the most selective ones) before the first: a
-            # document is usually told apart by its first comparison.
-            pairs.reverse()
-            pairs.sort(key=lambda pair: not isinstance(pair[1], str))
-            partial = index.get("partialFilterExpression")
-            matches = 0
-            self._store._remove_expired_documents()
-            with self._store._rwlock.reader():
-                documents = list(self._store._documents.values())
-            for document in documents:
-                for field, value in pairs:
-                    current = document.get(field)
-                    if current != value:
-                        if isinstance(current, (list, dict)):
-                            return ensure_uniques(self, new_data)
-                        break
-                else:
-                    if partial is None or filter_applies(partial, document):
-                        matches += 1
-                        if matches > 1:  # new_data itself is already stored
-                            raise mongomock.DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        store = self._store
+        store._remove_expired_documents()
+        fallback = False
+        with _unique_keys_lock:
+            built = maps(store)
+            for name, index in store.indexes.items():
+                if not index.get("unique"):
+                    continue
+                if name not in built:
+                    built[name] = build(store, index)
+                keys = built[name]
+                # new_data may have been changed in place (an update): index what it holds now.
+                if keys is not None and not keys.put(new_data):
+                    keys = built[name] = None
+                if keys is None:
+                    fallback = True
+                    continue
+                key = keys.key_by_id[new_data["_id"]]
+                if index.get("sparse") and all(value is None for value in key):
+                    continue
+                holders = keys.ids_by_key[key]
+                if len(holders) < 2:
+                    continue
+                partial = index.get("partialFilterExpression")
+                if partial is None:
+                    raise mongomock.DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+                with store._rwlock.reader():
+                    covered = [store._documents[i] for i in holders if i in store._documents]
+                if sum(1 for document in covered if filter_applies(partial, document)) > 1:
+                    raise mongomock.DuplicateKeyError("E11000 Duplicate Key Error", 11000)
+        if fallback:
+            return ensure_uniques(self, new_data)
         return None
 
     collection_class._ensure_uniques = _ensure_uniques
+
+    # Every change to a collection's documents passes through these, so the maps follow it: an
+    # insert, a rolled-back update (the old document put back), a delete, a TTL expiry, a drop.
+    set_item, del_item = store_class.__setitem__, store_class.__delitem__
+    create_index, drop_index, drop = store_class.create_index, store_class.drop_index, store_class.drop
+
+    def __setitem__(self, key, value):
+        set_item(self, key, value)
+        with _unique_keys_lock:
+            built = maps(self)
+            for name, keys in list(built.items()):
+                if keys is not None and not keys.put(value):
+                    built[name] = None
+
+    def __delitem__(self, key):
+        del_item(self, key)
+        with _unique_keys_lock:
+            for keys in maps(self).values():
+                if keys is not None:
+                    keys.drop(key)
+
+    def forget_maps(method):
+        @functools.wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                with _unique_keys_lock:
+                    maps(self).clear()  # rebuilt from the documents on the next check
+
+        return wrapper
+
+    store_class.__setitem__ = __setitem__
+    store_class.__delitem__ = __delitem__
+    store_class.create_index = forget_maps(create_index)
+    store_class.drop_index = forget_maps(drop_index)
+    store_class.drop = forget_maps(drop)
     collection_class._watchparty_unique_keys = True
 
 
-_MISSING = object()
 
 
 def _find_by_id_directly() -> None:
@@ -314,7 +410,7 @@ def _create_client(uri: str):
 
         _serialize_mongomock_writes()
         _expire_like_mongodb()
-        _compare_unique_keys_directly()
+        _index_unique_keys()
         _find_by_id_directly()
         _stop_reading_at_the_limit()
         _simulate_round_trips()  # last: the wait comes before the write lock, as on a network

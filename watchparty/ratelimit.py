@@ -20,21 +20,32 @@ from watchparty.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
-_SLIDING_WINDOW = """
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window_ms = tonumber(ARGV[2])
+# KEYS: the action's windows; ARGV: a unique member, then (limit, window in ms) per key. Records the
+# action in every window, or in none when one is full (then returns the longest wait in ms).
+_SLIDING_WINDOWS = """
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - window_ms)
-if redis.call('ZCARD', key) >= limit then
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return tonumber(oldest[2]) + window_ms - now_ms
+local wait_ms = -1
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[2 * i])
+  local window_ms = tonumber(ARGV[2 * i + 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now_ms - window_ms)
+  if redis.call('ZCARD', key) >= limit then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait_ms = math.max(wait_ms, tonumber(oldest[2]) + window_ms - now_ms)
+  end
 end
-redis.call('ZADD', key, now_ms, ARGV[3])
-redis.call('PEXPIRE', key, window_ms)
+if wait_ms >= 0 then
+  return wait_ms
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now_ms, ARGV[1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 * i + 1]))
+end
 return -1
 """
+
+Window = tuple[str, int, float]  # key, limit, period in seconds
 
 
 class MemoryLimiter:
@@ -42,15 +53,20 @@ class MemoryLimiter:
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = {}
 
-    def hit(self, key: str, limit: int, period: float) -> float | None:
+    def hit(self, windows: list[Window]) -> float | None:
         now = time.monotonic()
         with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - period:
-                hits.popleft()
-            if len(hits) >= limit:
-                return hits[0] + period - now
-            hits.append(now)
+            wait = None
+            for key, limit, period in windows:
+                hits = self._hits.setdefault(key, deque())
+                while hits and hits[0] <= now - period:
+                    hits.popleft()
+                if len(hits) >= limit:
+                    wait = max(wait or 0.0, hits[0] + period - now)
+            if wait is not None:
+                return wait
+            for key, _, _ in windows:
+                self._hits[key].append(now)
             return None
 
     def reset(self) -> None:
@@ -63,15 +79,18 @@ class RedisLimiter:
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self._script = self._client.register_script(_SLIDING_WINDOW)
+        self._script = self._client.register_script(_SLIDING_WINDOWS)
 
-    def hit(self, key: str, limit: int, period: float) -> float | None:
+    def hit(self, windows: list[Window]) -> float | None:
         import redis
 
+        args: list[object] = [uuid.uuid4().hex]
+        for _, limit, period in windows:
+            args += [limit, int(period * 1000)]
         try:
-            retry_ms = self._script(
-                keys=[f"watchparty:rl:{key}"], args=[limit, int(period * 1000), uuid.uuid4().hex]
-            )
+            # One round trip for all of an action's windows. With one Redis server (REDIS_URL) every
+            # key is on it; a Redis Cluster would need the keys in one hash slot.
+            retry_ms = self._script(keys=[f"watchparty:rl:{key}" for key, _, _ in windows], args=args)
         except redis.RedisError:
             # Fail open: while Redis is away, chat keeps working without limits rather than not at all.
             logger.warning("Rate limiter unavailable; allowing %s", key, exc_info=True)
@@ -95,9 +114,11 @@ def get_limiter() -> MemoryLimiter | RedisLimiter:
         return _limiters[url]
 
 
-def check_rate(key: str, rate: tuple[int, int]) -> None:
-    """Record one action under ``key``; raise RateLimited when it would pass ``rate`` (count, seconds)."""
-    limit, period = rate
-    retry_after = get_limiter().hit(key, limit, period)
+def check_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> None:
+    """Record one action under ``key``; raise RateLimited when it would pass ``rate`` (count, seconds).
+    ``more`` names further (key, rate) windows the same action counts in: it is recorded in all of
+    them or, when any one is full, in none (a refused action uses up no budget), in one round trip."""
+    windows = [(key, *rate), *((other, *other_rate) for other, other_rate in more)]
+    retry_after = get_limiter().hit(windows)
     if retry_after is not None:
         raise RateLimited(retry_after=max(1, math.ceil(retry_after)))

@@ -61,9 +61,9 @@ async def test_http_message_reaches_sockets_through_redis(redis_layer, two_membe
 def test_rate_limit_is_shared_between_processes(redis_url):
     """Two limiters (as in two server processes) share one window in Redis."""
     first, second = RedisLimiter(redis_url), RedisLimiter(redis_url)
-    assert first.hit("shared-key", 2, 5) is None
-    assert second.hit("shared-key", 2, 5) is None
-    retry = first.hit("shared-key", 2, 5)
+    assert first.hit([("shared-key", 2, 5)]) is None
+    assert second.hit([("shared-key", 2, 5)]) is None
+    retry = first.hit([("shared-key", 2, 5)])
     assert retry is not None and 0 < retry <= 5
 
 

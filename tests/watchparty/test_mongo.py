@@ -67,6 +67,49 @@ def test_unique_partial_index_refuses_only_covered_duplicates(mongo_db):
     assert items.count_documents({"owner": "b"}) == 1
 
 
+def test_a_unique_index_follows_every_change_to_the_documents(mongo_db):
+    """A key freed by an update, a replace or a delete can be used again; a refused update keeps its old key."""
+    import pytest
+    from pymongo.errors import DuplicateKeyError
+
+    items = mongo_db["unique_follow_probe"]
+    items.create_index([("owner", 1), ("code", 1)], unique=True)
+    first = items.insert_one({"owner": "a", "code": "x"}).inserted_id
+    items.update_one({"_id": first}, {"$set": {"code": "y"}})
+    items.insert_one({"owner": "a", "code": "x"})  # freed by the update
+    with pytest.raises(DuplicateKeyError):
+        items.insert_one({"owner": "a", "code": "y"})
+    with pytest.raises(DuplicateKeyError):
+        items.update_one({"_id": first}, {"$set": {"code": "x"}})
+    assert items.find_one({"_id": first})["code"] == "y"  # the refused update changed nothing
+    with pytest.raises(DuplicateKeyError):
+        items.insert_one({"owner": "a", "code": "y"})  # still held by the first document
+    items.replace_one({"_id": first}, {"owner": "b", "code": "y"})
+    items.insert_one({"owner": "a", "code": "y"})  # freed by the replace
+    items.find_one_and_delete({"owner": "a", "code": "x"})
+    items.insert_one({"owner": "a", "code": "x"})  # freed by the delete
+    with pytest.raises(DuplicateKeyError):
+        items.find_one_and_update({"owner": "b"}, {"$set": {"owner": "a"}})
+    assert sorted((d["owner"], d["code"]) for d in items.find({}, {"_id": 0})) == [("a", "x"), ("a", "y"), ("b", "y")]
+
+
+def test_a_unique_index_added_later_or_dropped_judges_the_documents_stored_then(mongo_db):
+    """An index created over stored documents refuses their keys; after the collection is dropped, its keys are free."""
+    import pytest
+    from pymongo.errors import DuplicateKeyError
+
+    items = mongo_db["unique_later_probe"]
+    items.insert_many([{"code": "x"}, {"code": "y"}])
+    items.insert_one({"code": "x", "n": 2})  # no index yet
+    items.delete_one({"n": 2})
+    items.create_index([("code", 1)], unique=True)
+    with pytest.raises(DuplicateKeyError):
+        items.insert_one({"code": "y"})
+    items.drop()
+    items.insert_many([{"code": "y"}, {"code": "y"}])  # the index went with the collection
+    assert items.count_documents({"code": "y"}) == 2
+
+
 def test_lookups_by_id_and_limited_pages_return_exactly_the_matches(mongo_db):
     """find_one by _id honours the rest of the filter, and a sorted, skipped, limited find returns exactly that page."""
     from bson import ObjectId
