@@ -93,7 +93,9 @@ class RedisLimiter:
             retry_ms = self._script(keys=[f"watchparty:rl:{key}" for key, _, _ in windows], args=args)
         except redis.RedisError:
             # Fail open: while Redis is away, chat keeps working without limits rather than not at all.
-            logger.warning("Rate limiter unavailable; allowing %s", key, exc_info=True)
+            logger.warning(
+                "Rate limiter unavailable; allowing %s", ", ".join(key for key, _, _ in windows), exc_info=True
+            )
             return None
         return None if int(retry_ms) < 0 else int(retry_ms) / 1000
 

@@ -34,6 +34,15 @@ def test_the_longest_wait_of_the_full_windows_is_the_answer(limiter):
     assert 1 < retry <= 30
 
 
+def test_without_redis_the_limiter_lets_actions_through_and_says_so(caplog):
+    """While Redis is unreachable, actions are allowed (chat keeps working) and a warning names the windows."""
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    with caplog.at_level("WARNING", logger="watchparty.ratelimit"):
+        assert limiter.hit([("party-window", 1, 60), ("user-window", 1, 60)]) is None
+        assert limiter.hit([("party-window", 1, 60), ("user-window", 1, 60)]) is None
+    assert "Rate limiter unavailable; allowing party-window, user-window" in caplog.text
+
+
 def test_check_rate_counts_every_window_it_names(settings):
     """check_rate with several windows refuses once any of them is full, with a whole number of seconds to wait."""
     settings.REDIS_URL = ""
