@@ -321,6 +321,20 @@ def _role(party: Party, user_id: str) -> str:
     return "host" if user_id == party.host_id else "co-host"
 
 
+def _require_moderator(party: Party, actor_id: str) -> None:
+    if not party.is_moderator(actor_id):
+        raise Forbidden("Only the host and co-hosts can do that.")
+
+
+def _in_room_detail(party: Party, user, what: str) -> str:
+    """The moderation log's wording of an action taken in the room by ``user``."""
+    actor_id = str(user.pk)
+    return (
+        f"In the room, {user_display_name(user)} (user {actor_id}, {_role(party, actor_id)}) "
+        f"{what} in party {party.room_code}."
+    )
+
+
 def _check_moderation(party: Party, *, actor_id: str, target_id: str, host_only: bool) -> Participant:
     """The target's seat, if ``actor_id`` may act on ``target_id`` in ``party``; otherwise the
     error that says why. The host may act on anyone else; a co-host on anyone but the host and
@@ -329,8 +343,7 @@ def _check_moderation(party: Party, *, actor_id: str, target_id: str, host_only:
         raise Forbidden("The party has ended.")
     if host_only and actor_id != party.host_id:
         raise Forbidden("Only the host can do that.")
-    if not party.is_moderator(actor_id):
-        raise Forbidden("Only the host and co-hosts can do that.")
+    _require_moderator(party, actor_id)
     if target_id == actor_id:
         raise Forbidden("You cannot do that to yourself.")
     seat = party.participant(target_id)
@@ -365,10 +378,7 @@ def _moderate(
             current = party_get_for_member(party_id=party_id, user=user, require_active=True)
             _check_moderation(current, actor_id=actor_id, target_id=target_id, host_only=host_only)
             raise Forbidden("The party changed meanwhile; try again.")
-        record.detail = (
-            f"In the room, {user_display_name(user)} (user {actor_id}, {_role(party, actor_id)}) "
-            f"{describe(seat)} in party {party.room_code}."
-        )
+        record.detail = _in_room_detail(party, user, describe(seat))
     return updated, seat
 
 
@@ -422,8 +432,7 @@ def _moderator_party(*, party_id: str, user) -> Party:
     """The active party, if ``user`` is its host or a co-host; NotFound for outsiders (as
     party_get_for_member), Forbidden for the other participants and in an ended party."""
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
-    if not party.is_moderator(str(user.pk)):
-        raise Forbidden("Only the host and co-hosts can do that.")
+    _require_moderator(party, str(user.pk))
     return party
 
 
@@ -451,10 +460,7 @@ def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser
         updated = repository.unban_participant(party_id, actor_id=actor_id, target_id=target_id)
         if updated is None:  # lifted by someone else, the role lost, or the party ended meanwhile
             raise NotFound("That user is not banned from this party.")
-        record.detail = (
-            f"In the room, {user_display_name(user)} (user {actor_id}, {_role(party, actor_id)}) lifted the ban "
-            f"on {target.user_name} (user {target_id}) in party {party.room_code}."
-        )
+        record.detail = _in_room_detail(party, user, f"lifted the ban on {target.user_name} (user {target_id})")
     return _banned_users(updated)
 
 
