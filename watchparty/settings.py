@@ -262,7 +262,10 @@ REACTIONS_MAX_USERS_PER_EMOJI = env_int("REACTIONS_MAX_USERS_PER_EMOJI", 100)
 REACTION_EMOJI_MAX_LENGTH = 10
 TRANSLATIONS_MAX_LANGUAGES = 10
 TRANSLATION_MAX_LENGTH = 500
-WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)
+WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)  # frames from clients
+# party.state carries the newest messages that fit in this many bytes of JSON (at most a page);
+# older ones come with `history` from its next_before (PROTOCOL.md "Limits").
+PARTY_STATE_MESSAGES_MAX_BYTES = env_int("PARTY_STATE_MESSAGES_MAX_BYTES", 256 * 1024)
 # Open sockets one user may hold in one party; the next one closes with 4429.
 WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
 # A socket's presence entry (watchparty/presence.py) lapses this long after its process stops
