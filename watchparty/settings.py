@@ -224,6 +224,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The health checks and /metrics are plain Django views: watchparty/openapi.py adds them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "watchparty.openapi.add_plain_django_endpoints",
+    ],
 }
 
 # --- Product limits (PROTOCOL.md "Limits"); each one a setting ---
