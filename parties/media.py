@@ -113,15 +113,23 @@ def is_video_file(value: str) -> bool:
     return url.path.lower().endswith(PLAYABLE_EXTENSIONS)
 
 
-def media_src_allows(value: str) -> bool:
+def media_src_allows(value: str, *, site_origin: str | None = None) -> bool:
     """Whether the room's Content-Security-Policy (media-src) lets <video> load this video file:
-    a path on this site under 'self', another address under one of the other sources."""
+    a path on this site, or an address on ``site_origin`` (scheme://host[:port]), under 'self';
+    another address under one of the other sources."""
     sources = media_sources()
     text = _as_browser_reads(value)
     if text.startswith("/"):
         return "'self'" in sources
     url = urlsplit(text)
+    if "'self'" in sources and site_origin and _origin(url) == _origin(urlsplit(site_origin)):
+        return True
     return any(source_allows(source, url) for source in sources)
+
+
+def _origin(url) -> tuple[str, str, int | None]:
+    scheme = url.scheme.lower()
+    return scheme, (url.hostname or "").lower(), url.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def what_media_src_allows() -> str:
@@ -137,8 +145,9 @@ def what_media_src_allows() -> str:
     return ", ".join(words) or "nowhere"
 
 
-def content_id_problem(value: str) -> str | None:
-    """Why a content_id cannot make a party, or None: the one rule the serializer applies."""
+def content_id_problem(value: str, *, site_origin: str | None = None) -> str | None:
+    """Why a content_id cannot make a party, or None: the one rule the serializer applies.
+    ``site_origin``: the origin the room page is served from ('self' in the policy)."""
     if is_script_url(value):
         return "javascript:, data: and vbscript: addresses are not allowed; give a name or a video link."
     if not is_link(value):
@@ -147,7 +156,7 @@ def content_id_problem(value: str) -> str | None:
         return None
     if not is_video_file(value):
         return f"This link does not play in the room. {WHAT_PLAYS}"
-    if not media_src_allows(value):
+    if not media_src_allows(value, site_origin=site_origin):
         return (
             "The room's player is not allowed to load video from this address (its Content-Security-Policy). "
             f"Videos may come from: {what_media_src_allows()}."
@@ -155,5 +164,7 @@ def content_id_problem(value: str) -> str | None:
     return None
 
 
-def is_playable_link(value: str) -> bool:
-    return youtube_video_id(value) is not None or (is_video_file(value) and media_src_allows(value))
+def is_playable_link(value: str, *, site_origin: str | None = None) -> bool:
+    return youtube_video_id(value) is not None or (
+        is_video_file(value) and media_src_allows(value, site_origin=site_origin)
+    )

@@ -37,7 +37,10 @@ class PartyCreateSerializer(serializers.Serializer):
 
     def validate_content_id(self, value: str) -> str:
         # A link the player cannot play would make a room that only says "could not be loaded".
-        problem = content_id_problem(value)
+        request = self.context.get("request")
+        # 'self' in media-src: the origin the page will be served from, as this request reached it.
+        site_origin = request.build_absolute_uri("/").rstrip("/") if request is not None else None
+        problem = content_id_problem(value, site_origin=site_origin)
         if problem:
             raise serializers.ValidationError(problem)
         return value
