@@ -6,5 +6,6 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN DEBUG=false SECRET_KEY=build-only python manage.py collectstatic --noinput
 EXPOSE 8000
-# --ws-max-size: frames over the protocol's limit are refused (1009) from their header, never buffered.
-CMD ["sh", "-c", "exec uvicorn watchparty.asgi:application --host 0.0.0.0 --port 8000 --lifespan off --ws-max-size ${WEBSOCKET_MAX_FRAME_BYTES:-16384}"]
+# uvicorn with the project's options (watchparty/serve.py, as ./dev serve): the frame limit from
+# WEBSOCKET_MAX_FRAME_BYTES, proxy headers read only by the app, per TRUSTED_PROXY_COUNT.
+CMD ["python", "-m", "watchparty.serve", "0.0.0.0:8000"]

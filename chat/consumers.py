@@ -132,10 +132,13 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     def party_state_frame(self, party, messages, next_before: str | None, online: list[str]) -> dict[str, Any]:
         """The ``party.state`` frame: the party as it is now, its newest messages and who is online.
         Sent when the socket opens, and again after a channel-layer outage (chat.layer_resilience)."""
+        payloads, next_before = chat_services.newest_messages_within(
+            messages, next_before, max_bytes=settings.PARTY_STATE_MESSAGES_MAX_BYTES
+        )
         return {
             "type": "party.state",
             "party": PartySerializer(party).data,
-            "messages": chat_services.messages_payload(messages),
+            "messages": payloads,
             "next_before": next_before,
             "online": online,
         }

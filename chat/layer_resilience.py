@@ -114,9 +114,12 @@ class SurvivesLayerOutage:
         except PyMongoError:
             logger.warning("Catching up party %s after a channel layer outage failed", self.party_id, exc_info=True)
             return
-        await self.send_json(self.party_state_frame(party, messages, next_before, online))
+        state = self.party_state_frame(party, messages, next_before, online)
+        await self.send_json(state)
+        sent = {message["id"] for message in state["messages"]}
         for payload in translated:
-            await self.send(text_data=encode_frame("message.translated", payload))
+            if payload["message_id"] in sent:
+                await self.send(text_data=encode_frame("message.translated", payload))
 
     def _messages_since(self, since: datetime) -> tuple[list, str | None]:
         """Every message stored since ``since`` (at most CATCH_UP_MAX_PAGES pages), and at least the

@@ -4,6 +4,7 @@ call these; authorization against the party happens here, on every call."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -59,6 +60,32 @@ def messages_payload(messages: Sequence[Message]) -> list[dict]:
     """A page of messages in their public shape, by the one shared serializer (building one per
     message cost 11x the CPU per page of 50, docs/performance.md)."""
     return [_message_output.to_representation(message) for message in messages]
+
+
+def newest_messages_within(
+    messages: Sequence[Message], next_before: str | None, *, max_bytes: int
+) -> tuple[list[dict], str | None]:
+    """The newest of ``messages`` (oldest first) whose payloads take at most ``max_bytes`` as JSON,
+    and the ``before`` for the older page: what ``party.state`` carries.
+
+    One message at most 500 characters, with 10 translations and 20 emoji of 100 reactors each, is
+    about 125 KB as JSON, so a page of 50 could reach 6 MB: sent to every socket that opens. The
+    budget bounds the frame by design; a client pages back from ``next_before`` as for any page.
+    The newest message is always kept (one alone is well under the budget).
+    """
+    payloads = messages_payload(messages)
+    total, kept = 0, 0
+    for payload in reversed(payloads):
+        # As channels encodes a frame (json.dumps, ASCII escapes), plus the separating comma.
+        size = len(json.dumps(payload)) + 1
+        if kept and total + size > max_bytes:
+            break
+        total += size
+        kept += 1
+    if kept == len(payloads):
+        return payloads, next_before
+    kept_payloads = payloads[len(payloads) - kept :]
+    return kept_payloads, kept_payloads[0]["id"]
 
 
 def _party_for_writing(*, party_id: str, user):

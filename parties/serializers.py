@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from parties.media import WHAT_PLAYS, is_link, is_playable_link
+from parties.media import content_id_problem
 from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
 from watchparty.api import (
     CleanCharField,
@@ -37,8 +37,12 @@ class PartyCreateSerializer(serializers.Serializer):
 
     def validate_content_id(self, value: str) -> str:
         # A link the player cannot play would make a room that only says "could not be loaded".
-        if is_link(value) and not is_playable_link(value):
-            raise serializers.ValidationError(f"This link does not play in the room. {WHAT_PLAYS}")
+        request = self.context.get("request")
+        # 'self' in media-src: the origin the page will be served from, as this request reached it.
+        site_origin = request.build_absolute_uri("/").rstrip("/") if request is not None else None
+        problem = content_id_problem(value, site_origin=site_origin)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
     def to_settings(self) -> PartySettings:

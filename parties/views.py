@@ -55,7 +55,7 @@ class PartyListCreateView(APIView):
         summary="Create a party; the caller is its host and first participant",
     )
     def post(self, request):
-        serializer = PartyCreateSerializer(data=request.data)
+        serializer = PartyCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         party = services.party_create(user=request.user, data=serializer.to_settings())
         return _party_response(party, status.HTTP_201_CREATED)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,3 +43,81 @@ def test_serve_on_a_busy_port_exits_with_a_clear_message():
     assert f"cannot listen on 127.0.0.1:{port}" in stderr
     assert "Address already in use" in stderr
     assert "./dev serve 127.0.0.1:8001" in stderr
+
+
+def _dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"MONGODB_URI", "REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG"}
+    }
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_LEVEL="WARNING", **extra)
+    return env
+
+
+@contextlib.contextmanager
+def dev_serve(tmp_path: Path, **extra: str):
+    """./dev serve on a free port (its migrate included); yields the base URL, then stops its process group."""
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["./dev", "serve", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=_dev_env(tmp_path, **extra),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert process.poll() is None, f"./dev serve exited:\n{log_path.read_text()}"
+                try:
+                    with urllib.request.urlopen(f"{base_url}/health/live", timeout=1) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, f"./dev serve did not answer:\n{log_path.read_text()}"
+                time.sleep(0.2)
+            yield base_url
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def test_serve_answers_a_range_request_for_a_static_file_with_206(tmp_path):
+    """Seeking a video served by the site works: Range: bytes=0-99 answers 206 with those 100 bytes."""
+    on_disk = (ROOT / "watchparty" / "static" / "watchparty" / "js" / "player.js").read_bytes()
+    with dev_serve(tmp_path) as base_url:
+        request = urllib.request.Request(f"{base_url}/static/watchparty/js/player.js", headers={"Range": "bytes=0-99"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 206
+            assert response.headers["Content-Range"] == f"bytes 0-99/{len(on_disk)}"
+            assert response.read() == on_disk[:100]
+
+
+def test_serve_ignores_a_forged_x_forwarded_for_from_localhost(tmp_path):
+    """Through ./dev serve, a made-up X-Forwarded-For per login attempt from 127.0.0.1 still counts
+    every attempt against 127.0.0.1: the third attempt over a limit of 2 is refused with 429."""
+    statuses = []
+    with dev_serve(tmp_path, LOGIN_RATE_LIMIT_IP_COUNT="2") as base_url:
+        for attempt in range(3):
+            body = json.dumps({"username": f"nobody{attempt}", "password": "wrong"}).encode()
+            request = urllib.request.Request(
+                f"{base_url}/api/auth/token/",
+                data=body,
+                headers={"Content-Type": "application/json", "X-Forwarded-For": f"192.0.2.{attempt + 1}"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    statuses.append(response.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+    assert statuses == [400, 400, 429]

@@ -56,8 +56,54 @@ def _websocket_sources(request) -> list[str]:
     return [f"ws://{host}", f"wss://{host}"]
 
 
+def media_sources() -> tuple[str, ...]:
+    """The ``media-src`` sources: the policy sends them, and parties.media accepts a video link
+    only if they allow it, so the two cannot drift."""
+    return tuple(getattr(settings, "CSP_MEDIA_SRC", DEFAULT_MEDIA_SRC))
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def source_allows(source: str, url) -> bool:
+    """Whether one CSP source expression allows an absolute http(s) URL (a urlsplit result) on a page
+    of this site: a scheme source (``https:``), ``*``, or a host source (``[scheme://]host[:port][/path]``,
+    ``*.`` for subdomains). ``'self'`` is handled by the caller (it needs the page's origin)."""
+    source = source.strip()
+    scheme = url.scheme.lower()
+    if source == "*":
+        return scheme in _DEFAULT_PORTS
+    if source.endswith(":") and "/" not in source:
+        wanted = source[:-1].lower()
+        return scheme == wanted or (wanted == "http" and scheme == "https")  # CSP3: http: covers https
+    if source.startswith("'"):
+        return False  # keywords ('none', 'unsafe-inline', ...) allow no URL
+    want_scheme, _, rest = source.rpartition("://")
+    if want_scheme and not (scheme == want_scheme.lower() or (want_scheme.lower() == "http" and scheme == "https")):
+        return False
+    if not want_scheme and scheme not in _DEFAULT_PORTS:
+        return False
+    host_port, slash, path = rest.partition("/")
+    host, _, port = host_port.partition(":")
+    host, url_host = host.lower(), (url.hostname or "").lower()
+    if host.startswith("*."):
+        if not url_host.endswith(host[1:]):
+            return False
+    elif host != url_host:
+        return False
+    url_port = url.port or _DEFAULT_PORTS.get(scheme)
+    if port and port != "*" and int(port) != url_port:
+        return False
+    if not port and url_port != _DEFAULT_PORTS.get(scheme):
+        return False
+    if slash and path:
+        wanted_path = "/" + path
+        return url.path == wanted_path if not wanted_path.endswith("/") else url.path.startswith(wanted_path)
+    return True
+
+
 def build_policy(request, extra: dict[str, tuple[str, ...]] | None = None) -> str:
-    media_src = getattr(settings, "CSP_MEDIA_SRC", DEFAULT_MEDIA_SRC)
+    media_src = media_sources()
     directives = [
         ("default-src", ["'self'"]),
         ("script-src", ["'self'"]),

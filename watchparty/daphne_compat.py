@@ -12,6 +12,10 @@
    WEBSOCKET_MAX_FRAME_BYTES, so autobahn refuses a larger frame from its header. autobahn also
    drops the TCP connection on such a failure by default (``failByDrop``, the client sees 1006);
    it sends the close frame (1009) instead.
+3. Only incoming frames are capped. autobahn applies ``maxMessagePayloadSize`` to what it sends as
+   well (``PayloadExceededError`` in ``sendMessage``), which made a ``party.state`` over 16 KiB
+   crash the consumer (close 1011). What the server sends is bounded by its own page sizes
+   (docs/PROTOCOL.md "Limits"), so a send is made with the limit lifted; incoming frames keep it.
 """
 
 from __future__ import annotations
@@ -60,3 +64,24 @@ def limit_frame_size() -> None:
 
     setProtocolOptions.limits_frame_size = True
     WebSocketFactory.setProtocolOptions = setProtocolOptions
+    _send_without_limit()
+
+
+def _send_without_limit() -> None:
+    from daphne.ws_protocol import WebSocketProtocol
+
+    original = WebSocketProtocol.sendMessage
+    if getattr(original, "unlimited", False):
+        return
+
+    def sendMessage(self, *args, **kwargs):
+        # The reactor thread runs this whole call: no incoming data is read while the limit is off.
+        limit = self.maxMessagePayloadSize
+        self.maxMessagePayloadSize = 0
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            self.maxMessagePayloadSize = limit
+
+    sendMessage.unlimited = True
+    WebSocketProtocol.sendMessage = sendMessage

@@ -90,9 +90,12 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-if not DEBUG:
-    # Static files straight from the app server in production; runserver serves them in DEBUG.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# Static files straight from the app server, in DEBUG too (watchparty/serve.py): one way of serving,
+# with Range requests (206) for the videos a party plays from this site.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# In DEBUG, files are found in the apps' static folders as they are now (no collectstatic needed).
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "watchparty.urls"
 
@@ -221,6 +224,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # The health checks and /metrics are plain Django views: watchparty/openapi.py adds them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "watchparty.openapi.add_plain_django_endpoints",
+    ],
 }
 
 # --- Product limits (PROTOCOL.md "Limits"); each one a setting ---
@@ -262,7 +270,10 @@ REACTIONS_MAX_USERS_PER_EMOJI = env_int("REACTIONS_MAX_USERS_PER_EMOJI", 100)
 REACTION_EMOJI_MAX_LENGTH = 10
 TRANSLATIONS_MAX_LANGUAGES = 10
 TRANSLATION_MAX_LENGTH = 500
-WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)
+WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)  # frames from clients
+# party.state carries the newest messages that fit in this many bytes of JSON (at most a page);
+# older ones come with `history` from its next_before (PROTOCOL.md "Limits").
+PARTY_STATE_MESSAGES_MAX_BYTES = env_int("PARTY_STATE_MESSAGES_MAX_BYTES", 256 * 1024)
 # Open sockets one user may hold in one party; the next one closes with 4429.
 WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
 # A socket's presence entry (watchparty/presence.py) lapses this long after its process stops

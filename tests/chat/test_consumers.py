@@ -75,6 +75,26 @@ async def test_connect_sends_party_state_with_last_50_messages(party_setup):
         await communicator.disconnect()
 
 
+async def test_party_state_carries_the_newest_messages_that_fit_its_byte_budget(party_setup, settings):
+    """party.state holds the newest messages within PARTY_STATE_MESSAGES_MAX_BYTES; history from its
+    next_before brings the older ones, none missing."""
+    settings.PARTY_STATE_MESSAGES_MAX_BYTES = 3000
+    s = await sync_to_async(party_setup)()
+    for i in range(20):
+        await sync_to_async(chat_services.system_message_send)(party_id=s["party"].id, text=f"b{i:02d} " + "é" * 100)
+    communicator, state = await joined(s["party"].id, s["guest_token"])
+    try:
+        kept = [m["message"][:3] for m in state["messages"]]
+        assert 1 <= len(kept) < 20 and kept == [f"b{i:02d}" for i in range(20 - len(kept), 20)]
+        assert len(json.dumps(state["messages"])) <= 3000
+        assert state["next_before"] == state["messages"][0]["id"]
+        await communicator.send_json_to({"type": "history", "before": state["next_before"], "limit": 50})
+        older = await receive_type(communicator, "history")
+        assert [m["message"][:3] for m in older["messages"]] == [f"b{i:02d}" for i in range(20 - len(kept))]
+    finally:
+        await communicator.disconnect()
+
+
 @pytest.mark.parametrize("token", [None, "not-a-real-token"])
 async def test_unauthenticated_is_closed_4401(party_setup, token):
     """Without a valid token (or session) the socket closes with 4401."""

@@ -1,9 +1,8 @@
-"""End-to-end fixtures: a real server (daphne, in a subprocess) and a real browser (Chromium through
-Playwright).
+"""End-to-end fixtures: a real server (watchparty.serve, as ./dev serve runs it, in a subprocess)
+and a real browser (Chromium through Playwright).
 
-The server runs as in production: DEBUG off, static files collected and served by WhiteNoise (plain
-daphne serves no static files with DEBUG on), the embedded mongomock database and in-memory channel
-layer (one process, so that is enough), and Django's tables in a throwaway SQLite file. Its
+The server runs as in production: DEBUG off, static files collected and served by WhiteNoise, the
+embedded mongomock database and in-memory channel layer (one process, so that is enough), and Django's tables in a throwaway SQLite file. Its
 settings module, tests/e2e/settings.py, only moves STATIC_ROOT to a temporary directory, adds the
 test video under /static/e2e/ and picks a fast password hasher.
 
@@ -108,7 +107,7 @@ def server(server_env):
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "watchparty.asgi:application"],
+        [sys.executable, "-m", "watchparty.serve", f"127.0.0.1:{port}"],  # as ./dev serve and the images
         cwd=ROOT,
         env=env,
         stdout=log,

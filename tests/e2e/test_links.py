@@ -83,3 +83,21 @@ def test_an_ended_youtube_party_shows_no_player(people):
     expect(alice.page.locator("#yt-frame")).to_be_hidden()
     alice.page.wait_for_timeout(500)  # the API script has loaded by now: no player was made after all
     assert alice.page.evaluate("() => window.__fakeYT ? window.__fakeYT.players.length : 0") == 0
+
+
+def test_the_player_reads_links_as_the_server_does(people):
+    """player.js plays no link the server refuses as another host or a script (parties/media.py), and
+    plays the site paths and https files it accepts."""
+    alice = people("alice")
+    alice.goto("/")
+    results = alice.page.evaluate(
+        """async (values) => {
+            const { mediaUrl } = await import("/static/watchparty/js/player.js");
+            return values.map((value) => mediaUrl(value));
+        }""",
+        ["/\\evil.example/x.mp4", "\\\\evil.example/x.mp4", "javascript:alert(1)", "data:video/mp4;base64,AAAA",
+         "/static/e2e/clip.webm", "https://cdn.example.com/film.mp4"],
+    )
+    assert results[:4] == [None, None, None, None]
+    assert results[4] == alice.base_url + "/static/e2e/clip.webm"
+    assert results[5] == "https://cdn.example.com/film.mp4"

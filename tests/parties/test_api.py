@@ -292,3 +292,12 @@ def test_host_cannot_leave_over_http_until_they_hand_over(user, api_client, make
     assert response.status_code == 403 and response.json()["code"] == "forbidden"
     services.host_transfer(party_id=party.id, user=user, target_id=str(guest.pk))
     assert api_client(user).post(f"/api/parties/{party.id}/leave/").status_code == 204
+
+
+def test_a_plain_http_video_on_this_site_itself_is_accepted_by_its_full_address(user, api_client):
+    """'self' in media-src: an http:// address of the site the request came to plays, another http host does not."""
+    client = api_client(user)
+    ok = client.post("/api/parties/", {"content_id": "http://testserver/static/e2e/clip.webm", "content_type": "vod"}, format="json")
+    assert ok.status_code == 201, ok.json()
+    other = client.post("/api/parties/", {"content_id": "http://other.example/clip.webm", "content_type": "vod"}, format="json")
+    assert other.status_code == 400 and "Content-Security-Policy" in other.json()["errors"]["content_id"][0]

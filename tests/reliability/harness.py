@@ -89,17 +89,14 @@ class PrivateRedis:
             return False
 
 
-# The ASGI servers and channel layers the suite runs against: what runserver uses, and the
-# production default of docker-compose.yml. Each refuses a frame over 16 KiB from its header:
-# uvicorn by --ws-max-size (as docker-compose.yml runs it), daphne by watchparty.daphne_compat,
-# which applies WEBSOCKET_MAX_FRAME_BYTES to every daphne server (runserver included).
+# The ASGI servers and channel layers the suite runs against: daphne (still supported) with the
+# core layer, and what ./dev serve and docker-compose.yml run. Each refuses a frame over 16 KiB from
+# its header: uvicorn by ws_max_size (watchparty/serve.py), daphne by watchparty.daphne_compat,
+# which applies WEBSOCKET_MAX_FRAME_BYTES to every daphne server.
 STACKS = {
     "daphne-core": (["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "watchparty.asgi:application"], "core"),
-    "uvicorn-pubsub": (
-        ["-m", "uvicorn", "watchparty.asgi:application", "--host", "127.0.0.1", "--port", "{port}", "--lifespan", "off",
-         "--ws-max-size", "16384"],
-        "pubsub",
-    ),
+    # As ./dev serve, the Dockerfile and docker-compose.yml start it (watchparty/serve.py).
+    "uvicorn-pubsub": (["-m", "watchparty.serve", "127.0.0.1:{port}"], "pubsub"),
 }
 
 

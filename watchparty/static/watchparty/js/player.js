@@ -13,13 +13,16 @@ function validRate(rate) {
   return Number.isFinite(rate) && rate > 0 ? Math.min(MAX_RATE, Math.max(MIN_RATE, rate)) : 1;
 }
 
-/** The URL to play for a party's content_id, or null when it is not a web address. */
+/** The URL to play for a party's content_id, or null when it is not a web address. As
+ * parties/media.py: a backslash is a slash to the URL parser ("/\\host/x.mp4" is another host), so
+ * a link with one is not played, and a path must stay on this site. */
 export function mediaUrl(contentId) {
   if (typeof contentId !== "string") return null;
   const value = contentId.trim();
-  if (!/^(https?:\/\/|\/)/i.test(value)) return null;
+  if (!/^(https?:\/\/|\/)/i.test(value) || value.includes("\\")) return null;
   try {
     const url = new URL(value, location.origin);
+    if (value.startsWith("/") && url.origin !== location.origin) return null;
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;
