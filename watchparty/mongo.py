@@ -533,8 +533,8 @@ def open_embedded_for_command(*, changes_data: bool) -> None:
     what the running server has committed), for writing when it changes data, which it may do only
     while no server holds the file. Raises EmbeddedDatabaseBusy then. No-op on MongoDB."""
     global _embedded_mode
-    if not using_embedded_database():
-        return
+    if not using_embedded_database() or "" in _clients:
+        return  # already open in this process (a test, a shell): as it is
     if not changes_data:
         _embedded_mode = "read"
         return
@@ -550,16 +550,22 @@ def open_embedded_for_command(*, changes_data: bool) -> None:
 
 def embedded_database_description() -> str:
     """Where the embedded database lives, for a command's output."""
-    mode = " (read-only)" if _embedded_mode == "read" else ""
-    return f"the embedded database {settings.EMBEDDED_DB_PATH}{mode}"
+    client = _clients.get("")
+    read_only = client._watchparty_durable.read_only if client is not None else _embedded_mode == "read"
+    return f"the embedded database {settings.EMBEDDED_DB_PATH}" + (" (read-only)" if read_only else "")
 
 
 _embedded_ready: set[str] = set()
 
 
 def get_db() -> Database:
-    db = get_client()[settings.MONGODB_DB]
-    if not settings.MONGODB_URI and _embedded_mode == "write" and settings.MONGODB_DB not in _embedded_ready:
+    client = get_client()
+    db = client[settings.MONGODB_DB]
+    if (
+        not settings.MONGODB_URI
+        and not client._watchparty_durable.read_only  # a read-only command shows the file as it is
+        and settings.MONGODB_DB not in _embedded_ready
+    ):
         # A fresh embedded database gets the declared indexes (the unique room code among them)
         # when first used, as nobody may have run `manage.py ensure_indexes` on it.
         with _client_lock:
