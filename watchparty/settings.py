@@ -1,7 +1,7 @@
 """Settings for Watch Party, read from the environment.
 
 Every service has an embedded default so that a fresh checkout runs with nothing installed:
-no MONGODB_URI -> in-process mongomock, no REDIS_URL -> in-memory channel layer and cache,
+no MONGODB_URI -> embedded mongomock kept in a SQLite file, no REDIS_URL -> in-memory channel layer and cache,
 no DATABASE_URL -> SQLite. See the README's configuration table.
 """
 
