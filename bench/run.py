@@ -767,6 +767,8 @@ def server_env(args, target: Target, db_url: str, extra: dict[str, str] | None =
         env[k] = v
     if target.is_app:  # the baselines have no database
         env["EMBEDDED_DB_LATENCY_MS"] = str(args.db_latency_ms)
+        # Each server process its own, empty embedded data file (one writer per file).
+        env["EMBEDDED_DB_PATH"] = str(args.out_dir / f"embedded-{secrets.token_hex(6)}.sqlite3")
     if target.fixes:
         env["BENCH_FIXES"] = target.fixes
     env.update(extra or {})

@@ -7,9 +7,12 @@ then the very same tests run there (each in its own throwaway database).
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
@@ -20,6 +23,15 @@ from watchparty.mongo import get_client, get_db
 
 MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI", "")
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
+
+# The embedded database's file for this test session, never the developer's: set before anything
+# (a test module importing watchparty.asgi) opens it.
+_EMBEDDED_DB_DIR = tempfile.mkdtemp(prefix="watchparty-tests-")
+django_settings.EMBEDDED_DB_PATH = os.path.join(_EMBEDDED_DB_DIR, "embedded-db.sqlite3")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_EMBEDDED_DB_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,9 @@ from watchparty.daphne_compat import allow_protocol_close_codes, limit_frame_siz
 from watchparty.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
 from watchparty.wsorigin import SameOriginValidator  # noqa: E402
 
+from watchparty.mongo import open_embedded_for_serving  # noqa: E402
+
+open_embedded_for_serving()  # without MONGODB_URI: take the data file now, or stop with why
 allow_protocol_close_codes()  # the documented close 1009 (oversize frame) under daphne
 limit_frame_size()  # daphne never buffers a frame over WEBSOCKET_MAX_FRAME_BYTES (uvicorn: --ws-max-size)
 

@@ -1,8 +1,10 @@
 """The MongoDB client factory: one client per process, created on first use.
 
 With MONGODB_URI set this is a pymongo MongoClient with the pool settings from settings.py.
-Without it, an in-process mongomock database stands in so that a fresh checkout runs with
-nothing installed; its data lives only as long as the process.
+Without it, an embedded database stands in so that a fresh checkout runs with nothing installed:
+mongomock answers the queries, and every change is written through to one SQLite file
+(EMBEDDED_DB_PATH, watchparty/embedded_store.py) before the call returns, so parties and messages
+survive a restart. One process at a time writes that file.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from django.conf import settings
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from watchparty import embedded_store
+
 logger = logging.getLogger(__name__)
 
 _client_lock = threading.Lock()
@@ -28,7 +32,8 @@ _clients: dict[str, Any] = {}
 # a conditional filter. A real server applies each single-document write atomically; this lock
 # gives the embedded database the same guarantee, so code that is correct on MongoDB is also
 # correct here (and the concurrency tests mean the same thing on both).
-_mongomock_write_lock = threading.RLock()
+# Each write is also committed to the embedded database's file before the lock is released.
+_mongomock_write_lock = embedded_store.write_lock
 _MONGOMOCK_WRITES = (
     "insert_one",
     "insert_many",
@@ -45,9 +50,17 @@ _MONGOMOCK_WRITES = (
     "create_indexes",
     "drop_index",
 )
+# Writes that only the durable file needs serialized (a test drops its database after each test).
+_MONGOMOCK_OTHER_WRITES = {
+    "mongomock.collection.Collection": ("drop", "drop_indexes", "rename"),
+    "mongomock.database.Database": ("drop_collection", "create_collection", "rename_collection"),
+    "mongomock.mongo_client.MongoClient": ("drop_database",),
+}
 
 
 def _serialize_mongomock_writes() -> None:
+    import importlib
+
     import mongomock.collection
 
     collection_class = mongomock.collection.Collection
@@ -57,14 +70,40 @@ def _serialize_mongomock_writes() -> None:
     def locked(method):
         @functools.wraps(method)
         def wrapper(*args, **kwargs):
-            with _mongomock_write_lock:
+            with embedded_store.write_operation():
                 return method(*args, **kwargs)
 
         return wrapper
 
     for name in _MONGOMOCK_WRITES:
         setattr(collection_class, name, locked(getattr(collection_class, name)))
+    for path, names in _MONGOMOCK_OTHER_WRITES.items():
+        module_name, _, class_name = path.rpartition(".")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        for name in names:
+            setattr(cls, name, locked(getattr(cls, name)))
     collection_class._watchparty_serialized = True
+
+
+def _write_updates_through() -> None:
+    """An update changes the stored document in place, without storing it again; mongomock then
+    checks it against the unique indexes (every insert and every changing update does), which is
+    where the durable store hears of it."""
+    import mongomock.collection
+
+    collection_class = mongomock.collection.Collection
+    if getattr(collection_class, "_watchparty_write_through", False):
+        return
+    ensure_uniques = collection_class._ensure_uniques
+
+    def _ensure_uniques(self, new_data):
+        document_changed = getattr(self._store, "document_changed", None)
+        if document_changed is not None:
+            document_changed(embedded_store._stored_key(new_data["_id"]))
+        return ensure_uniques(self, new_data)
+
+    collection_class._ensure_uniques = _ensure_uniques
+    collection_class._watchparty_write_through = True
 
 
 # MongoDB's TTL monitor removes expired documents once a minute, in the background. mongomock
@@ -110,7 +149,8 @@ def _expire_like_mongodb() -> None:
         now = time.monotonic()
         if now - getattr(self, "_watchparty_ttl_ran_at", -TTL_MONITOR_SECONDS) >= TTL_MONITOR_SECONDS:
             self._watchparty_ttl_ran_at = now
-            remove_expired(self)
+            with embedded_store.write_operation():  # the expired documents leave the file in one commit
+                remove_expired(self)
 
     store_class._remove_expired_documents = _remove_expired_documents
     store_class._watchparty_ttl_monitor = True
@@ -404,21 +444,46 @@ def _simulate_round_trips() -> None:
     mongomock.collection.Collection._watchparty_round_trips = True
 
 
+# How this process opens the embedded database's file: "write" (a server, or a command that
+# changes data: holds the file's lock) or "read" (a command that only reads: what the running
+# server has committed, without its lock). Chosen before the first use.
+_embedded_mode = "write"
+
+
+def _open_embedded(*, lock_wait_seconds: float):
+    import mongomock
+
+    _serialize_mongomock_writes()
+    _expire_like_mongodb()
+    _index_unique_keys()
+    _write_updates_through()
+    _find_by_id_directly()
+    _stop_reading_at_the_limit()
+    _simulate_round_trips()  # last: the wait comes before the write lock, as on a network
+    read_only = _embedded_mode == "read"
+    started = time.perf_counter()
+    durable = embedded_store.DurableFile(
+        settings.EMBEDDED_DB_PATH, read_only=read_only, lock_wait_seconds=lock_wait_seconds
+    )
+    store = durable.load()
+    if read_only:
+        logger.info("Embedded database %s opened read-only", durable.path)
+    else:
+        logger.warning(
+            "MONGODB_URI is not set: parties and messages are kept in the embedded database %s "
+            "(loaded in %.2f s; one process at a time). For several server processes, or to keep data "
+            "on a database server, set MONGODB_URI (docs/embedded-database.md).",
+            durable.path,
+            time.perf_counter() - started,
+        )
+    client = mongomock.MongoClient(tz_aware=True, _store=store)
+    client._watchparty_durable = durable
+    return client
+
+
 def _create_client(uri: str):
     if not uri:
-        import mongomock
-
-        _serialize_mongomock_writes()
-        _expire_like_mongodb()
-        _index_unique_keys()
-        _find_by_id_directly()
-        _stop_reading_at_the_limit()
-        _simulate_round_trips()  # last: the wait comes before the write lock, as on a network
-        logger.warning(
-            "MONGODB_URI is not set: using an in-process mongomock database. "
-            "Parties and messages will NOT survive a restart, and each process has its own data."
-        )
-        return mongomock.MongoClient(tz_aware=True)
+        return _open_embedded(lock_wait_seconds=settings.EMBEDDED_DB_LOCK_WAIT_SECONDS)
     from watchparty.monitoring import command_listener
 
     return MongoClient(
@@ -446,14 +511,63 @@ def get_client():
     return client
 
 
+def _claim_embedded(*, lock_wait_seconds: float) -> None:
+    with _client_lock:
+        if "" not in _clients:
+            _clients[""] = _open_embedded(lock_wait_seconds=lock_wait_seconds)
+
+
+def open_embedded_for_serving() -> None:
+    """A server process opens the embedded database as it starts, so that a second server on the
+    same file stops at once with a clear message. It waits EMBEDDED_DB_LOCK_WAIT_SECONDS for the
+    lock first: uvicorn --reload starts the new worker as the old one exits. No-op on MongoDB."""
+    if using_embedded_database():
+        try:
+            _claim_embedded(lock_wait_seconds=settings.EMBEDDED_DB_LOCK_WAIT_SECONDS)
+        except embedded_store.EmbeddedDatabaseBusy as exc:
+            raise SystemExit(f"Cannot start: {exc}") from None
+
+
+def open_embedded_for_command(*, changes_data: bool) -> None:
+    """A manage.py command opens the embedded database: read-only when it only reads (it shows
+    what the running server has committed), for writing when it changes data, which it may do only
+    while no server holds the file. Raises EmbeddedDatabaseBusy then. No-op on MongoDB."""
+    global _embedded_mode
+    if not using_embedded_database() or "" in _clients:
+        return  # already open in this process (a test, a shell): as it is
+    if not changes_data:
+        _embedded_mode = "read"
+        return
+    _embedded_mode = "write"
+    try:
+        _claim_embedded(lock_wait_seconds=0)
+    except embedded_store.EmbeddedDatabaseBusy as exc:
+        raise embedded_store.EmbeddedDatabaseBusy(
+            f"{exc} This command changes data: stop the server (Ctrl+C in ./dev serve) and run it "
+            "again, or run it on MongoDB (MONGODB_URI)."
+        ) from None
+
+
+def embedded_database_description() -> str:
+    """Where the embedded database lives, for a command's output."""
+    client = _clients.get("")
+    read_only = client._watchparty_durable.read_only if client is not None else _embedded_mode == "read"
+    return f"the embedded database {settings.EMBEDDED_DB_PATH}" + (" (read-only)" if read_only else "")
+
+
 _embedded_ready: set[str] = set()
 
 
 def get_db() -> Database:
-    db = get_client()[settings.MONGODB_DB]
-    if not settings.MONGODB_URI and settings.MONGODB_DB not in _embedded_ready:
-        # No command can reach another process's in-memory database, so the embedded one gets
-        # the declared indexes (the unique room code among them) when first used.
+    client = get_client()
+    db = client[settings.MONGODB_DB]
+    if (
+        not settings.MONGODB_URI
+        and not client._watchparty_durable.read_only  # a read-only command shows the file as it is
+        and settings.MONGODB_DB not in _embedded_ready
+    ):
+        # A fresh embedded database gets the declared indexes (the unique room code among them)
+        # when first used, as nobody may have run `manage.py ensure_indexes` on it.
         with _client_lock:
             if settings.MONGODB_DB not in _embedded_ready:
                 from watchparty.indexes import ensure_indexes

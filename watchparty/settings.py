@@ -1,7 +1,7 @@
 """Settings for Watch Party, read from the environment.
 
 Every service has an embedded default so that a fresh checkout runs with nothing installed:
-no MONGODB_URI -> in-process mongomock, no REDIS_URL -> in-memory channel layer and cache,
+no MONGODB_URI -> embedded mongomock kept in a SQLite file, no REDIS_URL -> in-memory channel layer and cache,
 no DATABASE_URL -> SQLite. See the README's configuration table.
 """
 
@@ -139,6 +139,11 @@ MONGODB_SLOW_COMMAND_MS = env_int("MONGODB_SLOW_COMMAND_MS", 100)
 # Embedded database only: wait this long before every operation, as a remote server's round trip
 # would (a simulation for the bench and tests; docs/performance.md). 0: answer at once.
 EMBEDDED_DB_LATENCY_MS = float(os.environ.get("EMBEDDED_DB_LATENCY_MS", "") or 0)
+# Embedded database only (no MONGODB_URI): the SQLite file every party and message is written
+# through to (docs/embedded-database.md), and how long a starting server waits for another process
+# (an exiting uvicorn --reload worker) to release it.
+EMBEDDED_DB_PATH = os.environ.get("EMBEDDED_DB_PATH", "") or str(BASE_DIR / "embedded-db.sqlite3")
+EMBEDDED_DB_LOCK_WAIT_SECONDS = float(os.environ.get("EMBEDDED_DB_LOCK_WAIT_SECONDS", "") or 10)
 # Threads per process for WebSocket calls to services that use only MongoDB and Redis
 # (watchparty/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
 DB_CALL_THREADS = env_int("DB_CALL_THREADS", 16)

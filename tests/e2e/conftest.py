@@ -47,7 +47,7 @@ def _server_env(tmp: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"MONGODB_URI", "REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE"}
+        if key not in {"MONGODB_URI", "REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "EMBEDDED_DB_PATH"}
     }
     env.update(
         {
@@ -57,6 +57,7 @@ def _server_env(tmp: Path) -> dict[str, str]:
             "SECRET_KEY": f"e2e-{uuid.uuid4().hex}{uuid.uuid4().hex}",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+            "EMBEDDED_DB_PATH": str(tmp / "embedded-db.sqlite3"),  # never the developer's data
             # The tests send dozens of messages; the default (5 in any 5 s) would make them wait.
             # test_rate_limited_sends_are_retried goes past this limit on purpose.
             "CHAT_SEND_RATE_LIMIT_COUNT": str(CHAT_SEND_LIMIT),

@@ -122,6 +122,7 @@ class LiveServer:
                 "DEBUG": "true",
                 "ALLOWED_HOSTS": "127.0.0.1",
                 "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+                "EMBEDDED_DB_PATH": str(workdir / "embedded-db.sqlite3"),  # never the developer's data
                 "PYTHONPATH": str(ROOT) + os.pathsep + self.env.get("PYTHONPATH", ""),
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "WARNING",

@@ -23,15 +23,18 @@ def test_one_client_per_process(settings):
     assert mongo.get_client() is mongo.get_client()
 
 
-def test_embedded_database_warns_that_data_is_not_kept(settings, caplog):
-    """Without MONGODB_URI the app logs that data does not survive a restart."""
+def test_embedded_database_warns_where_its_data_lives(settings, caplog, tmp_path):
+    """Without MONGODB_URI the start-up warning names the data file and how to move to MongoDB."""
     settings.MONGODB_URI = ""
+    settings.EMBEDDED_DB_PATH = str(tmp_path / "data.sqlite3")
     saved = mongo._clients.pop("", None)
     try:
         with caplog.at_level(logging.WARNING, logger="watchparty.mongo"):
-            mongo.get_client()
-        assert "will NOT survive a restart" in caplog.text
+            client = mongo.get_client()
+        assert str(tmp_path / "data.sqlite3") in caplog.text
+        assert "set MONGODB_URI" in caplog.text and "docs/embedded-database.md" in caplog.text
     finally:
+        mongo._clients.pop("")._watchparty_durable.close()
         if saved is not None:
             mongo._clients[""] = saved
 

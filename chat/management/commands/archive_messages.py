@@ -4,7 +4,8 @@ from pymongo.errors import PyMongoError
 from chat.archive import ArchiveError
 from chat.services import ARCHIVE_BATCH_SIZE, ArchiveProgress, message_archive
 from watchparty.durations import format_duration, parse_duration
-from watchparty.mongo import using_embedded_database
+from watchparty.embedded_store import EmbeddedDatabaseBusy
+from watchparty.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
 from watchparty.timeutil import isoformat_z
 
 MAX_BATCH_SIZE = 10_000
@@ -57,13 +58,12 @@ class Command(BaseCommand):
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}.")
         self._delete = delete
+        try:
+            open_embedded_for_command(changes_data=True)
+        except EmbeddedDatabaseBusy as exc:
+            raise CommandError(str(exc)) from None
         if using_embedded_database():
-            self.stderr.write(
-                self.style.WARNING(
-                    "MONGODB_URI is not set: acting on this process's in-memory database, "
-                    "which no server process shares."
-                )
-            )
+            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
         try:
             progress = message_archive(
                 older_than=age, output=output, delete=delete, batch_size=batch_size, on_batch=self._progress

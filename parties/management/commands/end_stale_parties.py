@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
 from watchparty.durations import format_duration, parse_duration
-from watchparty.mongo import using_embedded_database
+from watchparty.embedded_store import EmbeddedDatabaseBusy
+from watchparty.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
 from watchparty.operations import StaleSweepProgress, party_end_stale
 from watchparty.timeutil import isoformat_z
 
@@ -32,13 +33,12 @@ class Command(BaseCommand):
             idle_for = parse_duration(idle)
         except ValueError as exc:
             raise CommandError(f"--idle: {exc}") from None
+        try:
+            open_embedded_for_command(changes_data=not dry_run)
+        except EmbeddedDatabaseBusy as exc:
+            raise CommandError(str(exc)) from None
         if using_embedded_database():
-            self.stderr.write(
-                self.style.WARNING(
-                    "MONGODB_URI is not set: acting on this process's in-memory database, "
-                    "which no server process shares."
-                )
-            )
+            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
         try:
             ended = party_end_stale(idle=idle_for, dry_run=dry_run, on_batch=self._progress)
         except PyMongoError as exc:

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
 from watchparty.dbstats import collection_stats, database_summary
+from watchparty.mongo import embedded_database_description, open_embedded_for_command
 from watchparty.timeutil import isoformat_z
 
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, as_json: bool = False, **options):
         try:
+            open_embedded_for_command(changes_data=False)
             summary = database_summary()
             stats = collection_stats()
         except PyMongoError as exc:
@@ -37,7 +39,7 @@ class Command(BaseCommand):
             self._print_json(summary, stats)
             return
         self.stdout.write(
-            f"Database {summary['database']}" + (" (embedded, in this process only)" if summary["embedded"] else "")
+            f"Database {summary['database']}" + (f" ({embedded_database_description()})" if summary["embedded"] else "")
         )
         for entry in stats:
             self.stdout.write("")

@@ -1,7 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from watchparty.indexes import declared_indexes, ensure_indexes, index_differences
-from watchparty.mongo import get_db, using_embedded_database
+from watchparty.embedded_store import EmbeddedDatabaseBusy
+from watchparty.mongo import (
+    embedded_database_description,
+    get_db,
+    open_embedded_for_command,
+    using_embedded_database,
+)
 
 
 class Command(BaseCommand):
@@ -19,13 +25,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, check: bool = False, **options):
+        try:
+            open_embedded_for_command(changes_data=not check)
+        except EmbeddedDatabaseBusy as exc:
+            raise CommandError(str(exc)) from None
         if using_embedded_database():
-            self.stderr.write(
-                self.style.WARNING(
-                    "MONGODB_URI is not set: acting on this process's in-memory database, "
-                    "which no server process shares."
-                )
-            )
+            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
         db = get_db()
         if check:
             differences = index_differences(db)
