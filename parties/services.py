@@ -82,14 +82,18 @@ def party_list_for_user(*, user, include_ended: bool, limit: int) -> list[Party]
     return repository.list_for_user(str(user.pk), include_ended=include_ended, limit=limit)
 
 
-def party_get_for_member(*, party_id: str, user, require_active: bool = False) -> Party:
+def party_get_for_member(*, party_id: str, user, require_active: bool = False, tell_banned: bool = False) -> Party:
     """The party, if ``user`` hosts it or sits in it; NotFound otherwise, so that outsiders
     cannot tell a private party from a missing one. Every request and every WebSocket frame goes
     through here, so a user removed from the party can do nothing more.
-    With ``require_active``, an ended party is Forbidden."""
+    With ``require_active``, an ended party is Forbidden. With ``tell_banned``, a user the host or
+    a co-host removed gets Banned instead of NotFound: they knew the party, and learn why they
+    cannot open it."""
     party = repository.get_party(party_id)
     user_id = str(user.pk)
     if party is None or not (party.host_id == user_id or party.has_participant(user_id)):
+        if tell_banned and party is not None and user_id in party.banned_ids:
+            raise Banned()
         raise NotFound("No such party.")
     if require_active and not party.is_active:
         raise Forbidden("The party has ended.")

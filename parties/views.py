@@ -65,12 +65,19 @@ class PartyDetailView(APIView):
     @extend_schema(
         operation_id="parties_retrieve",
         parameters=[PARTY_ID],
-        responses={200: PartySerializer, **ERRORS},
+        responses={
+            200: PartySerializer,
+            **ERRORS,
+            403: OpenApiResponse(
+                ErrorSerializer, description="`code: banned`: the host or a co-host removed you from this party."
+            ),
+        },
         summary="One party (host and participants only)",
     )
     def get(self, request, party_id: str):
         validate_object_id(party_id, "party_id")
-        return _party_response(services.party_get_for_member(party_id=party_id, user=request.user))
+        party = services.party_get_for_member(party_id=party_id, user=request.user, tell_banned=True)
+        return _party_response(party)
 
 
 class PartyBansView(APIView):

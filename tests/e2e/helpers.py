@@ -97,3 +97,33 @@ def post_messages(authors, party_id: str, texts: list[str]) -> None:
         author = authors[n % len(authors)]
         response = author.api("POST", f"/api/parties/{party_id}/messages/", data={"message": text})
         assert response.status == 201, response.text()
+
+
+# --- accessibility (axe-core through axe-playwright-python) ------------------------------------------
+
+# The two screens every page is checked on: a desktop window and a phone (390x844, an iPhone 12-15).
+VIEWPORTS = {"desktop": {"width": 1360, "height": 860}, "phone": {"width": 390, "height": 844}}
+AXE_FAILING_IMPACTS = frozenset({"serious", "critical"})
+# Lesser rules that failed us once (issue 17): a page without a level-one heading, a list given a
+# role that takes its items' list semantics away.
+AXE_FAILING_RULES = frozenset({"page-has-heading-one", "aria-allowed-role"})
+
+
+def axe_violations(page) -> list[str]:
+    """The page's serious and critical axe-core violations (and AXE_FAILING_RULES'), each as
+    "rule (impact): help -> nodes"."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} -> "
+        + "; ".join(" ".join(map(str, node["target"])) for node in violation["nodes"])
+        for violation in results["violations"]
+        if violation["impact"] in AXE_FAILING_IMPACTS or violation["id"] in AXE_FAILING_RULES
+    ]
+
+
+def assert_accessible(page, where: str) -> None:
+    """Fail on any serious or critical axe-core violation, naming the rule and the nodes."""
+    found = axe_violations(page)
+    assert not found, f"axe-core on {where} ({page.url}):\n" + "\n".join(found)

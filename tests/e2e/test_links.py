@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.e2e.helpers import create_party_on_home, expect, join_on_home
+from tests.e2e.helpers import VIEWPORTS, create_party_on_home, expect, join_on_home, messages, send
 
 FAKE_API = (Path(__file__).parent / "fake_youtube_iframe_api.js").read_text()
 VIDEO_ID = "dQw4w9WgXcQ"
@@ -101,3 +101,32 @@ def test_the_player_reads_links_as_the_server_does(people):
     assert results[:4] == [None, None, None, None]
     assert results[4] == alice.base_url + "/static/e2e/clip.webm"
     assert results[5] == "https://cdn.example.com/film.mp4"
+
+
+def test_youtube_unreachable_says_why_offers_a_retry_and_chat_goes_on(people):
+    """With YouTube's script blocked, the player's place says why and offers Try again (by
+    keyboard, on a phone too); chat works meanwhile, and Try again plays once YouTube answers."""
+    alice, bob = people("alice", "Alice"), people("bob", "Bob")
+    bob.page.set_viewport_size(VIEWPORTS["phone"])
+    for person in (alice, bob):
+        person.context.route("https://www.youtube.com/iframe_api", lambda route: route.abort("blockedbyclient"))
+    _, code = create_party_on_home(alice, content_id=f"https://www.youtube.com/watch?v={VIDEO_ID}")
+    join_on_home(bob, code)
+    for person in (alice, bob):
+        placeholder = person.page.locator("#player-placeholder")
+        expect(placeholder).to_contain_text("The YouTube player could not be loaded")
+        expect(placeholder).to_contain_text("ad or content blocker")
+        expect(person.page.locator("#yt-frame")).to_be_hidden()
+        expect(person.page.get_by_role("button", name="Try again")).to_be_visible()
+    send(bob, "Is the video broken for you too?")
+    expect(messages(alice, "Is the video broken for you too?")).to_have_count(1)
+
+    bob.context.unroute("https://www.youtube.com/iframe_api")
+    fake_youtube(bob)
+    retry = bob.page.get_by_role("button", name="Try again")
+    retry.focus()
+    bob.page.keyboard.press("Enter")
+    wait_fake(bob, "true")
+    expect(bob.page.locator("#yt-frame")).to_be_visible()
+    expect(bob.page.locator("#player-placeholder")).to_be_hidden()
+    expect(retry).to_be_hidden()

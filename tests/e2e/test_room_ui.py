@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import PASSWORD
-from tests.e2e.helpers import create_party_on_home, expect, join_on_home, messages, send
+from tests.e2e.helpers import create_party_on_home, expect, join_on_home, message_item, messages, send
 
 LONG_LINK = "https://example.com/" + "a" * 130  # 150 characters, no break opportunity
 
@@ -267,3 +267,53 @@ def test_screenshots_of_home_and_room_on_desktop_and_phone(people, server, artif
         page.screenshot(path=str(artifacts_dir / f"room-{size}.png"))
     for name in ("home-1366x768.png", "home-390x844.png", "room-1366x768.png", "room-390x844.png"):
         assert (artifacts_dir / name).stat().st_size > 10_000, name
+
+
+def tabs_to_message_box(person, start, limit: int) -> int:
+    """How many Tab presses take the keyboard focus from `start` to the message box, counted from
+    the Tab that leaves `start` (a <video>'s own controls are several Tab stops inside it)."""
+    start.focus()
+    page = person.page
+    for _ in range(20):  # through the element's own controls
+        page.keyboard.press("Tab")
+        if not start.evaluate("node => node === document.activeElement"):
+            break
+    visited = []
+    for presses in range(1, limit + 1):
+        visited.append(page.evaluate("() => document.activeElement?.outerHTML.slice(0, 80)"))
+        if page.evaluate("() => document.activeElement?.id") == "message-input":
+            return presses
+        page.keyboard.press("Tab")
+    raise AssertionError(f"the message box was not reached in {limit} Tabs: {visited}")
+
+
+def test_the_keyboard_reaches_the_message_box_from_the_video_and_reacts_by_arrow_keys(people, server):
+    """From the video the message box is three Tabs or fewer away, however many messages (with
+    their reaction and moderation buttons) the chat holds; a message is reached with the arrow
+    keys, and Tab then goes to its reactions: Enter reacts. Desktop and phone."""
+    alice, bob = people("alice", "Alice"), people("bob", "Bob")
+    bob.page.set_viewport_size(PHONE)
+    _, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Keys")
+    join_on_home(bob, code)
+    for n in range(4):
+        send(bob if n % 2 else alice, f"Message {n}")
+    expect(messages(alice, "Message 3")).to_have_count(1)
+    expect(messages(bob, "Message 3")).to_have_count(1)
+
+    assert tabs_to_message_box(alice, alice.page.locator("#player"), limit=3)  # the host's video has controls
+    # A guest's video follows the host and takes no focus: from the player's last control.
+    assert tabs_to_message_box(bob, bob.page.locator(".player-bar button:visible").last, limit=3)
+
+    page = bob.page
+    page.locator("#chat-scroll").focus()
+    page.keyboard.press("ArrowUp")  # the newest message
+    expect(page.locator("#messages li.msg").last).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    newest_but_one = page.locator("#messages li.msg").nth(-2)
+    expect(newest_but_one).to_be_focused()
+    expect(newest_but_one).to_contain_text("Message 2")
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_attribute("data-emoji", "👍")
+    page.keyboard.press("Enter")
+    chip = message_item(alice, "Message 2").locator(".chip[data-emoji='👍']")
+    expect(chip).to_contain_text("1")

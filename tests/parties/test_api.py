@@ -119,6 +119,19 @@ def test_get_party_member_only(user, make_user, api_client):
     assert api_client(make_user()).get(f"/api/parties/{party.id}/").status_code == 404
 
 
+def test_get_party_tells_a_removed_user_they_were_removed(user, make_user, api_client):
+    """Someone the host removed gets 403 `banned` for the party, not 404; after an unban, 404 again."""
+    party = create_party(user)
+    guest = make_user()
+    services.party_join(room_code=party.room_code, user=guest)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(guest.pk))
+    response = api_client(guest).get(f"/api/parties/{party.id}/")
+    assert response.status_code == 403
+    assert response.json()["code"] == "banned"
+    services.participant_unban(party_id=party.id, user=user, target_id=str(guest.pk))
+    assert api_client(guest).get(f"/api/parties/{party.id}/").status_code == 404
+
+
 @pytest.mark.parametrize(
     "bad_id", ["123", "zzzzzzzzzzzzzzzzzzzzzzzz", "507F1F77BCF86CD799439011", "507f1f77bcf86cd7994390111", "%24ne"]
 )

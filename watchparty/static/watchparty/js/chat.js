@@ -10,6 +10,11 @@ function sortKey(message) {
   return `${message.timestamp}|${message.id}`;
 }
 
+// Keyboard: the message list is one Tab stop (its scroller). Up/Down (Home/End) move focus between
+// messages, and only the focused message's controls (reactions, edit, delete, ...) are in the Tab
+// order, so Tab goes from the list to the message box rather than through every message's buttons.
+const CONTROLS = "button, textarea, input, select, a[href]";
+
 function formatTime(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return "";
@@ -39,6 +44,17 @@ export class ChatView {
       const mine = (entry.message.reactions?.[emoji] || []).includes(this.me);
       this.onReact(entry.message.id, emoji, mine ? "remove" : "add");
     });
+    this.active = null; // the message whose controls are in the Tab order
+    list.addEventListener("focusin", (event) => this.setActive(event.target.closest("li[data-id]")));
+    scroller.addEventListener("keydown", (event) => this.onKey(event));
+    // Controls added later (moderation.js decorates messages, reactions re-render) start out of
+    // the Tab order unless they are in the active message.
+    new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) if (node.nodeType === Node.ELEMENT_NODE) this.syncTabStops(node);
+      }
+      if (this.active && !this.active.isConnected) this.active = null;
+    }).observe(list, { childList: true, subtree: true });
     pendingList.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       const item = button && button.closest("li[data-client-id]");
@@ -46,6 +62,44 @@ export class ChatView {
       if (button.dataset.action === "retry") onRetry(item.dataset.clientId);
       else onDiscard(item.dataset.clientId);
     });
+  }
+
+  /** Controls in `root` (an element in the list) are Tab stops only inside the active message. */
+  syncTabStops(root) {
+    const controls = root.matches(CONTROLS) ? [root] : [...root.querySelectorAll(CONTROLS)];
+    for (const control of controls) {
+      if (this.active && this.active.contains(control)) control.removeAttribute("tabindex");
+      else control.setAttribute("tabindex", "-1");
+    }
+  }
+
+  setActive(item) {
+    if (item === this.active) return;
+    const previous = this.active;
+    this.active = item;
+    if (previous && previous.isConnected) this.syncTabStops(previous);
+    if (item) this.syncTabStops(item);
+  }
+
+  onKey(event) {
+    const target = event.target;
+    const onItem = target.matches("li[data-id]") && this.list.contains(target);
+    if (!onItem && target !== this.scroller) return; // typing in an edit box, a button, ...
+    const items = [...this.list.children];
+    if (!items.length) return;
+    const index = onItem ? items.indexOf(target) : items.length;
+    let next = null;
+    if (event.key === "ArrowUp") next = items[Math.max(0, index - 1)];
+    else if (event.key === "ArrowDown") next = onItem ? items[index + 1] || null : null;
+    else if (event.key === "Home" && onItem) next = items[0];
+    else if (event.key === "End" && onItem) next = items[items.length - 1];
+    else if (event.key === "Escape" && onItem) {
+      this.scroller.focus();
+      return;
+    }
+    if (!next) return;
+    event.preventDefault();
+    next.focus();
   }
 
   get size() {
@@ -151,7 +205,7 @@ export class ChatView {
     const mine = message.user_id === this.me;
     const classes = ["msg", `msg-type-${type}`];
     if (mine) classes.push("msg-mine");
-    const item = h("li", { class: classes.join(" "), "data-id": message.id });
+    const item = h("li", { class: classes.join(" "), "data-id": message.id, tabindex: "-1" });
     const text = h("p", { class: "msg-text", dir: "auto" });
     text.textContent = message.message;
     if (type === "system") {

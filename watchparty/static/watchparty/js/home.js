@@ -126,7 +126,9 @@ joinForm.addEventListener("submit", async (event) => {
         ? "No active party has that code."
         : error.code === "party_full"
           ? "That party is full."
-          : errorText(error);
+          : error.code === "banned"
+            ? "The host removed you from this party, so its room code no longer lets you in. Ask them to lift the ban if that was a mistake."
+            : errorText(error);
     showMessage(joinMessage, text);
     setBusy(joinForm, false);
   }

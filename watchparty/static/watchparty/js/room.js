@@ -36,6 +36,7 @@ const els = {
   youtube: $("#yt-player"),
   placeholder: $("#player-placeholder"),
   start: $("#player-start"),
+  retry: $("#player-retry"),
   playToggle: $("#play-toggle"),
   mute: $("#mute-btn"),
   fullscreen: $("#fullscreen-btn"),
@@ -183,6 +184,7 @@ function renderParty(party) {
   renderPeople();
   updateComposer();
   root.classList.remove("room-loading");
+  if (!root.classList.contains("room-over")) renderPlayerError();
 }
 
 /** The seat count is the party's, kept current by participant.joined/left (not the page-load one). */
@@ -235,7 +237,7 @@ function renderPlayerStatus() {
   if (!source(party).src) {
     text = ""; // the placeholder in the player's place says why
   } else if (video.error) {
-    text = "This video could not be loaded.";
+    text = video === els.video ? "This video could not be loaded." : "";
   } else {
     const time = `${formatClock(video.currentTime)} / ${formatClock(video.duration)}`;
     const rate = Number(video.playbackRate);
@@ -249,6 +251,18 @@ function renderPlayerStatus() {
   els.playToggle.textContent = video.paused ? "▶ Play" : "❚❚ Pause";
   els.mute.textContent = video.muted ? "Unmute" : "Mute";
   els.start.hidden = !player.blocked;
+  renderPlayerError();
+}
+
+/** A YouTube player that could not load: its reason in the player's place (not a black box), and
+ * Try again when loading YouTube's script again may help. Chat goes on regardless. */
+function renderPlayerError() {
+  if (media === els.video) return;
+  const failed = Boolean(media.error);
+  els.retry.hidden = !failed || !media.error.retryable;
+  els.youtubeFrame.hidden = failed;
+  els.placeholder.hidden = !failed;
+  if (failed) els.placeholder.textContent = media.error.message;
 }
 
 function renderHistoryStatus() {
@@ -282,6 +296,7 @@ function updateComposer() {
   if (state.ended) reason = "The party has ended.";
   else if (state.closed) reason = "You are no longer connected to this party.";
   else if (party && !party.chat_enabled) reason = "Chat is turned off for this party.";
+  else if (party && (party.muted_ids || []).includes(me)) reason = "The host has muted you: you cannot send messages for now.";
   const enabled = Boolean(party) && !reason;
   els.input.disabled = !enabled;
   els.send.disabled = !enabled;
@@ -644,7 +659,7 @@ function showOver(text) {
   els.youtubeFrame.hidden = true;
   els.placeholder.hidden = false;
   els.placeholder.textContent = text;
-  for (const control of [els.leave, els.end, els.playToggle, els.resync, els.mute, els.fullscreen, els.start]) {
+  for (const control of [els.leave, els.end, els.playToggle, els.resync, els.mute, els.fullscreen, els.start, els.retry]) {
     control.hidden = true;
   }
   els.syncStatus.textContent = "";
@@ -677,10 +692,10 @@ function showEnded() {
   updateComposer();
 }
 
-function showGone(text) {
+function showGone(text, title = "Party not found") {
   root.classList.remove("room-loading");
   root.classList.add("room-gone");
-  els.title.textContent = "Party not found";
+  els.title.textContent = title;
   notices.show("gone", "error", text, { sticky: true, actions: [{ label: "Back to home", href: "/" }] });
   updateComposer();
 }
@@ -795,6 +810,7 @@ els.fullscreen.addEventListener("click", () => {
   if (request && request.catch) request.catch(() => {});
 });
 els.start.addEventListener("click", () => player.userStart());
+els.retry.addEventListener("click", () => media.retry());
 
 // For the end-to-end tests (and anyone curious): simulate a dropped connection.
 window.__watchparty = Object.freeze({
@@ -835,6 +851,13 @@ async function init() {
   } catch (error) {
     if (error.status === 401) {
       location.assign(loginUrl());
+      return;
+    }
+    if (error.code === "banned") {
+      showGone(
+        "You were removed from this party by its host or a co-host, so you cannot rejoin it. Ask them to lift the ban if that was a mistake.",
+        "Removed from this party",
+      );
       return;
     }
     if (error.status === 404) {

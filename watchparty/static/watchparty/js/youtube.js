@@ -11,6 +11,17 @@ const ENDED = 0;
 const PLAYING = 1;
 const PAUSED = 2;
 
+// What the room says when YouTube's player fails, by YT.Player's onError code.
+const UNREACHABLE =
+  "The YouTube player could not be loaded: YouTube did not answer (no connection, an ad or content blocker, or a network that blocks YouTube). Chat works as usual.";
+const PLAYER_ERRORS = {
+  2: "YouTube says this video link is not valid.",
+  5: "YouTube's player could not play this video in this browser.",
+  100: "This YouTube video was removed or is private.",
+  101: "The owner of this YouTube video does not allow it to be played on other sites.",
+  150: "The owner of this YouTube video does not allow it to be played on other sites.",
+};
+
 const HOSTS = new Set(["youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com", "www.youtube-nocookie.com"]);
 const SHORT_HOSTS = new Set(["youtu.be", "www.youtu.be"]);
 const ID_RE = /^[A-Za-z0-9_-]{11}$/;
@@ -55,6 +66,7 @@ function loadApi() {
       script.async = true;
       script.addEventListener("error", () => {
         clearTimeout(timer);
+        script.remove(); // a retry adds a fresh one
         reject(new Error("blocked"));
       });
       document.head.append(script);
@@ -88,6 +100,13 @@ export class YouTubeMedia extends EventTarget {
     this.lastPoll = Date.now();
     this.poller = null;
     this.destroyed = false;
+    this.element = element;
+    this.load();
+  }
+
+  /** Load YouTube's script (once per page) and make the player; on failure, `error` says why. */
+  load() {
+    const { element, videoId } = this;
     loadApi().then(
       (YT) => {
         if (this.destroyed) return; // the party ended while the API loaded
@@ -101,22 +120,30 @@ export class YouTubeMedia extends EventTarget {
             onReady: () => this.onReady(),
             onStateChange: (event) => this.onState(event.data),
             onPlaybackRateChange: () => this.onRate(),
-            onError: (event) => this.fail(`YouTube error ${event.data}`),
+            onError: (event) => this.fail(PLAYER_ERRORS[event.data] || `YouTube's player failed (error ${event.data}).`),
           },
         });
       },
       () => {
-        if (!this.destroyed) this.fail("The YouTube player could not be loaded.");
+        if (!this.destroyed) this.fail(UNREACHABLE, { retryable: true });
       },
     );
+  }
+
+  /** After a failed load: try YouTube's script again. */
+  retry() {
+    if (this.destroyed || this.yt || !this.error?.retryable) return;
+    this.error = null;
+    this.emit("error"); // listeners re-render: no error now
+    this.load();
   }
 
   emit(type) {
     this.dispatchEvent(new Event(type));
   }
 
-  fail(message) {
-    this.error = { message };
+  fail(message, { retryable = false } = {}) {
+    this.error = { message, retryable };
     this.emit("error");
   }
 
