@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
@@ -110,8 +111,9 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
             raise NotFound("That message was removed.")
         return SendResult(existing, created=False)
     metrics.MESSAGES_STORED.inc()
+    stored_at = time.time()  # the receiving sockets measure send-to-delivery latency from here
     with metrics.MESSAGE_BROADCAST_SECONDS.time():
-        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)})
+        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)}, stored_at=stored_at)
     _translate_later(message)
     return SendResult(message, created=True, delivered=delivered)
 
