@@ -53,6 +53,11 @@ for _code in ("invalid", "forbidden", "not_found", "rate_limited", "chat_disable
 
 # --- for the alerts and the dashboard (monitoring/) ---------------------------------------------
 
+PARTIES_ACTIVE = Gauge(
+    "watchparty_parties_active",
+    "Parties not ended, counted in MongoDB at each scrape (the same in every process: take the max).",
+)
+
 MONGO_SLOW_COMMANDS = Counter(
     "watchparty_mongodb_slow_commands",
     "MongoDB commands at least MONGODB_SLOW_COMMAND_MS slow (the ones logged on watchparty.mongo.slow), "

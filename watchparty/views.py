@@ -174,6 +174,10 @@ def metrics(request):
     for dependency, state in dependency_status().items():
         app_metrics.DEPENDENCY_UP.labels(dependency=dependency).set(1 if state == "ok" else 0)
     app_metrics.WEBSOCKETS_LIMIT.set(settings.WEBSOCKET_MAX_SOCKETS_PER_PROCESS)
+    try:
+        app_metrics.PARTIES_ACTIVE.set(party_repository.count_active())
+    except PyMongoError:
+        pass  # watchparty_dependency_up{dependency="mongodb"} says so; the gauge keeps its last value
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
