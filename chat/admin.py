@@ -4,6 +4,8 @@ deleting a message. Messages are MongoDB documents, so these are admin pages
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
@@ -43,6 +45,23 @@ class MessageSearchForm(forms.Form):
         return clean_single_line(self.cleaned_data.get("user", ""))
 
 
+# The list's filter and page, carried through "Delete" and back, so staff stay where they were.
+LIST_STATE_KEYS = ("q", "user", "page")
+
+
+def list_state(params) -> str:
+    """The chat list's search and page from ``params`` as a query string ("" when none): only
+    those keys, each a valid search value or page number, re-encoded."""
+    form = MessageSearchForm(params)
+    kept = {}
+    if form.is_valid():
+        kept = {key: form.cleaned_data[key] for key in ("q", "user") if form.cleaned_data[key]}
+    page = params.get("page", "")
+    if isinstance(page, str) and page.isdigit() and len(page) <= 6:
+        kept["page"] = page
+    return urlencode(kept)
+
+
 def _party_or_404(party_id: str):
     try:
         return party_get_for_moderator(party_id=object_id_or_404(party_id))
@@ -68,6 +87,7 @@ def message_list_view(request, party_id: str, *, site):
         form=form,
         page=page,
         searching=bool(form.is_valid() and (form.cleaned_data["q"] or form.cleaned_data["user"])),
+        list_state=list_state(request.GET),
     )
 
 
@@ -75,7 +95,8 @@ def message_list_view(request, party_id: str, *, site):
 def message_delete_view(request, party_id: str, message_id: str, *, site):
     party = _party_or_404(party_id)
     message_id = object_id_or_404(message_id)
-    list_url = reverse(f"{site.name}:mongo_party_messages", args=[party.id])
+    state = list_state(request.GET)
+    list_url = reverse(f"{site.name}:mongo_party_messages", args=[party.id]) + (f"?{state}" if state else "")
     try:
         message = services.message_get_for_moderator(party_id=party.id, message_id=message_id)
     except NotFound as exc:

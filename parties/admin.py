@@ -133,6 +133,10 @@ def party_remove_participant_view(request, party_id: str, user_id: str, *, site)
     if seat is None:
         raise Http404("That user holds no seat in this party.")
     detail_url = reverse(f"{site.name}:mongo_party_detail", args=[party.id])
+    if user_id == party.host_id:
+        # Not offered on the party page; a stale or typed link is told why before any form.
+        messages.error(request, "The host cannot be removed from their own party; end the party instead.")
+        return redirect(detail_url)
     form = ModerationReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -164,6 +164,26 @@ def test_staff_deletes_a_message(staff_client, staff, party, guest):
     assert "rude words" in entry and message.id in entry and "mod_ann" in entry
 
 
+def test_deleting_from_a_search_returns_to_that_search(staff_client, party, user, guest):
+    """Delete from a filtered, paged list: the link, the confirmation and the redirect keep the search and page."""
+    rude = say(party, guest, "rude words")
+    say(party, user, "rude too")
+    say(party, guest, "kind words")
+    listing = staff_client.get(messages_url(party, q="RUDE", user="bob", page="1"))
+    delete_url = reverse("admin:mongo_message_delete", args=[party.id, rude.id]) + "?q=RUDE&user=bob&page=1"
+    assert f'href="{delete_url.replace("&", "&amp;")}"' in listing.content.decode()
+    confirm = staff_client.get(delete_url).content.decode()
+    assert f'href="{messages_url(party, q="RUDE", user="bob", page="1").replace("&", "&amp;")}"' in confirm  # cancel
+    response = staff_client.post(delete_url, {"reason": ""})
+    assert response.status_code == 302
+    assert response["Location"] == messages_url(party, q="RUDE", user="bob", page="1")
+    # Only the list's own keys, re-encoded, travel back: nothing else is echoed into the redirect.
+    response = staff_client.post(
+        reverse("admin:mongo_message_delete", args=[party.id, say(party, guest, "x").id]) + "?q=x&next=//evil.example&page=abc"
+    )
+    assert response["Location"] == messages_url(party, q="x")
+
+
 def test_deleting_a_missing_message_records_nothing(staff, party):
     """The service refuses a message that is not there, and nothing is recorded."""
     from watchparty.errors import NotFound

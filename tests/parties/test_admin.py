@@ -245,6 +245,17 @@ def test_removing_the_host_is_refused(staff_client, user):
     assert nothing_heard(receive)
 
 
+def test_removing_the_host_is_never_offered(staff_client, user, party_with_guest):
+    """The party page offers "Remove" for the guest only; the host's remove link says why at once, with no form."""
+    party, guest = party_with_guest
+    page = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(guest.pk)]) in page
+    assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]) not in page
+    response = staff_client.get(reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]), follow=True)
+    page = response.content.decode()
+    assert "end the party instead" in page and "Yes, remove them" not in page
+
+
 def test_party_remove_participant_service_refuses_unknown_seat(staff, party_with_guest, make_user):
     """The service answers not_found for a user without a seat, and records nothing."""
     from watchparty.errors import NotFound
