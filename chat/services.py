@@ -321,6 +321,7 @@ def message_delete(*, party_id: str, user, message_id: str) -> Message:
             moderator=user,
             action=ModerationAction.Action.DELETE_MESSAGE,
             party_id=party_id,
+            room_code=party.room_code,
             message_id=message_id,
             target_user_id=message.user_id,
         ) as record:

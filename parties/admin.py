@@ -180,18 +180,49 @@ admin.site.register_view(
 class ModerationActionAdmin(admin.ModelAdmin):
     """The moderation log: every staff member may read it; nobody adds, edits or deletes it."""
 
-    list_display = ("created_at", "moderator", "action", "party_link", "short_detail")
+    list_display = ("created_at", "moderator_link", "action", "party_link", "target_link", "short_detail")
     list_filter = ("action", "created_at", ("moderator", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("party_id", "message_id", "target_user_id", "detail", "moderator__username")
+    search_fields = ("room_code", "party_id", "message_id", "target_user_id", "detail", "moderator__username")
     date_hierarchy = "created_at"
     list_select_related = ("moderator",)
-    readonly_fields = ("created_at", "moderator", "action", "party_link", "message_id", "target_user_id", "detail")
+    readonly_fields = (
+        "created_at",
+        "moderator_link",
+        "action",
+        "party_link",
+        "message_link",
+        "target_link",
+        "detail",
+    )
     fields = readonly_fields
 
-    @admin.display(description="party", ordering="party_id")
+    def _user_link(self, user_id: str, label: str):
+        if not user_id or not user_id.isdigit():
+            return label or "—"
+        url = reverse(f"{self.admin_site.name}:auth_user_change", args=[user_id])
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="moderator", ordering="moderator__username")
+    def moderator_link(self, obj: ModerationAction):
+        return self._user_link(str(obj.moderator_id), obj.moderator.get_username())
+
+    @admin.display(description="party", ordering="room_code")
     def party_link(self, obj: ModerationAction):
         url = reverse(f"{self.admin_site.name}:mongo_party_detail", args=[obj.party_id])
-        return format_html('<a href="{}">{}</a>', url, obj.party_id)
+        return format_html('<a href="{}">{}</a>', url, obj.room_code or obj.party_id)
+
+    @admin.display(description="user acted on", ordering="target_user_id")
+    def target_link(self, obj: ModerationAction):
+        if not obj.target_user_id:
+            return "—"
+        return self._user_link(obj.target_user_id, f"user {obj.target_user_id}")
+
+    @admin.display(description="message")
+    def message_link(self, obj: ModerationAction):
+        if not obj.message_id:
+            return "—"
+        url = reverse(f"{self.admin_site.name}:mongo_party_messages", args=[obj.party_id])
+        return format_html('<a href="{}">{}</a> <span class="quiet">(deleted; its text is in the detail)</span>', url, obj.message_id)
 
     @admin.display(description="detail")
     def short_detail(self, obj: ModerationAction) -> str:

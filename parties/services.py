@@ -209,15 +209,27 @@ _USER_ID_RE = re.compile(r"^[0-9]{1,19}$")
 
 @contextmanager
 def moderation_record(
-    *, moderator, action: str, party_id: str, message_id: str = "", target_user_id: str = "", reason: str = ""
+    *,
+    moderator,
+    action: str,
+    party_id: str,
+    room_code: str = "",
+    message_id: str = "",
+    target_user_id: str = "",
+    reason: str = "",
 ):
     """Record a moderation action around the change itself. The block fills in ``record.detail``;
-    the moderator's ``reason``, when given, is appended to it."""
+    the moderator's ``reason``, when given, is appended to it. Without ``room_code`` the party's is
+    read, so that every entry can be found by the code people quote."""
+    if not room_code:
+        party = repository.get_party(party_id)
+        room_code = party.room_code if party is not None else ""
     with transaction.atomic():
         record = ModerationAction.objects.create(
             moderator=moderator,
             action=action,
             party_id=party_id,
+            room_code=room_code,
             message_id=message_id,
             target_user_id=target_user_id,
         )
@@ -273,7 +285,11 @@ def party_end_by_moderator(*, party_id: str, moderator, reason: str = "") -> Par
     if not party.is_active:
         return party
     with moderation_record(
-        moderator=moderator, action=ModerationAction.Action.END_PARTY, party_id=party_id, reason=reason
+        moderator=moderator,
+        action=ModerationAction.Action.END_PARTY,
+        party_id=party_id,
+        room_code=party.room_code,
+        reason=reason,
     ) as record:
         ended = party_end_by_system(party_id=party_id)
         record.detail = (
@@ -299,6 +315,7 @@ def party_remove_participant(*, party_id: str, user_id: str, moderator, reason: 
         moderator=moderator,
         action=ModerationAction.Action.REMOVE_PARTICIPANT,
         party_id=party_id,
+        room_code=party.room_code,
         target_user_id=user_id,
         reason=reason,
     ) as record:
@@ -371,7 +388,9 @@ def _moderate(
     actor_id = str(user.pk)
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     seat = _check_moderation(party, actor_id=actor_id, target_id=target_id, host_only=host_only)
-    with moderation_record(moderator=user, action=action, party_id=party_id, target_user_id=target_id) as record:
+    with moderation_record(
+        moderator=user, action=action, party_id=party_id, room_code=party.room_code, target_user_id=target_id
+    ) as record:
         updated = change(seat)
         if updated is None:
             # The party changed between the read and the update: explain from the party as it is.
@@ -455,6 +474,7 @@ def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser
         moderator=user,
         action=ModerationAction.Action.UNBAN_PARTICIPANT,
         party_id=party_id,
+        room_code=party.room_code,
         target_user_id=target_id,
     ) as record:
         updated = repository.unban_participant(party_id, actor_id=actor_id, target_id=target_id)

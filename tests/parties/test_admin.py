@@ -291,6 +291,39 @@ def test_moderation_log_lists_actions_read_only(staff_client, staff, party_with_
     assert ModerationAction.objects.count() == 2 and ModerationAction.objects.get(pk=record.pk).detail != "x"
 
 
+def test_moderation_log_finds_every_action_of_a_party_by_room_code_and_links_it(
+    staff_client, staff, user, party_with_guest, make_user
+):
+    """In-room and staff actions all record the room code, so searching it (any case) finds them all; each
+    entry links to the party's page, the moderator and the user acted on."""
+    from chat import services as chat_services
+
+    party, guest = party_with_guest
+    third = make_user(display_name="Cy")
+    services.party_join(room_code=party.room_code, user=third)
+    services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=True)  # in the room
+    services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=False)
+    said = chat_services.message_send(party_id=party.id, user=third, text="hm", message_type="text", client_id=None)
+    chat_services.message_delete(party_id=party.id, user=user, message_id=said.message.id)  # the host, in the room
+    services.party_remove_participant(party_id=party.id, user_id=str(guest.pk), moderator=staff)
+    services.party_end_by_moderator(party_id=party.id, moderator=staff)
+    other = create(user, content_id="other")
+    services.party_end_by_moderator(party_id=other.id, moderator=staff)
+
+    url = reverse("admin:parties_moderationaction_changelist")
+    searched = staff_client.get(url + f"?q={party.room_code.lower()}")
+    assert searched.context["cl"].result_count == 5
+    page = searched.content.decode()
+    detail = reverse("admin:mongo_party_detail", args=[party.id])
+    assert page.count(f'<a href="{detail}">{party.room_code}</a>') == 5
+    assert f'href="{reverse("admin:auth_user_change", args=[staff.pk])}"' in page
+    assert f'href="{reverse("admin:auth_user_change", args=[user.pk])}"' in page  # the host, moderating in the room
+    assert f'<a href="{reverse("admin:auth_user_change", args=[guest.pk])}">user {guest.pk}</a>' in page
+    entry = ModerationAction.objects.get(action="delete_message")
+    change = staff_client.get(reverse("admin:parties_moderationaction_change", args=[entry.pk])).content.decode()
+    assert reverse("admin:mongo_party_messages", args=[party.id]) in change and entry.message_id in change
+
+
 def test_party_page_shows_its_moderation_history(staff_client, staff, party_with_guest):
     """A party's page lists the moderation done to it, with who and what."""
     party, guest = party_with_guest
