@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
-from chat.services import message_search
+from chat.services import message_search, presence_online
 from parties import services
 from parties.models import ModerationAction
 from parties.repository import PARTY_STATUSES
@@ -86,12 +86,26 @@ def party_list_view(request, *, site):
 @require_http_methods(["GET"])
 def party_detail_view(request, party_id: str, *, site):
     party = _party_or_404(party_id)
+    online = set(presence_online(party_id=party.id)) if party.is_active else set()
+    seats = [
+        {
+            "seat": seat,
+            "role": "host" if seat.user_id == party.host_id else "co-host" if seat.user_id in party.co_host_ids else "",
+            "online": seat.user_id in online,
+            "muted": seat.user_id in party.muted_ids,
+            "removable": party.is_active and seat.user_id != party.host_id,
+        }
+        for seat in party.participants
+    ]
     return render_page(
         request,
         site,
         "admin/parties/party_detail.html",
         title=f"Party {party.room_code}",
         party=party,
+        seats=seats,
+        online_count=sum(1 for seat in seats if seat["online"]),
+        bans=services.party_bans_for_staff(party=party),
         message_count=message_search(party_id=party.id).count(),
         actions=ModerationAction.objects.filter(party_id=party.id).select_related("moderator")[:RECENT_ACTIONS_SHOWN],
     )

@@ -447,6 +447,11 @@ def _banned_users(party: Party) -> list[BannedUser]:
     ]
 
 
+def party_bans_for_staff(*, party: Party) -> list[BannedUser]:
+    """The party's bans with names, for staff (the admin's party page); the caller checks staff."""
+    return _banned_users(party)
+
+
 def _moderator_party(*, party_id: str, user) -> Party:
     """The active party, if ``user`` is its host or a co-host; NotFound for outsiders (as
     party_get_for_member), Forbidden for the other participants and in an ended party."""

@@ -146,6 +146,41 @@ def test_party_page_shows_participants_and_playback(staff_client, user, party_wi
     assert reverse("admin:mongo_party_messages", args=[party.id]) in page
 
 
+def test_party_page_shows_seats_with_roles_presence_mutes_and_bans(staff_client, user, make_user):
+    """The party page shows who is host, co-host, online and muted, and who is banned, with each one's actions."""
+    from chat import services as chat_services
+
+    party = create(user)
+    co, muted, banned = make_user(display_name="Co"), make_user(display_name="Mo"), make_user(display_name="Ban")
+    for person in (co, muted, banned):
+        services.party_join(room_code=party.room_code, user=person)
+    services.co_host_set(party_id=party.id, user=user, target_id=str(co.pk), co_host=True)
+    services.participant_mute(party_id=party.id, user=user, target_id=str(muted.pk), muted=True)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(banned.pk))
+    current = repository.get_party(party.id)
+    chat_services.presence_connect(party=current, user=co, channel_name="specific.admin-test!1")
+    try:
+        page = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    finally:
+        chat_services.presence_disconnect(party_id=party.id, user=co, channel_name="specific.admin-test!1")
+
+    def row(prefix: str, user_id) -> str:
+        return page.split(f'<tr id="{prefix}-{user_id}">')[1].split("</tr>")[0]
+
+    assert "3, 1 online" in page
+    assert '<td class="seat-role">host</td>' in row("seat", user.pk)
+    assert "Remove" not in row("seat", user.pk)
+    co_row = row("seat", co.pk)
+    assert '<td class="seat-role">co-host</td>' in co_row and ">online<" in co_row and "Remove" in co_row
+    muted_row = row("seat", muted.pk)
+    assert "participant" in muted_row and "offline</span>, muted" in muted_row
+    assert f"?user={muted.pk}" in muted_row  # their messages
+    assert f'<tr id="seat-{banned.pk}">' not in page
+    ban_row = row("ban", banned.pk)
+    assert "Ban" in ban_row and f"?user={banned.pk}" in ban_row
+    assert reverse("admin:auth_user_change", args=[banned.pk]) in ban_row
+
+
 def test_ended_party_page_offers_no_actions(staff_client, user, party_with_guest):
     """An ended party's page shows it ended, with no end or remove links."""
     party, guest = party_with_guest
