@@ -542,6 +542,14 @@ def message_search(*, party_id: str, text: str = "", user: str = "") -> LazyResu
     )
 
 
+def message_search_by_author(*, user_id: str) -> LazyResults[Message]:
+    """One user's messages in every party, for staff, newest first. Paged lazily."""
+    return LazyResults(
+        count=lambda: repository.count_user_messages(user_id),
+        fetch=lambda *, offset, limit: repository.search_user_messages(user_id, offset=offset, limit=limit),
+    )
+
+
 def message_get_for_moderator(*, party_id: str, message_id: str) -> Message:
     """One message of a party, for staff. NotFound when the party has no such message."""
     message = repository.get_message(party_id, message_id)

@@ -38,7 +38,10 @@ class PartySearchForm(forms.Form):
         label="Search",
         max_length=SEARCH_MAX_LENGTH,
         required=False,
-        help_text="An exact room code (any letter case), host (user id, username or display name) or content id.",
+        help_text=(
+            "A room code, a host or participant (user id, username or display name), a content id, "
+            "or words of the title; any letter case."
+        ),
     )
     status = forms.ChoiceField(
         choices=[("all", "All"), ("active", "Active"), ("ended", "Ended")],

@@ -239,6 +239,9 @@ def moderation_record(
         record.save(update_fields=["detail", "target_user_id"])
 
 
+PARTY_SEARCH_MAX_TITLE_WORDS = 8
+
+
 def _host_ids_for(term: str) -> tuple[str, ...]:
     """The users a moderator may mean by ``term``: that user id, and users with that username or
     display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS."""
@@ -250,9 +253,10 @@ def _host_ids_for(term: str) -> tuple[str, ...]:
 
 
 def party_search(*, text: str, status: str) -> LazyResults[Party]:
-    """Parties for staff, newest first: those whose room code (any letter case), host (user id,
-    username or display name) or content id is exactly ``text`` (every party when empty), with
-    ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
+    """Parties for staff, newest first: those whose room code (any letter case), host or seated
+    participant (user id, username or display name, any letter case) or content id is exactly
+    ``text``, or whose title has every word of ``text`` (any letter case); every party when empty;
+    with ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
     if status not in repository.PARTY_STATUSES:
         raise ValueError(f"Unknown party status {status!r}")
     text = text.strip()
@@ -260,14 +264,21 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
     if text:
         search = PartySearch(
             room_codes=(text.upper(),) if _ROOM_CODE_RE.match(text) else (),
-            host_ids=_host_ids_for(text),
+            host_ids=(people := _host_ids_for(text)),
             content_ids=(text,),
+            participant_ids=people,
+            title_words=tuple(repository.title_words(text)[:PARTY_SEARCH_MAX_TITLE_WORDS]),
             status=status,
         )
     return LazyResults(
         count=lambda: repository.count_parties(search),
         fetch=lambda *, offset, limit: repository.search_parties(search, offset=offset, limit=limit),
     )
+
+
+def party_labels_for_staff(*, party_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``{party id: (room code, title)}`` for staff lists that name parties by id."""
+    return repository.room_codes_of(party_ids)
 
 
 def party_get_for_moderator(*, party_id: str) -> Party:

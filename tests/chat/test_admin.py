@@ -125,6 +125,39 @@ def test_search_by_user_id_or_name(staff_client, party, user, guest):
     assert listed_ids(staff_client.get(messages_url(party, user="Bob", q="from"))) == [by_bob.id]
 
 
+def test_one_users_messages_across_parties_newest_first_with_room_codes(staff_client, party, user, guest, make_user):
+    """A user's page lists their messages in every party, newest first, each naming and linking its party; paged by 50."""
+    second = party_services.party_create(user=user, data=PartySettings(content_id="x", content_type="vod", content_title="Dune"))
+    party_services.party_join(room_code=second.room_code, user=guest)
+    first_msg = say(party, guest, "in the first")
+    say(party, user, "not bob")
+    second_msg = say(second, guest, "in the second")
+    response = staff_client.get(reverse("admin:mongo_user_messages", args=[str(guest.pk)]))
+    assert response.status_code == 200
+    assert listed_ids(response) == [second_msg.id, first_msg.id]
+    page = response.content.decode()
+    assert f'<a href="{reverse("admin:mongo_party_detail", args=[second.id])}">{second.room_code}</a>' in page
+    assert "Dune" in page and "bob_g" in page
+    start = utcnow()
+    for i in range(50):
+        repository.insert_message(
+            NewMessage(
+                party_id=second.id,
+                user_id=str(guest.pk),
+                user_name="Bob",
+                message=f"more {i}",
+                message_type="text",
+                client_id=None,
+                timestamp=start + timedelta(seconds=1, milliseconds=i),
+            )
+        )
+    paged = staff_client.get(reverse("admin:mongo_user_messages", args=[str(guest.pk)]) + "?page=2")
+    assert listed_ids(paged) == [second_msg.id, first_msg.id]  # 52: fifty newer on page 1
+    assert staff_client.get(reverse("admin:mongo_user_messages", args=["x1"])).status_code == 404
+    detail = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    assert reverse("admin:mongo_user_messages", args=[str(guest.pk)]) in detail
+
+
 def test_delete_asks_for_confirmation_first(staff_client, party, guest):
     """Opening "Delete" shows the message and a confirmation form; nothing is deleted yet."""
     message = say(party, guest, "rude words")

@@ -90,6 +90,21 @@ def test_party_list_search_by_room_code_host_and_content(staff_client, user, mak
     assert room_codes(staff_client.get(list_url(q="nothing-like-this"))) == []
 
 
+def test_party_list_search_by_participant_and_title_words_in_any_case(staff_client, user, make_user):
+    """Search finds a party by a seated participant's username, display name or id, and by title words in any case."""
+    guest = make_user(username="dana_p", display_name="Dana")
+    matrix = create(user, content_id="m-1", content_title="The Matrix Reloaded")
+    services.party_join(room_code=matrix.room_code, user=guest)
+    create(user, content_id="m-2", content_title="Matrices for beginners")
+    for term in ("DANA_P", "dana", str(guest.pk)):
+        assert room_codes(staff_client.get(list_url(q=term))) == [matrix.room_code], term
+    assert room_codes(staff_client.get(list_url(q="matrix"))) == [matrix.room_code]
+    assert room_codes(staff_client.get(list_url(q="RELOADED the"))) == [matrix.room_code]
+    assert room_codes(staff_client.get(list_url(q="matrix beginners"))) == []  # every word must be there
+    services.party_leave(party_id=matrix.id, user=guest)
+    assert room_codes(staff_client.get(list_url(q="dana"))) == []  # seat holders only
+
+
 def test_party_search_text_is_never_an_operator(staff_client, user):
     """Search text that looks like a query operator or a pattern is taken literally and finds nothing."""
     create(user, content_id="film-1")
