@@ -21,6 +21,10 @@ from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from chat import repository as chat_repository
 from parties import repository as party_repository
@@ -137,11 +141,6 @@ def _has_metrics_token(request) -> bool:
 def _has_staff_api_token(request) -> bool:
     """An API token (whatever the API authenticates with: DRF's settings) of an active staff
     member. Session authentication is left out: a session is already ``request.user``."""
-    from rest_framework.authentication import SessionAuthentication
-    from rest_framework.exceptions import APIException
-    from rest_framework.request import Request
-    from rest_framework.settings import api_settings
-
     if not request.headers.get("Authorization"):
         return False
     drf_request = Request(request)
