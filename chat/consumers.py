@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -41,6 +42,7 @@ from watchparty.realtime import (
     CLOSE_NOT_FOUND,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY_SOCKETS,
+    CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNAUTHENTICATED,
     party_group,
 )
@@ -76,7 +78,8 @@ def _participant_frame(service, **options):
 class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     party_id: str = ""
     joined_group = False
-    counted_open = False  # counted in metrics.WEBSOCKETS_OPEN
+    counted_open = False  # counted in metrics.WEBSOCKETS_OPEN and sockets_open
+    sockets_open = 0  # of this process (the class attribute), for WEBSOCKET_MAX_SOCKETS_PER_PROCESS
     closed = False  # the server sent its close: nothing more is served or sent
     present = False  # recorded in the presence registry (watchparty.presence)
 
@@ -93,6 +96,9 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             return
         if not OBJECT_ID_RE.match(self.party_id):
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if PartyConsumer.sockets_open >= settings.WEBSOCKET_MAX_SOCKETS_PER_PROCESS:
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
         try:
             party = await db_call(party_services.party_socket_access)(party_id=self.party_id, user=self.user)
@@ -119,6 +125,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             return
         self.present = True
         metrics.WEBSOCKETS_OPEN.inc()
+        PartyConsumer.sockets_open += 1
         self.counted_open = True
         try:
             messages, next_before = await db_call(chat_services.message_history)(
@@ -146,6 +153,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if self.counted_open:
             metrics.WEBSOCKETS_OPEN.dec()
+            PartyConsumer.sockets_open -= 1
             self.counted_open = False
         if self.joined_group:
             try:
@@ -388,6 +396,10 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def chat_message(self, event):
         metrics.MESSAGES_DELIVERED.inc()
+        stored_at = event.get("stored_at")
+        if isinstance(stored_at, float):
+            # Wall clocks: across hosts this includes their skew (NTP keeps it to milliseconds).
+            metrics.MESSAGE_DELIVERY_SECONDS.observe(max(0.0, time.time() - stored_at))
         await self.send(text_data=event["frame"])
 
     reaction_update = forward

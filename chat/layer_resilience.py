@@ -27,6 +27,7 @@ from pymongo.errors import PyMongoError
 
 from chat import services as chat_services
 from parties import services as party_services
+from watchparty import metrics
 from watchparty.dbcalls import db_call
 from watchparty.errors import Forbidden, NotFound
 from watchparty.realtime import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame, party_group
@@ -60,6 +61,7 @@ class SurvivesLayerOutage:
     def layer_failed(self, what: str) -> None:
         if self.layer_down_since is None:
             self.layer_down_since = utcnow()
+            metrics.CHANNEL_LAYER_OUTAGE_SOCKETS.inc()
             logger.warning(
                 "Channel layer %s failed for a socket of party %s; retrying", what, self.party_id, exc_info=True
             )
@@ -68,6 +70,9 @@ class SurvivesLayerOutage:
         try:
             return await self._receive_waiting_out_outages()
         except asyncio.CancelledError:  # the socket is closing
+            if self.layer_down_since is not None:
+                self.layer_down_since = None
+                metrics.CHANNEL_LAYER_OUTAGE_SOCKETS.dec()
             forget = getattr(self.channel_layer, "forget_channel", None)  # watchparty.channel_layers
             if forget is not None:
                 forget(self.channel_name)
@@ -89,6 +94,7 @@ class SurvivesLayerOutage:
                 except Exception:  # noqa: BLE001 - still down
                     continue
             since, self.layer_down_since = self.layer_down_since, None
+            metrics.CHANNEL_LAYER_OUTAGE_SOCKETS.dec()
             # Handled in the consumer's own loop, in order with the client's frames.
             return {"type": "layer.recovered", "since": since - CATCH_UP_MARGIN}
 
@@ -116,6 +122,7 @@ class SurvivesLayerOutage:
             return
         state = self.party_state_frame(party, messages, next_before, online)
         await self.send_json(state)
+        metrics.CHANNEL_LAYER_CATCH_UPS.inc()
         sent = {message["id"] for message in state["messages"]}
         for payload in translated:
             if payload["message_id"] in sent:

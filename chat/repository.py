@@ -29,6 +29,8 @@ def _ttl_seconds() -> int:
 
 
 INDEXES = [
+    # Staff: one user's messages across every party, newest first (`search_user_messages`).
+    IndexSpec(COLLECTION, "user_timestamp_id", (("user_id", ASCENDING), ("timestamp", DESCENDING), ("_id", DESCENDING))),
     # History pages (newest first, _id breaks ties) and resume (the same index, walked forwards).
     IndexSpec(
         COLLECTION,
@@ -485,6 +487,25 @@ def search_messages(party_id: str, *, text: str = "", user: str = "", offset: in
         .limit(limit)
     )
     return [_to_message(doc) for doc in cursor]
+
+
+def search_user_messages(user_id: str, *, offset: int, limit: int) -> list[Message]:
+    """One page of a user's messages in every party, newest first (staff)."""
+    if limit <= 0:
+        return []  # a limit of 0 would mean "no limit" to the server
+    cursor = (
+        _messages()
+        .find({"user_id": user_id}, _projection(None))
+        .sort([("timestamp", DESCENDING), ("_id", DESCENDING)])
+        .skip(max(offset, 0))
+        .limit(limit)
+    )
+    return [_to_message(doc) for doc in cursor]
+
+
+def count_user_messages(user_id: str) -> int:
+    """How many messages ``user_id`` has stored, in every party."""
+    return _messages().count_documents({"user_id": user_id})
 
 
 def count_matching(party_id: str, *, text: str = "", user: str = "") -> int:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
@@ -137,8 +138,9 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
             raise NotFound("That message was removed.")
         return SendResult(existing, created=False)
     metrics.MESSAGES_STORED.inc()
+    stored_at = time.time()  # the receiving sockets measure send-to-delivery latency from here
     with metrics.MESSAGE_BROADCAST_SECONDS.time():
-        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)})
+        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)}, stored_at=stored_at)
     _translate_later(message)
     return SendResult(message, created=True, delivered=delivered)
 
@@ -346,6 +348,7 @@ def message_delete(*, party_id: str, user, message_id: str) -> Message:
             moderator=user,
             action=ModerationAction.Action.DELETE_MESSAGE,
             party_id=party_id,
+            room_code=party.room_code,
             message_id=message_id,
             target_user_id=message.user_id,
         ) as record:
@@ -563,6 +566,14 @@ def message_search(*, party_id: str, text: str = "", user: str = "") -> LazyResu
         fetch=lambda *, offset, limit: repository.search_messages(
             party_id, text=text, user=user, offset=offset, limit=limit
         ),
+    )
+
+
+def message_search_by_author(*, user_id: str) -> LazyResults[Message]:
+    """One user's messages in every party, for staff, newest first. Paged lazily."""
+    return LazyResults(
+        count=lambda: repository.count_user_messages(user_id),
+        fetch=lambda *, offset, limit: repository.search_user_messages(user_id, offset=offset, limit=limit),
     )
 
 

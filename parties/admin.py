@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
-from chat.services import message_search
+from chat.services import message_search, presence_online
 from parties import services
 from parties.models import ModerationAction
 from parties.repository import PARTY_STATUSES
@@ -38,7 +38,10 @@ class PartySearchForm(forms.Form):
         label="Search",
         max_length=SEARCH_MAX_LENGTH,
         required=False,
-        help_text="An exact room code (any letter case), host (user id, username or display name) or content id.",
+        help_text=(
+            "A room code, a host or participant (user id, username or display name), a content id, "
+            "or words of the title; any letter case."
+        ),
     )
     status = forms.ChoiceField(
         choices=[("all", "All"), ("active", "Active"), ("ended", "Ended")],
@@ -86,12 +89,26 @@ def party_list_view(request, *, site):
 @require_http_methods(["GET"])
 def party_detail_view(request, party_id: str, *, site):
     party = _party_or_404(party_id)
+    online = set(presence_online(party_id=party.id)) if party.is_active else set()
+    seats = [
+        {
+            "seat": seat,
+            "role": "host" if seat.user_id == party.host_id else "co-host" if seat.user_id in party.co_host_ids else "",
+            "online": seat.user_id in online,
+            "muted": seat.user_id in party.muted_ids,
+            "removable": party.is_active and seat.user_id != party.host_id,
+        }
+        for seat in party.participants
+    ]
     return render_page(
         request,
         site,
         "admin/parties/party_detail.html",
         title=f"Party {party.room_code}",
         party=party,
+        seats=seats,
+        online_count=sum(1 for seat in seats if seat["online"]),
+        bans=services.party_bans_for_staff(party=party),
         message_count=message_search(party_id=party.id).count(),
         actions=ModerationAction.objects.filter(party_id=party.id).select_related("moderator")[:RECENT_ACTIONS_SHOWN],
     )
@@ -133,6 +150,10 @@ def party_remove_participant_view(request, party_id: str, user_id: str, *, site)
     if seat is None:
         raise Http404("That user holds no seat in this party.")
     detail_url = reverse(f"{site.name}:mongo_party_detail", args=[party.id])
+    if user_id == party.host_id:
+        # Not offered on the party page; a stale or typed link is told why before any form.
+        messages.error(request, "The host cannot be removed from their own party; end the party instead.")
+        return redirect(detail_url)
     form = ModerationReasonForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -176,18 +197,49 @@ admin.site.register_view(
 class ModerationActionAdmin(admin.ModelAdmin):
     """The moderation log: every staff member may read it; nobody adds, edits or deletes it."""
 
-    list_display = ("created_at", "moderator", "action", "party_link", "short_detail")
+    list_display = ("created_at", "moderator_link", "action", "party_link", "target_link", "short_detail")
     list_filter = ("action", "created_at", ("moderator", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("party_id", "message_id", "target_user_id", "detail", "moderator__username")
+    search_fields = ("room_code", "party_id", "message_id", "target_user_id", "detail", "moderator__username")
     date_hierarchy = "created_at"
     list_select_related = ("moderator",)
-    readonly_fields = ("created_at", "moderator", "action", "party_link", "message_id", "target_user_id", "detail")
+    readonly_fields = (
+        "created_at",
+        "moderator_link",
+        "action",
+        "party_link",
+        "message_link",
+        "target_link",
+        "detail",
+    )
     fields = readonly_fields
 
-    @admin.display(description="party", ordering="party_id")
+    def _user_link(self, user_id: str, label: str):
+        if not user_id or not user_id.isdigit():
+            return label or "—"
+        url = reverse(f"{self.admin_site.name}:auth_user_change", args=[user_id])
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="moderator", ordering="moderator__username")
+    def moderator_link(self, obj: ModerationAction):
+        return self._user_link(str(obj.moderator_id), obj.moderator.get_username())
+
+    @admin.display(description="party", ordering="room_code")
     def party_link(self, obj: ModerationAction):
         url = reverse(f"{self.admin_site.name}:mongo_party_detail", args=[obj.party_id])
-        return format_html('<a href="{}">{}</a>', url, obj.party_id)
+        return format_html('<a href="{}">{}</a>', url, obj.room_code or obj.party_id)
+
+    @admin.display(description="user acted on", ordering="target_user_id")
+    def target_link(self, obj: ModerationAction):
+        if not obj.target_user_id:
+            return "—"
+        return self._user_link(obj.target_user_id, f"user {obj.target_user_id}")
+
+    @admin.display(description="message")
+    def message_link(self, obj: ModerationAction):
+        if not obj.message_id:
+            return "—"
+        url = reverse(f"{self.admin_site.name}:mongo_party_messages", args=[obj.party_id])
+        return format_html('<a href="{}">{}</a> <span class="quiet">(deleted; its text is in the detail)</span>', url, obj.message_id)
 
     @admin.display(description="detail")
     def short_detail(self, obj: ModerationAction) -> str:

@@ -6,6 +6,8 @@ never leave this module.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -78,7 +80,31 @@ INDEXES = [
     ),
     # Also serves any lookup by content_id alone (its prefix).
     IndexSpec(COLLECTION, "content_created", (("content_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    # Staff search by title words in any letter case (`search_parties`): `title_words` holds the
+    # title's words case-folded (title_words()), so an equality per word, on a multikey index, finds
+    # "The Matrix" from "matrix" on MongoDB and on the embedded store alike, with no pattern at all.
+    IndexSpec(COLLECTION, "title_words_created", (("title_words", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION,
+        "title_words_ended_created",
+        (("title_words", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+    ),
 ]
+
+TITLE_WORDS_MAX = 32
+_WORD_RE = re.compile(r"\w+")
+
+
+def title_words(text: str) -> list[str]:
+    """The distinct words of ``text``, case-folded and NFKC-normalised, in order (at most
+    TITLE_WORDS_MAX): what a party stores for its title, and what a staff search term becomes."""
+    words: list[str] = []
+    for word in _WORD_RE.findall(unicodedata.normalize("NFKC", text).casefold()):
+        if word not in words:
+            words.append(word)
+        if len(words) == TITLE_WORDS_MAX:
+            break
+    return words
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,7 @@ def insert_party(new: NewParty) -> Party:
         "content_id": new.content_id,
         "content_type": new.content_type,
         "content_title": new.content_title,
+        "title_words": title_words(new.content_title),
         "max_participants": new.max_participants,
         "chat_enabled": new.chat_enabled,
         "sync_playback": new.sync_playback,
@@ -226,6 +253,15 @@ def insert_party(new: NewParty) -> Party:
         # _id is a fresh ObjectId, so the only unique key that can collide is the room code.
         raise RoomCodeTaken(new.room_code) from exc
     return _to_party(doc)
+
+
+def room_codes_of(party_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``{party id: (room code, content title)}`` for the ids that name a party (staff lists)."""
+    oids = [oid for oid in (_oid(party_id) for party_id in set(party_ids)) if oid is not None]
+    if not oids:
+        return {}
+    docs = _parties().find({"_id": {"$in": oids}}, {"room_code": 1, "content_title": 1})
+    return {str(doc["_id"]): (doc["room_code"], doc.get("content_title", "")) for doc in docs}
 
 
 def get_party(party_id: str) -> Party | None:
@@ -524,17 +560,19 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 @dataclass(frozen=True)
 class PartySearch:
     """What the admin's party list asks for. A party matches when it has any of the room codes,
-    hosts or content ids (all exact values: no operator and no pattern ever comes from a term),
-    and the status (``all``, ``active`` or ``ended``). No terms at all: every party."""
+    hosts, content ids or seated participants, or every one of the title words (all exact values:
+    no operator and no pattern ever comes from a term), and the status (``all``, ``active`` or ``ended``). No terms at all: every party."""
 
     room_codes: tuple[str, ...] = ()
     host_ids: tuple[str, ...] = ()
     content_ids: tuple[str, ...] = ()
+    participant_ids: tuple[str, ...] = ()  # anyone holding a seat (the host included)
+    title_words: tuple[str, ...] = ()  # every one of these words is in the title (title_words())
     status: str = "all"
 
     @property
     def has_terms(self) -> bool:
-        return bool(self.room_codes or self.host_ids or self.content_ids)
+        return bool(self.room_codes or self.host_ids or self.content_ids or self.participant_ids or self.title_words)
 
 
 def _search_filter(search: PartySearch) -> dict[str, Any]:
@@ -560,6 +598,8 @@ def _search_filter(search: PartySearch) -> dict[str, Any]:
         [{"room_code": code} for code in search.room_codes]
         + [{"host_id": host_id} for host_id in search.host_ids]
         + [{"content_id": content_id} for content_id in search.content_ids]
+        + [{"participants.user_id": user_id} for user_id in search.participant_ids]
+        + ([{"$and": [{"title_words": word} for word in search.title_words]}] if search.title_words else [])
     )
     return {"$or": [{**branch, **status} for branch in branches]}
 

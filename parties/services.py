@@ -213,15 +213,27 @@ _USER_ID_RE = re.compile(r"^[0-9]{1,19}$")
 
 @contextmanager
 def moderation_record(
-    *, moderator, action: str, party_id: str, message_id: str = "", target_user_id: str = "", reason: str = ""
+    *,
+    moderator,
+    action: str,
+    party_id: str,
+    room_code: str = "",
+    message_id: str = "",
+    target_user_id: str = "",
+    reason: str = "",
 ):
     """Record a moderation action around the change itself. The block fills in ``record.detail``;
-    the moderator's ``reason``, when given, is appended to it."""
+    the moderator's ``reason``, when given, is appended to it. Without ``room_code`` the party's is
+    read, so that every entry can be found by the code people quote."""
+    if not room_code:
+        party = repository.get_party(party_id)
+        room_code = party.room_code if party is not None else ""
     with transaction.atomic():
         record = ModerationAction.objects.create(
             moderator=moderator,
             action=action,
             party_id=party_id,
+            room_code=room_code,
             message_id=message_id,
             target_user_id=target_user_id,
         )
@@ -229,6 +241,9 @@ def moderation_record(
         if reason:
             record.detail = f"{record.detail}\nReason: {reason}".strip()
         record.save(update_fields=["detail", "target_user_id"])
+
+
+PARTY_SEARCH_MAX_TITLE_WORDS = 8
 
 
 def _host_ids_for(term: str) -> tuple[str, ...]:
@@ -242,9 +257,10 @@ def _host_ids_for(term: str) -> tuple[str, ...]:
 
 
 def party_search(*, text: str, status: str) -> LazyResults[Party]:
-    """Parties for staff, newest first: those whose room code (any letter case), host (user id,
-    username or display name) or content id is exactly ``text`` (every party when empty), with
-    ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
+    """Parties for staff, newest first: those whose room code (any letter case), host or seated
+    participant (user id, username or display name, any letter case) or content id is exactly
+    ``text``, or whose title has every word of ``text`` (any letter case); every party when empty;
+    with ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
     if status not in repository.PARTY_STATUSES:
         raise ValueError(f"Unknown party status {status!r}")
     text = text.strip()
@@ -252,14 +268,21 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
     if text:
         search = PartySearch(
             room_codes=(text.upper(),) if _ROOM_CODE_RE.match(text) else (),
-            host_ids=_host_ids_for(text),
+            host_ids=(people := _host_ids_for(text)),
             content_ids=(text,),
+            participant_ids=people,
+            title_words=tuple(repository.title_words(text)[:PARTY_SEARCH_MAX_TITLE_WORDS]),
             status=status,
         )
     return LazyResults(
         count=lambda: repository.count_parties(search),
         fetch=lambda *, offset, limit: repository.search_parties(search, offset=offset, limit=limit),
     )
+
+
+def party_labels_for_staff(*, party_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """``{party id: (room code, title)}`` for staff lists that name parties by id."""
+    return repository.room_codes_of(party_ids)
 
 
 def party_get_for_moderator(*, party_id: str) -> Party:
@@ -277,7 +300,11 @@ def party_end_by_moderator(*, party_id: str, moderator, reason: str = "") -> Par
     if not party.is_active:
         return party
     with moderation_record(
-        moderator=moderator, action=ModerationAction.Action.END_PARTY, party_id=party_id, reason=reason
+        moderator=moderator,
+        action=ModerationAction.Action.END_PARTY,
+        party_id=party_id,
+        room_code=party.room_code,
+        reason=reason,
     ) as record:
         ended = party_end_by_system(party_id=party_id)
         record.detail = (
@@ -303,6 +330,7 @@ def party_remove_participant(*, party_id: str, user_id: str, moderator, reason: 
         moderator=moderator,
         action=ModerationAction.Action.REMOVE_PARTICIPANT,
         party_id=party_id,
+        room_code=party.room_code,
         target_user_id=user_id,
         reason=reason,
     ) as record:
@@ -375,7 +403,9 @@ def _moderate(
     actor_id = str(user.pk)
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     seat = _check_moderation(party, actor_id=actor_id, target_id=target_id, host_only=host_only)
-    with moderation_record(moderator=user, action=action, party_id=party_id, target_user_id=target_id) as record:
+    with moderation_record(
+        moderator=user, action=action, party_id=party_id, room_code=party.room_code, target_user_id=target_id
+    ) as record:
         updated = change(seat)
         if updated is None:
             # The party changed between the read and the update: explain from the party as it is.
@@ -432,6 +462,11 @@ def _banned_users(party: Party) -> list[BannedUser]:
     ]
 
 
+def party_bans_for_staff(*, party: Party) -> list[BannedUser]:
+    """The party's bans with names, for staff (the admin's party page); the caller checks staff."""
+    return _banned_users(party)
+
+
 def _moderator_party(*, party_id: str, user) -> Party:
     """The active party, if ``user`` is its host or a co-host; NotFound for outsiders (as
     party_get_for_member), Forbidden for the other participants and in an ended party."""
@@ -459,6 +494,7 @@ def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser
         moderator=user,
         action=ModerationAction.Action.UNBAN_PARTICIPANT,
         party_id=party_id,
+        room_code=party.room_code,
         target_user_id=target_id,
     ) as record:
         updated = repository.unban_participant(party_id, actor_id=actor_id, target_id=target_id)

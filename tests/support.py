@@ -13,7 +13,7 @@ import pytest
 #   requirements.txt): skip with the reason, but fail under CI=true, since CI must run every test;
 # - a real MongoDB server, which neither CI nor this machine has: those tests run where
 #   MONGODB_TEST_URI names one, and skip elsewhere, under CI=true too.
-PROVIDED_BY_CI = frozenset({"redis", "redis-server", "playwright", "chromium"})
+PROVIDED_BY_CI = frozenset({"redis", "redis-server", "playwright", "chromium", "prometheus"})
 ONLY_WHERE_CONFIGURED = frozenset({"mongodb"})
 
 

@@ -117,7 +117,7 @@ def _exercise_parties(make_user):
     parties.repository.end_idle_party(party.id, idle_before=utcnow() - timedelta(hours=1), ended_at=utcnow())
     # Staff moderation (indexes created_ended, ended_created, room_code_*, content_created, host_*):
     # every status, without terms and with a room code, a host (id and name) and a content id.
-    for text in ("", party.room_code.lower(), host.pk, host.username, "film"):
+    for text in ("", party.room_code.lower(), host.pk, host.username, "film", "The Film"):
         for status in parties.repository.PARTY_STATUSES:
             results = services.party_search(text=str(text), status=status)
             results.count()
@@ -162,6 +162,10 @@ def _exercise_chat(party, host, guest):
         found = chat_services.message_search(party_id=party.id, text=text, user=user)
         found.count()
         found[0:2]
+    # Staff: one user's messages in every party (user_timestamp_id), with their parties' codes (_id).
+    by_host = chat_services.message_search_by_author(user_id=str(host.pk))
+    by_host.count()
+    services.party_labels_for_staff(party_ids=[m.party_id for m in by_host[0:2]])
     chat.repository.count_all()
     edited = chat_services.message_edit(party_id=party.id, user=host, message_id=sent[2].message.id, text="m2!")
     chat_services.message_delete(party_id=party.id, user=host, message_id=edited.id)

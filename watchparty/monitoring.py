@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from pymongo import monitoring
 
-from watchparty.metrics import MONGO_COMMAND_SECONDS
+from watchparty.metrics import MONGO_COMMAND_SECONDS, MONGO_SLOW_COMMANDS
 from watchparty.timeutil import isoformat_z
 
 slow_logger = logging.getLogger("watchparty.mongo.slow")
@@ -193,6 +193,7 @@ class MongoCommandListener(monitoring.CommandListener):
             histogram.observe(micros / 1_000_000)
             threshold = self._threshold_ms()
             if threshold >= 0 and micros >= threshold * 1000:
+                MONGO_SLOW_COMMANDS.labels(*key).inc()
                 self._slow(event, collection, command, failed=failed)
         except Exception:  # noqa: BLE001 - monitoring must never affect a command
             pass

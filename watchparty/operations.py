@@ -25,6 +25,7 @@ class StaleSweepProgress:
     cutoff: datetime
     checked: int = 0
     ended: list[str] = field(default_factory=list)
+    ended_parties: list = field(default_factory=list)  # parties_repository.Party, as read before ending
     kept_by_chat: int = 0  # idle by the party's own activity, but a chat message is recent
     active_again: int = 0  # someone joined, left or played while the sweep ran
 
@@ -60,12 +61,14 @@ def party_end_stale(
                 continue
             if dry_run:
                 progress.ended.append(party.id)
+                progress.ended_parties.append(party)
                 continue
             result = party_end_by_system(party_id=party.id, idle_before=progress.cutoff)
             if result.is_active:
                 progress.active_again += 1
                 continue
             progress.ended.append(party.id)
+            progress.ended_parties.append(party)
         if on_batch is not None:
             on_batch(progress)
     return progress.ended

@@ -281,6 +281,10 @@ WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)  # f
 PARTY_STATE_MESSAGES_MAX_BYTES = env_int("PARTY_STATE_MESSAGES_MAX_BYTES", 256 * 1024)
 # Open sockets one user may hold in one party; the next one closes with 4429.
 WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
+# Party sockets one server process accepts; the next closes 1013 (try again later), so a client
+# reconnects to another process rather than slowing every party of a full one. The alert
+# WatchPartySocketsNearCap (monitoring/alerts.yml) fires at 90%.
+WEBSOCKET_MAX_SOCKETS_PER_PROCESS = env_int("WEBSOCKET_MAX_SOCKETS_PER_PROCESS", 10000)
 # A socket's presence entry (watchparty/presence.py) lapses this long after its process stops
 # refreshing it (a crash); refreshed every third of it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)

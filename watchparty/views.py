@@ -21,9 +21,14 @@ from django.conf import settings
 from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
 
 from chat import repository as chat_repository
 from parties import repository as party_repository
+from watchparty import metrics as app_metrics
 from watchparty.auth_limits import check_signup_rate, limited_status, refuse_page
 from watchparty.errors import RateLimited
 from watchparty.forms import LoginForm, SignUpForm
@@ -133,20 +138,53 @@ def _has_metrics_token(request) -> bool:
     return hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
+def _has_staff_api_token(request) -> bool:
+    """An API token (whatever the API authenticates with: DRF's settings) of an active staff
+    member. Session authentication is left out: a session is already ``request.user``."""
+    if not request.headers.get("Authorization"):
+        return False
+    drf_request = Request(request)
+    for authentication_class in api_settings.DEFAULT_AUTHENTICATION_CLASSES:
+        if issubclass(authentication_class, SessionAuthentication):
+            continue
+        try:
+            found = authentication_class().authenticate(drf_request)
+        except APIException:
+            return False
+        if found is not None:
+            user = found[0]
+            return bool(user.is_active and user.is_staff)
+    return False
+
+
+def operator_allowed(request) -> bool:
+    """Who may read the operations endpoints (/metrics, /health/database): the metrics token, a
+    staff member's API token, or a staff browser session. A monitor polls with either token."""
+    return _has_metrics_token(request) or _is_staff(request) or _has_staff_api_token(request)
+
+
 @require_GET
 @never_cache
 def metrics(request):
     """Prometheus metrics of this process (each process serves its own)."""
-    if not (_has_metrics_token(request) or _is_staff(request)):
+    if not operator_allowed(request):
         return _forbidden()
+    # The readiness checks, made at each scrape, so that an alert needs nothing but the scrape.
+    for dependency, state in dependency_status().items():
+        app_metrics.DEPENDENCY_UP.labels(dependency=dependency).set(1 if state == "ok" else 0)
+    app_metrics.WEBSOCKETS_LIMIT.set(settings.WEBSOCKET_MAX_SOCKETS_PER_PROCESS)
+    try:
+        app_metrics.PARTIES_ACTIVE.set(party_repository.count_active())
+    except PyMongoError:
+        pass  # watchparty_dependency_up{dependency="mongodb"} says so; the gauge keeps its last value
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET
 @never_cache
 def health_database(request):
-    """Staff only: active parties, stored messages and each collection's indexes."""
-    if not _is_staff(request):
+    """Operators only (as /metrics): active parties, stored messages and each collection's indexes."""
+    if not operator_allowed(request):
         return _forbidden()
     try:
         db = get_db()

@@ -125,6 +125,39 @@ def test_search_by_user_id_or_name(staff_client, party, user, guest):
     assert listed_ids(staff_client.get(messages_url(party, user="Bob", q="from"))) == [by_bob.id]
 
 
+def test_one_users_messages_across_parties_newest_first_with_room_codes(staff_client, party, user, guest, make_user):
+    """A user's page lists their messages in every party, newest first, each naming and linking its party; paged by 50."""
+    second = party_services.party_create(user=user, data=PartySettings(content_id="x", content_type="vod", content_title="Dune"))
+    party_services.party_join(room_code=second.room_code, user=guest)
+    first_msg = say(party, guest, "in the first")
+    say(party, user, "not bob")
+    second_msg = say(second, guest, "in the second")
+    response = staff_client.get(reverse("admin:mongo_user_messages", args=[str(guest.pk)]))
+    assert response.status_code == 200
+    assert listed_ids(response) == [second_msg.id, first_msg.id]
+    page = response.content.decode()
+    assert f'<a href="{reverse("admin:mongo_party_detail", args=[second.id])}">{second.room_code}</a>' in page
+    assert "Dune" in page and "bob_g" in page
+    start = utcnow()
+    for i in range(50):
+        repository.insert_message(
+            NewMessage(
+                party_id=second.id,
+                user_id=str(guest.pk),
+                user_name="Bob",
+                message=f"more {i}",
+                message_type="text",
+                client_id=None,
+                timestamp=start + timedelta(seconds=1, milliseconds=i),
+            )
+        )
+    paged = staff_client.get(reverse("admin:mongo_user_messages", args=[str(guest.pk)]) + "?page=2")
+    assert listed_ids(paged) == [second_msg.id, first_msg.id]  # 52: fifty newer on page 1
+    assert staff_client.get(reverse("admin:mongo_user_messages", args=["x1"])).status_code == 404
+    detail = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    assert reverse("admin:mongo_user_messages", args=[str(guest.pk)]) in detail
+
+
 def test_delete_asks_for_confirmation_first(staff_client, party, guest):
     """Opening "Delete" shows the message and a confirmation form; nothing is deleted yet."""
     message = say(party, guest, "rude words")
@@ -162,6 +195,26 @@ def test_staff_deletes_a_message(staff_client, staff, party, guest):
     assert log.context["cl"].result_count == 1 and "Delete message" in log.content.decode()
     entry = staff_client.get(reverse("admin:parties_moderationaction_change", args=[record.pk])).content.decode()
     assert "rude words" in entry and message.id in entry and "mod_ann" in entry
+
+
+def test_deleting_from_a_search_returns_to_that_search(staff_client, party, user, guest):
+    """Delete from a filtered, paged list: the link, the confirmation and the redirect keep the search and page."""
+    rude = say(party, guest, "rude words")
+    say(party, user, "rude too")
+    say(party, guest, "kind words")
+    listing = staff_client.get(messages_url(party, q="RUDE", user="bob", page="1"))
+    delete_url = reverse("admin:mongo_message_delete", args=[party.id, rude.id]) + "?q=RUDE&user=bob&page=1"
+    assert f'href="{delete_url.replace("&", "&amp;")}"' in listing.content.decode()
+    confirm = staff_client.get(delete_url).content.decode()
+    assert f'href="{messages_url(party, q="RUDE", user="bob", page="1").replace("&", "&amp;")}"' in confirm  # cancel
+    response = staff_client.post(delete_url, {"reason": ""})
+    assert response.status_code == 302
+    assert response["Location"] == messages_url(party, q="RUDE", user="bob", page="1")
+    # Only the list's own keys, re-encoded, travel back: nothing else is echoed into the redirect.
+    response = staff_client.post(
+        reverse("admin:mongo_message_delete", args=[party.id, say(party, guest, "x").id]) + "?q=x&next=//evil.example&page=abc"
+    )
+    assert response["Location"] == messages_url(party, q="x")
 
 
 def test_deleting_a_missing_message_records_nothing(staff, party):

@@ -78,6 +78,26 @@ def test_archive_exports_old_messages_once_each_and_marks_them(tmp_path, capsys)
     assert "batch 3:" in captured.err  # one progress line per batch
 
 
+def test_nothing_to_archive_writes_no_file_and_says_so(tmp_path, capsys):
+    """With no message old enough, no (empty, un-gzippable) file is left, and the command says nothing was archived."""
+    seed(2, days_old=1)
+    path = tmp_path / "archive.jsonl.gz"
+    archive(path)
+    assert not path.exists()
+    assert "Nothing to archive" in capsys.readouterr().out
+
+
+def test_nothing_new_leaves_an_existing_archive_as_it_was(tmp_path):
+    """A second run with nothing new keeps the file from the first, still readable by gzip."""
+    old = seed(3)
+    path = tmp_path / "archive.jsonl.gz"
+    archive(path)
+    content = path.read_bytes()
+    archive(path)
+    assert path.read_bytes() == content
+    assert file_ids(path) == [m.id for m in old]
+
+
 def test_running_twice_exports_nothing_twice(tmp_path):
     """A second run, to the same file or another, exports nothing already exported; new old
     messages are appended to the same file."""

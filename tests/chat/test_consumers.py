@@ -169,6 +169,21 @@ async def test_origin_must_match_scheme_host_and_port(party_setup, settings, hos
         await communicator.disconnect()
 
 
+async def test_a_process_at_its_socket_cap_closes_the_next_socket_1013(party_setup, settings):
+    """With WEBSOCKET_MAX_SOCKETS_PER_PROCESS sockets open the next one closes 1013; once one closes, a new one opens."""
+    s = await sync_to_async(party_setup)()
+    settings.WEBSOCKET_MAX_SOCKETS_PER_PROCESS = 1
+    first, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        refused, _ = await open_socket(s["party"].id, s["guest_token"])
+        assert await close_code(refused) == 1013
+        await refused.disconnect()
+    finally:
+        await first.disconnect()
+    again, _ = await joined(s["party"].id, s["guest_token"])
+    await again.disconnect()
+
+
 async def test_chat_send_reaches_every_socket_including_sender(party_setup):
     """A message is stored, then delivered to every socket of the party, sender included."""
     s = await sync_to_async(party_setup)()

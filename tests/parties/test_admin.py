@@ -90,6 +90,21 @@ def test_party_list_search_by_room_code_host_and_content(staff_client, user, mak
     assert room_codes(staff_client.get(list_url(q="nothing-like-this"))) == []
 
 
+def test_party_list_search_by_participant_and_title_words_in_any_case(staff_client, user, make_user):
+    """Search finds a party by a seated participant's username, display name or id, and by title words in any case."""
+    guest = make_user(username="dana_p", display_name="Dana")
+    matrix = create(user, content_id="m-1", content_title="The Matrix Reloaded")
+    services.party_join(room_code=matrix.room_code, user=guest)
+    create(user, content_id="m-2", content_title="Matrices for beginners")
+    for term in ("DANA_P", "dana", str(guest.pk)):
+        assert room_codes(staff_client.get(list_url(q=term))) == [matrix.room_code], term
+    assert room_codes(staff_client.get(list_url(q="matrix"))) == [matrix.room_code]
+    assert room_codes(staff_client.get(list_url(q="RELOADED the"))) == [matrix.room_code]
+    assert room_codes(staff_client.get(list_url(q="matrix beginners"))) == []  # every word must be there
+    services.party_leave(party_id=matrix.id, user=guest)
+    assert room_codes(staff_client.get(list_url(q="dana"))) == []  # seat holders only
+
+
 def test_party_search_text_is_never_an_operator(staff_client, user):
     """Search text that looks like a query operator or a pattern is taken literally and finds nothing."""
     create(user, content_id="film-1")
@@ -144,6 +159,41 @@ def test_party_page_shows_participants_and_playback(staff_client, user, party_wi
     # The host's seat has no remove link: ending the party is how a host is stopped.
     assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]) not in page
     assert reverse("admin:mongo_party_messages", args=[party.id]) in page
+
+
+def test_party_page_shows_seats_with_roles_presence_mutes_and_bans(staff_client, user, make_user):
+    """The party page shows who is host, co-host, online and muted, and who is banned, with each one's actions."""
+    from chat import services as chat_services
+
+    party = create(user)
+    co, muted, banned = make_user(display_name="Co"), make_user(display_name="Mo"), make_user(display_name="Ban")
+    for person in (co, muted, banned):
+        services.party_join(room_code=party.room_code, user=person)
+    services.co_host_set(party_id=party.id, user=user, target_id=str(co.pk), co_host=True)
+    services.participant_mute(party_id=party.id, user=user, target_id=str(muted.pk), muted=True)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(banned.pk))
+    current = repository.get_party(party.id)
+    chat_services.presence_connect(party=current, user=co, channel_name="specific.admin-test!1")
+    try:
+        page = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    finally:
+        chat_services.presence_disconnect(party_id=party.id, user=co, channel_name="specific.admin-test!1")
+
+    def row(prefix: str, user_id) -> str:
+        return page.split(f'<tr id="{prefix}-{user_id}">')[1].split("</tr>")[0]
+
+    assert "3, 1 online" in page
+    assert '<td class="seat-role">host</td>' in row("seat", user.pk)
+    assert "Remove" not in row("seat", user.pk)
+    co_row = row("seat", co.pk)
+    assert '<td class="seat-role">co-host</td>' in co_row and ">online<" in co_row and "Remove" in co_row
+    muted_row = row("seat", muted.pk)
+    assert "participant" in muted_row and "offline</span>, muted" in muted_row
+    assert f"?user={muted.pk}" in muted_row  # their messages
+    assert f'<tr id="seat-{banned.pk}">' not in page
+    ban_row = row("ban", banned.pk)
+    assert "Ban" in ban_row and f"?user={banned.pk}" in ban_row
+    assert reverse("admin:auth_user_change", args=[banned.pk]) in ban_row
 
 
 def test_ended_party_page_offers_no_actions(staff_client, user, party_with_guest):
@@ -245,6 +295,17 @@ def test_removing_the_host_is_refused(staff_client, user):
     assert nothing_heard(receive)
 
 
+def test_removing_the_host_is_never_offered(staff_client, user, party_with_guest):
+    """The party page offers "Remove" for the guest only; the host's remove link says why at once, with no form."""
+    party, guest = party_with_guest
+    page = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(guest.pk)]) in page
+    assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]) not in page
+    response = staff_client.get(reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]), follow=True)
+    page = response.content.decode()
+    assert "end the party instead" in page and "Yes, remove them" not in page
+
+
 def test_party_remove_participant_service_refuses_unknown_seat(staff, party_with_guest, make_user):
     """The service answers not_found for a user without a seat, and records nothing."""
     from watchparty.errors import NotFound
@@ -278,6 +339,39 @@ def test_moderation_log_lists_actions_read_only(staff_client, staff, party_with_
     staff_client.post(reverse("admin:parties_moderationaction_change", args=[record.pk]), {"detail": "x"})
     staff_client.post(reverse("admin:parties_moderationaction_delete", args=[record.pk]), {"post": "yes"})
     assert ModerationAction.objects.count() == 2 and ModerationAction.objects.get(pk=record.pk).detail != "x"
+
+
+def test_moderation_log_finds_every_action_of_a_party_by_room_code_and_links_it(
+    staff_client, staff, user, party_with_guest, make_user
+):
+    """In-room and staff actions all record the room code, so searching it (any case) finds them all; each
+    entry links to the party's page, the moderator and the user acted on."""
+    from chat import services as chat_services
+
+    party, guest = party_with_guest
+    third = make_user(display_name="Cy")
+    services.party_join(room_code=party.room_code, user=third)
+    services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=True)  # in the room
+    services.participant_mute(party_id=party.id, user=user, target_id=str(guest.pk), muted=False)
+    said = chat_services.message_send(party_id=party.id, user=third, text="hm", message_type="text", client_id=None)
+    chat_services.message_delete(party_id=party.id, user=user, message_id=said.message.id)  # the host, in the room
+    services.party_remove_participant(party_id=party.id, user_id=str(guest.pk), moderator=staff)
+    services.party_end_by_moderator(party_id=party.id, moderator=staff)
+    other = create(user, content_id="other")
+    services.party_end_by_moderator(party_id=other.id, moderator=staff)
+
+    url = reverse("admin:parties_moderationaction_changelist")
+    searched = staff_client.get(url + f"?q={party.room_code.lower()}")
+    assert searched.context["cl"].result_count == 5
+    page = searched.content.decode()
+    detail = reverse("admin:mongo_party_detail", args=[party.id])
+    assert page.count(f'<a href="{detail}">{party.room_code}</a>') == 5
+    assert f'href="{reverse("admin:auth_user_change", args=[staff.pk])}"' in page
+    assert f'href="{reverse("admin:auth_user_change", args=[user.pk])}"' in page  # the host, moderating in the room
+    assert f'<a href="{reverse("admin:auth_user_change", args=[guest.pk])}">user {guest.pk}</a>' in page
+    entry = ModerationAction.objects.get(action="delete_message")
+    change = staff_client.get(reverse("admin:parties_moderationaction_change", args=[entry.pk])).content.decode()
+    assert reverse("admin:mongo_party_messages", args=[party.id]) in change and entry.message_id in change
 
 
 def test_party_page_shows_its_moderation_history(staff_client, staff, party_with_guest):

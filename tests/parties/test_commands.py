@@ -15,13 +15,13 @@ from watchparty import operations
 from watchparty.timeutil import utcnow
 
 
-def make_party(user, *, hours_idle=0):
+def make_party(user, *, hours_idle=0, title=""):
     """A party whose last activity (its creation) was ``hours_idle`` hours ago."""
     at = utcnow() - timedelta(hours=hours_idle)
     original = services.utcnow
     services.utcnow = lambda: at
     try:
-        return services.party_create(user=user, data=PartySettings(content_id="film", content_type="vod"))
+        return services.party_create(user=user, data=PartySettings(content_id="film", content_type="vod", content_title=title))
     finally:
         services.utcnow = original
 
@@ -62,8 +62,16 @@ def test_ends_only_idle_parties_and_broadcasts_party_ended(user, capsys):
     assert not is_active(idle) and is_active(fresh)
     assert nothing_heard(hear_fresh)
     captured = capsys.readouterr()
-    assert f"ended {idle.id}" in captured.out and fresh.id not in captured.out
+    assert f"ended {idle.room_code}" in captured.out and fresh.id not in captured.out
     assert "checked 1 idle party" in captured.err  # progress line
+
+
+def test_ended_parties_are_listed_by_room_code_title_and_host(user, capsys):
+    """Each party the sweep ends (or would end) is named by its room code, title and host, with its id."""
+    idle = make_party(user, hours_idle=7, title="The Matrix")
+    call_command("end_stale_parties", "--idle", "6h", "--dry-run")
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("would end"))
+    assert line == f'would end {idle.room_code} "The Matrix" hosted by Alice ({idle.id})'
 
 
 def test_a_recent_chat_message_keeps_a_party_alive(user):
@@ -81,7 +89,7 @@ def test_dry_run_changes_nothing(user, capsys):
     idle = make_party(user, hours_idle=30)
     hear = listen(idle.id)
     call_command("end_stale_parties", "--idle", "1d", "--dry-run")
-    assert f"would end {idle.id}" in capsys.readouterr().out
+    assert f"would end {idle.room_code}" in capsys.readouterr().out
     assert is_active(idle)
     assert nothing_heard(hear)
 

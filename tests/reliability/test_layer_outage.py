@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from rest_framework.authtoken.models import Token
@@ -125,6 +126,36 @@ async def test_messages_sent_during_an_outage_reach_everyone_once_the_layer_is_b
     finally:
         await host.disconnect()
         await guest.disconnect()
+
+
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+async def test_outage_metrics_show_sockets_waiting_and_their_catch_up(flaky_layer, members):
+    """During an outage watchparty_channel_layer_outage_sockets counts the waiting socket; after it, the
+    gauge is back to where it was and watchparty_channel_layer_catch_ups_total rose by one."""
+    party, _, host_token, _ = members
+    waiting, catch_ups = _sample("watchparty_channel_layer_outage_sockets"), _sample("watchparty_channel_layer_catch_ups_total")
+    host = await _joined(party.id, host_token)
+    try:
+        flaky_layer.go_down()
+        for _ in range(50):
+            if _sample("watchparty_channel_layer_outage_sockets") == waiting + 1:
+                break
+            await asyncio.sleep(0.02)
+        assert _sample("watchparty_channel_layer_outage_sockets") == waiting + 1
+        flaky_layer.come_back()
+        await receive_type(host, "party.state", timeout=5)
+        assert _sample("watchparty_channel_layer_outage_sockets") == waiting
+        assert _sample("watchparty_channel_layer_catch_ups_total") == catch_ups + 1
+        flaky_layer.go_down()
+        await asyncio.sleep(0.1)
+    finally:
+        await host.disconnect()
+    # A socket closed during an outage stops counting.
+    assert _sample("watchparty_channel_layer_outage_sockets") == waiting
+    flaky_layer.come_back()
 
 
 async def test_a_party_that_ended_during_an_outage_closes_its_sockets_4000(flaky_layer, members):

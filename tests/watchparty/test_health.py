@@ -126,3 +126,31 @@ def test_describe_indexes_lists_every_declared_index(mongo_db):
             assert entry["partialFilterExpression"] is None
         else:
             assert entry["partialFilterExpression"] in (spec.partial_filter, {"ended_at": {"$eq": None}})
+
+
+def _api_token(client, user) -> str:
+    """An API token of ``user``, obtained as an app obtains one (POST /api/auth/token/)."""
+    response = client.post(
+        "/api/auth/token/", {"username": user.username, "password": "pw-for-tests-1"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()["token"]
+
+
+@pytest.mark.parametrize("path", ["/health/database", "/metrics"])
+def test_operations_endpoints_answer_the_metrics_token_and_staff_api_tokens(client, make_user, settings, path):
+    """A monitor can poll /health/database and /metrics with the metrics token or a staff member's API token;
+    a non-staff API token, a wrong token and a deactivated staff member's token get 403."""
+    settings.METRICS_TOKEN = "monitor-token-for-tests"
+    assert client.get(path, HTTP_AUTHORIZATION="Bearer monitor-token-for-tests").status_code == 200
+    staff = make_user(is_staff=True)
+    staff_token = _api_token(client, staff)
+    assert client.get(path, HTTP_AUTHORIZATION=f"Token {staff_token}").status_code == 200
+    other_token = _api_token(client, make_user())
+    response = client.get(path, HTTP_AUTHORIZATION=f"Token {other_token}")
+    assert response.status_code == 403 and response.json()["code"] == "forbidden"
+    assert client.get(path, HTTP_AUTHORIZATION="Token not-a-token").status_code == 403
+    assert client.get(path, HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    staff.is_active = False
+    staff.save()
+    assert client.get(path, HTTP_AUTHORIZATION=f"Token {staff_token}").status_code == 403

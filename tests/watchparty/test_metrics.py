@@ -131,6 +131,8 @@ async def test_websocket_metrics(async_client, make_user):
         assert sample(during, stored) == sample(before, stored) + 1
         rejected = ("watchparty_websocket_frames_rejected_total", {"code": "invalid"})
         assert sample(during, *rejected) == sample(before, *rejected) + 1
+        latency = "watchparty_message_delivery_seconds_count"
+        assert sample(during, latency) == sample(before, latency) + 1
     finally:
         await communicator.disconnect()
     closed = await scrape_async()
@@ -150,3 +152,19 @@ async def test_refused_socket_is_not_counted_as_open():
     assert open_sockets() == before
     await communicator.disconnect()
     assert open_sockets() == before
+
+
+def test_scrape_reports_readiness_active_parties_and_the_socket_cap(client, user, settings):
+    """Each scrape makes the readiness checks (watchparty_dependency_up), counts active parties and shows the cap."""
+    settings.WEBSOCKET_MAX_SOCKETS_PER_PROCESS = 1234
+    before = sample(scrape(client), "watchparty_parties_active")
+    party_services.party_create(user=user, data=PartySettings(content_id="film", content_type="vod"))
+    text = scrape(client)
+    assert sample(text, "watchparty_parties_active") == before + 1
+    assert sample(text, "watchparty_websockets_limit") == 1234
+    assert sample(text, "watchparty_dependency_up", {"dependency": "mongodb"}) == 1
+    assert sample(text, "watchparty_dependency_up", {"dependency": "channel_layer"}) == 1
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"]}}
+    }
+    assert sample(scrape(client), "watchparty_dependency_up", {"dependency": "channel_layer"}) == 0

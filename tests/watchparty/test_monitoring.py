@@ -119,6 +119,22 @@ def test_every_command_is_slow_at_threshold_zero(caplog):
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["at"])
 
 
+def test_slow_commands_are_counted_for_the_alert(settings):
+    """Only commands over MONGODB_SLOW_COMMAND_MS add to watchparty_mongodb_slow_commands_total{command,collection}."""
+    settings.MONGODB_SLOW_COMMAND_MS = 50
+    labels = {"command": "find", "collection": "slowcount"}
+
+    def counted() -> float:
+        return REGISTRY.get_sample_value("watchparty_mongodb_slow_commands_total", labels) or 0.0
+
+    before = counted()
+    listener = MongoCommandListener()
+    run(listener, {"find": "slowcount", "filter": {}}, ms=10)
+    run(listener, {"find": "slowcount", "filter": {}}, ms=60)
+    run(listener, {"find": "slowcount", "filter": {}}, ms=200)
+    assert counted() == before + 2
+
+
 def test_only_commands_over_the_setting_are_logged(settings, caplog):
     """With MONGODB_SLOW_COMMAND_MS=100 a 5 ms command is not logged and a 250 ms one is."""
     settings.MONGODB_SLOW_COMMAND_MS = 100

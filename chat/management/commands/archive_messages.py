@@ -1,3 +1,5 @@
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
@@ -9,6 +11,13 @@ from watchparty.mongo import embedded_database_description, open_embedded_for_co
 from watchparty.timeutil import isoformat_z
 
 MAX_BATCH_SIZE = 10_000
+
+
+def _is_empty(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except OSError:
+        return False
 
 
 class Command(BaseCommand):
@@ -64,6 +73,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if using_embedded_database():
             self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        existed = os.path.exists(output)
         try:
             progress = message_archive(
                 older_than=age, output=output, delete=delete, batch_size=batch_size, on_batch=self._progress
@@ -75,6 +85,17 @@ class Command(BaseCommand):
                 f"Archiving stopped: {exc}. Nothing is lost: run the same command again, with the same "
                 "--output, to finish."
             ) from None
+        if not existed and progress.written == 0 and progress.recovered == 0 and _is_empty(output):
+            # Opening the archive created the file; with nothing in it, it is not a gzip file
+            # (zcat rejects it), so leave no file behind.
+            os.remove(output)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Nothing to archive: no messages older than {format_duration(age)} "
+                    f"(before {isoformat_z(progress.cutoff)}) are left unarchived; {output} was not written."
+                )
+            )
+            return
         if progress.discarded_bytes:
             self.stderr.write(
                 self.style.WARNING(

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if using_embedded_database():
             self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        self._ended_parties: list = []
         try:
             ended = party_end_stale(idle=idle_for, dry_run=dry_run, on_batch=self._progress)
         except PyMongoError as exc:
@@ -46,14 +47,17 @@ class Command(BaseCommand):
                 f"The sweep stopped: {exc}. Parties already ended stay ended; run the command again to finish."
             ) from None
         verb = "would end" if dry_run else "ended"
-        for party_id in ended:
-            self.stdout.write(f"{verb} {party_id}")
+        # Operators think in room codes and titles; the id stays for the admin's URLs and the log.
+        for party in self._ended_parties:
+            title = party.content_title or party.content_id
+            self.stdout.write(f"{verb} {party.room_code} \"{title}\" hosted by {party.host_name} ({party.id})")
         summary = f"{len(ended)} part{'y' if len(ended) == 1 else 'ies'} idle for {format_duration(idle_for)} {verb}"
         if dry_run:
             summary += " (dry run: nothing changed)"
         self.stdout.write(self.style.SUCCESS(summary + "."))
 
     def _progress(self, progress: StaleSweepProgress) -> None:
+        self._ended_parties = progress.ended_parties
         self.stderr.write(
             f"checked {progress.checked} idle part{'y' if progress.checked == 1 else 'ies'} "
             f"(no activity since {isoformat_z(progress.cutoff)}): {len(progress.ended)} to end, "
