@@ -36,11 +36,36 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", True)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Placeholders this project's own files have shipped: a deployment that kept one signs its
+# sessions with a key anyone can read.
+KNOWN_PLACEHOLDER_SECRET_KEYS = {"change-me-in-production", "build-only", "django-insecure-local-development-only"}
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off: 50 or more random characters, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
     # Only for local development on the embedded defaults.
     SECRET_KEY = "django-insecure-local-development-only"
+elif not DEBUG:
+    # Django's own rule for a strong key (check --deploy's security.W009), made fatal: a weak key
+    # lets anyone forge sessions, password-reset links and signed values.
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
+
+    if (
+        SECRET_KEY in KNOWN_PLACEHOLDER_SECRET_KEYS
+        or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is a placeholder or too weak for DEBUG off: use {SECRET_KEY_MIN_LENGTH} or more random "
+            "characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
