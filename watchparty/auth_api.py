@@ -37,8 +37,10 @@ class TokenObtainView(ObtainAuthToken):
     )
     def post(self, request, *args, **kwargs):
         data = request.data
-        check_login_rate(request, data.get("username") if hasattr(data, "get") else None)
-        return super().post(request, *args, **kwargs)
+        refund = check_login_rate(request, data.get("username") if hasattr(data, "get") else None)
+        response = super().post(request, *args, **kwargs)  # raises on a wrong username or password
+        refund()
+        return response
 
 
 class TokenRevokeView(APIView):

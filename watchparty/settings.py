@@ -259,12 +259,17 @@ CHAT_SEND_USER_RATE_LIMIT = (
     env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
 )
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
-# Brute-force limits (README "Configuration"): every attempt counts, per client address and per
-# username, shared by the login page, the admin login and POST /api/auth/token/.
+# Brute-force limits (README "Configuration"; watchparty.auth_limits): failed logins per client
+# address, per (username, address) and per username from everywhere, shared by the login page,
+# the admin login and POST /api/auth/token/. A successful login counts in none of them.
 LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))
 LOGIN_RATE_LIMIT_USERNAME = (
     env_int("LOGIN_RATE_LIMIT_USERNAME_COUNT", 10),
     env_int("LOGIN_RATE_LIMIT_USERNAME_SECONDS", 300),
+)
+LOGIN_RATE_LIMIT_ACCOUNT = (
+    env_int("LOGIN_RATE_LIMIT_ACCOUNT_COUNT", 100),
+    env_int("LOGIN_RATE_LIMIT_ACCOUNT_SECONDS", 3600),
 )
 SIGNUP_RATE_LIMIT = (env_int("SIGNUP_RATE_LIMIT_COUNT", 10), env_int("SIGNUP_RATE_LIMIT_SECONDS", 3600))
 # How many reverse proxies of ours append to X-Forwarded-For in front of the app; 0: the client
