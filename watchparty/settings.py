@@ -6,6 +6,7 @@ no DATABASE_URL -> SQLite. See the README's configuration table.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -96,7 +97,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens stored as digests, with expiry and one per device (watchparty.auth_tokens).
+    "knox",
     "drf_spectacular",
     "channels",
     "watchparty",
@@ -229,7 +231,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an unauthenticated API call gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "watchparty.auth_tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -238,6 +240,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "watchparty.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# API tokens (PROTOCOL.md "Identity and authentication"; README "Configuration"): each lives
+# API_TOKEN_TTL_SECONDS from its last use (renewed at most once every API_TOKEN_RENEW_SECONDS, one
+# write), then answers 401 token_expired; at most API_TOKENS_PER_USER live at once per user.
+API_TOKEN_TTL_SECONDS = env_int("API_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+API_TOKEN_RENEW_SECONDS = env_int("API_TOKEN_RENEW_SECONDS", 3600)
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL_SECONDS),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": API_TOKEN_RENEW_SECONDS,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 
 SPECTACULAR_SETTINGS = {

@@ -4,7 +4,6 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
@@ -15,6 +14,7 @@ from parties.services import PartySettings
 from watchparty.realtime import abroadcast
 from watchparty.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive_type
+from tests.support import api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +47,8 @@ def party_setup(make_user):
             "party": party,
             "host": host,
             "guest": guest,
-            "host_token": Token.objects.create(user=host).key,
-            "guest_token": Token.objects.create(user=guest).key,
+            "host_token": api_token(host),
+            "guest_token": api_token(guest),
         }
 
     return make
@@ -88,7 +88,7 @@ async def test_outsider_is_closed_4403(party_setup, make_user):
     """A user without a seat is closed with 4403."""
     s = await sync_to_async(party_setup)()
     outsider = await sync_to_async(make_user)()
-    token = (await sync_to_async(Token.objects.create)(user=outsider)).key
+    token = await sync_to_async(api_token)(outsider)
     communicator, _ = await open_socket(s["party"].id, token)
     assert await close_code(communicator) == 4403
     await communicator.disconnect()
@@ -582,7 +582,7 @@ async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_us
     party_id, token, code = s["party"].id, None, 4401
     if refusal == "outsider":
         outsider = await sync_to_async(make_user)()
-        token, code = (await sync_to_async(Token.objects.create)(user=outsider)).key, 4403
+        token, code = await sync_to_async(api_token)(outsider), 4403
     elif refusal == "no party":
         party_id, token, code = "65a1b2c3d4e5f60718293a4b", s["host_token"], 4404
     communicator, _ = await open_socket(party_id, token)
@@ -644,7 +644,7 @@ async def test_party_state_lists_who_is_online(party_setup, make_user, shared_st
     s = await sync_to_async(party_setup)()
     third = await sync_to_async(make_user)()
     await sync_to_async(party_services.party_join)(room_code=s["party"].room_code, user=third)
-    third_token = (await sync_to_async(Token.objects.create)(user=third)).key
+    third_token = await sync_to_async(api_token)(third)
     host, state = await joined(s["party"].id, s["host_token"])
     assert state["online"] == [str(s["host"].pk)]
     gone, _ = await joined(s["party"].id, third_token)
