@@ -743,3 +743,81 @@ async def test_a_frame_type_without_its_own_limit_gets_the_default(party_setup, 
         assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
     finally:
         await communicator.disconnect()
+
+
+def _revoke_over_http(token: str) -> int:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client.post("/api/auth/token/revoke/").status_code
+
+
+async def test_revoking_a_token_closes_its_sockets_4401_and_only_those(party_setup):
+    """POST /api/auth/token/revoke/ closes the sockets opened with that token (4401); one opened with another token of the same user stays."""
+    s = await sync_to_async(party_setup)()
+    other_token = await sync_to_async(api_token)(s["guest"])
+    revoked, _ = await joined(s["party"].id, s["guest_token"])
+    kept, _ = await joined(s["party"].id, other_token)
+    try:
+        assert await sync_to_async(_revoke_over_http)(s["guest_token"]) == 204
+        assert await close_code(revoked) == 4401
+        await kept.send_json_to({"type": "ping"})
+        assert (await receive_type(kept, "pong"))["type"] == "pong"
+    finally:
+        await revoked.disconnect()
+        await kept.disconnect()
+
+
+async def test_a_password_change_closes_every_socket_of_the_user_4401(party_setup):
+    """After a password change, each of the user's open sockets closes with 4401; other users' stay."""
+    s = await sync_to_async(party_setup)()
+    guest_socket, _ = await joined(s["party"].id, s["guest_token"])
+    host_socket, _ = await joined(s["party"].id, s["host_token"])
+    try:
+
+        def change_password():
+            s["guest"].set_password("an-Other-pass-2026")
+            s["guest"].save()
+
+        await sync_to_async(change_password)()
+        assert await close_code(guest_socket) == 4401
+        await host_socket.send_json_to({"type": "ping"})
+        await receive_type(host_socket, "pong")
+    finally:
+        await guest_socket.disconnect()
+        await host_socket.disconnect()
+
+
+async def test_deactivating_an_account_closes_its_sockets_4401(party_setup):
+    """Saving the user with is_active=False (as the admin does) closes their sockets with 4401."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+
+        def deactivate():
+            s["guest"].is_active = False
+            s["guest"].save()
+
+        await sync_to_async(deactivate)()
+        assert await close_code(communicator) == 4401
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_frame_from_a_deactivated_account_changes_nothing(party_setup):
+    """Deactivated without any signal (a bulk update), the account's next chat.send is not stored and the socket closes 4401."""
+    from django.contrib.auth.models import User
+
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await sync_to_async(User.objects.filter(pk=s["guest"].pk).update)(is_active=False)
+        await communicator.send_json_to({"type": "chat.send", "message": "after deactivation", "client_id": "x1"})
+        assert await close_code(communicator) == 4401
+        messages, _ = await sync_to_async(chat_services.message_history)(
+            party_id=s["party"].id, user=s["host"], before=None, limit=50
+        )
+        assert "after deactivation" not in [m.message for m in messages]
+    finally:
+        await communicator.disconnect()
