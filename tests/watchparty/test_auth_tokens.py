@@ -119,6 +119,7 @@ def test_schema_documents_the_token_endpoints(api_client):
     paths = document["paths"]
     assert "429" in paths["/api/auth/token/"]["post"]["responses"]
     assert "204" in paths["/api/auth/token/revoke/"]["post"]["responses"]
+    assert "204" in paths["/api/auth/token/revoke-all/"]["post"]["responses"]
 
 
 def test_tokens_are_stored_as_digests_only(make_user):
