@@ -18,6 +18,8 @@ import binascii
 
 from django.conf import settings
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
 from knox.models import AuthToken
@@ -118,3 +120,14 @@ class RevokeTokensOnPasswordChange:
     def get_help_text(self) -> str:
         # Shown with the password rules on the forms that set a password.
         return "Changing your password later signs out your apps, scripts and open rooms (their API tokens are revoked)."
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI document's security scheme for ``Authorization: Token <token>``, under the name
+    (``tokenAuth``) DRF's token authentication had there before."""
+
+    target_class = "watchparty.auth_tokens.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")
