@@ -66,6 +66,8 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
     return serializer.validated_data
 
 
+# The ORM, so on the shared sync thread (watchparty.dbcalls): the account table is the one source
+# of truth, also when the deactivation came from a process whose close never reached this one.
 @database_sync_to_async
 def _account_is_active(user_id) -> bool:
     from django.contrib.auth import get_user_model
