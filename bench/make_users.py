@@ -25,7 +25,7 @@ django.setup()
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import transaction  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
+from watchparty.auth_tokens import issue_token  # noqa: E402
 
 
 def main() -> None:
@@ -43,11 +43,8 @@ def main() -> None:
             batch_size=500,
         )
         users = list(User.objects.filter(username__in=names).order_by("username"))
-        have = set(Token.objects.filter(user__in=users).values_list("user_id", flat=True))
-        Token.objects.bulk_create(
-            [Token(user=u, key=Token.generate_key()) for u in users if u.pk not in have], batch_size=500
-        )
-        tokens = dict(Token.objects.filter(user__in=users).values_list("user_id", "key"))
+        # Tokens are stored as digests: a run cannot read back an earlier run's, so it makes new ones.
+        tokens = {u.pk: issue_token(user=u)[1] for u in users}
     json.dump([{"username": u.username, "user_id": str(u.pk), "token": tokens[u.pk]} for u in users], sys.stdout)
 
 

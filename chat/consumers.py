@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from rest_framework import serializers
@@ -45,6 +46,8 @@ from watchparty.realtime import (
     CLOSE_TRY_AGAIN_LATER,
     CLOSE_UNAUTHENTICATED,
     party_group,
+    token_group,
+    user_group,
 )
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,15 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
     if not serializer.is_valid():
         raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
     return serializer.validated_data
+
+
+# The ORM, so on the shared sync thread (watchparty.dbcalls): the account table is the one source
+# of truth, also when the deactivation came from a process whose close never reached this one.
+@database_sync_to_async
+def _account_is_active(user_id) -> bool:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
 
 
 def _participant_frame(service, **options):
@@ -84,6 +96,14 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     present = False  # recorded in the presence registry (watchparty.presence)
 
     # --- connection -------------------------------------------------------------------------
+
+    def socket_groups(self) -> list[str]:
+        """The channel-layer groups this socket is in: its party's, and its user's and token's (through
+        which a revoke, a password change or a deactivation closes it from any process)."""
+        groups = [party_group(self.party_id), user_group(str(self.user.pk))]
+        if self.scope.get("auth_token_id"):
+            groups.append(token_group(self.scope["auth_token_id"]))
+        return groups
 
     async def connect(self):
         self.party_id = self.scope["url_route"]["kwargs"]["party_id"]
@@ -111,7 +131,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         # Join the group before reading the recent messages: a message stored in between then
         # arrives twice (clients drop repeats by id) rather than not at all.
         try:
-            await self.channel_layer.group_add(party_group(self.party_id), self.channel_name)
+            for group in self.socket_groups():
+                await self.channel_layer.group_add(group, self.channel_name)
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
@@ -157,7 +178,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             self.counted_open = False
         if self.joined_group:
             try:
-                await self.channel_layer.group_discard(party_group(self.party_id), self.channel_name)
+                for group in self.socket_groups():
+                    await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
                 logger.warning("Channel layer group_discard failed for party %s", self.party_id)
             self.joined_group = False
@@ -223,6 +245,11 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             return
         try:
             await self.check_frame_rate(content["type"])
+            if content["type"] not in self.READ_ONLY_FRAMES and not await _account_is_active(self.user.pk):
+                # The close through the user's group may not have come yet (another process
+                # deactivated the account, the layer is down): nothing is done for the account.
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
             await handler(self, content)
         except ServiceError as exc:
             await self.send_error(exc, client_id=client_id)
@@ -355,6 +382,10 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         )
         await self.send_json({"type": "party.bans", **PartyBansSerializer({"banned": banned}).data})
 
+    # Frames that change nothing: served without re-reading the account (every other frame checks
+    # that the account is still active first).
+    READ_ONLY_FRAMES = frozenset({"history", "resume", "ping"})
+
     FRAME_HANDLERS = {
         "chat.send": on_chat_send,
         "reaction.add": on_reaction_add,
@@ -423,6 +454,10 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         if event.get("user_id") == str(self.user.pk) and event.get("reason") in {"left", "removed"}:
             # This user no longer holds a seat: their sockets close too.
             await self.close(code=CLOSE_FORBIDDEN)
+
+    async def session_close(self, event):
+        """The user's token was revoked, their password changed or their account deactivated."""
+        await self.close(code=event["code"])
 
     async def party_ended(self, event):
         await self.forward(event)

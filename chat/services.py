@@ -99,6 +99,16 @@ def _party_for_writing(*, party_id: str, user):
     return party
 
 
+def _check_chat_rate(*, party_id: str, user_id: str) -> None:
+    """One chat write (a send or an edit) against the per-party and the per-user chat limits."""
+    check_rate(
+        f"chat:{party_id}:{user_id}",
+        settings.CHAT_SEND_RATE_LIMIT,
+        # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
+        (f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT),
+    )
+
+
 def message_send(*, party_id: str, user, text: str, message_type: str, client_id: str | None) -> SendResult:
     """Store a chat message, then deliver it to every socket of the party.
 
@@ -108,12 +118,7 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
     _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
-        check_rate(
-            f"chat:{party_id}:{user_id}",
-            settings.CHAT_SEND_RATE_LIMIT,
-            # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
-            (f"chat-user:{user_id}", settings.CHAT_SEND_USER_RATE_LIMIT),
-        )
+        _check_chat_rate(party_id=party_id, user_id=user_id)
     except RateLimited:
         # A resend of a message that is already stored is answered, not refused.
         existing = client_id and repository.find_by_client_id(party_id, user_id, client_id)
@@ -291,10 +296,10 @@ def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str
 
 def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:
     """The author replaces the text of their own text message, within CHAT_MESSAGE_EDIT_SECONDS
-    of sending it; the party gets ``message.edited``. Edits count against the chat send limit."""
+    of sending it; the party gets ``message.edited``. Edits count against both chat send limits."""
     _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
-    check_rate(f"chat:{party_id}:{user_id}", settings.CHAT_SEND_RATE_LIMIT)
+    _check_chat_rate(party_id=party_id, user_id=user_id)
     now = utcnow()
     window = settings.CHAT_MESSAGE_EDIT_SECONDS
     edited = repository.edit_message(

@@ -44,3 +44,10 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def api_token(user) -> str:
+    """A new API token for ``user``, as ``POST /api/auth/token/`` issues one."""
+    from watchparty.auth_tokens import issue_token
+
+    return issue_token(user=user)[1]

@@ -1,5 +1,5 @@
 """The admin's database page (document counts, indexes and the slowest recent MongoDB commands),
-and the user admin with deactivation in place of deleting a moderator."""
+its API tokens page, and the user admin with deactivation in place of deleting a moderator."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
+from knox.models import AuthToken
 from pymongo.errors import PyMongoError
 
 from watchparty.admin_pages import render_page
+from watchparty.auth_tokens import revoke_token
 from watchparty.dbinfo import database_overview
 
 logger = logging.getLogger(__name__)
@@ -135,3 +137,39 @@ class WatchPartyUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, WatchPartyUserAdmin)
+
+
+# knox's own admin lists digests and lets staff create a token for anyone, shown to them once.
+if admin.site.is_registered(AuthToken):
+    admin.site.unregister(AuthToken)
+
+
+@admin.register(AuthToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens as staff may see them: whose, the first characters (enough to tell one device's
+    from another's), when made and until when. Staff revoke tokens here; they cannot make one (the
+    new token would be shown to them, and they could act as its user) or read a digest."""
+
+    list_display = ("user", "prefix", "created", "expiry")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
+    ordering = ("-created",)
+    fields = ("user", "prefix", "created", "expiry")
+    readonly_fields = fields
+
+    @admin.display(description="token starts with")
+    def prefix(self, token: AuthToken) -> str:
+        return f"{token.token_key[:8]}…"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        revoke_token(token=obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for token in queryset:
+            revoke_token(token=token)

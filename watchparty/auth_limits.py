@@ -1,9 +1,20 @@
 """Brute-force limits on the ways in: the login page, the admin login, the API token endpoint
 (one shared budget: a password guess is a guess wherever it is made) and sign-up.
 
-Every attempt counts, successful or not, and is counted before the password is checked, so that
-while a client or a username is over its limit even the right password is refused. Limits go
-through watchparty.ratelimit (shared across processes through Redis when REDIS_URL is set).
+Login limits count failures, not logins: forty people behind one school or office address all log
+in. Each attempt is counted before the password is checked (so concurrent guesses cannot all slip
+under a limit, and while a limit is full even the right password is refused) and taken back when
+it succeeds. Three windows of failures:
+
+- per address (LOGIN_RATE_LIMIT_IP): one client guessing many usernames;
+- per username from one address (LOGIN_RATE_LIMIT_USERNAME): one client guessing one password.
+  Keyed by address too, so a stranger's wrong passwords lock out their own address, not the
+  account's owner elsewhere;
+- per username from every address together (LOGIN_RATE_LIMIT_ACCOUNT): a slower ceiling against a
+  guesser spread over many addresses; set high enough that locking a person out this way takes far
+  more tries than the per-address windows allow one client.
+
+Limits go through watchparty.ratelimit (shared across processes through Redis when REDIS_URL is set).
 """
 
 from __future__ import annotations
@@ -11,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import unicodedata
+from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest
 
 from watchparty.errors import RateLimited
-from watchparty.ratelimit import check_rate
+from watchparty.ratelimit import check_rate, reserve_rate
 
 LOGIN_LIMITED_DETAIL = "Too many login attempts; try again in {seconds} seconds."
 SIGNUP_LIMITED_DETAIL = "Too many accounts created from your network; try again in {seconds} seconds."
@@ -58,12 +70,24 @@ def _username_key(username: str) -> str:
     return hashlib.sha256(folded.encode()).hexdigest()[:32]
 
 
-def check_login_rate(request: HttpRequest | None, username: object) -> None:
-    """Count one login attempt for the client and the username; RateLimited when either is over."""
-    if request is not None:
-        _check(f"login:ip:{client_ip(request)}", settings.LOGIN_RATE_LIMIT_IP, LOGIN_LIMITED_DETAIL)
+def check_login_rate(request: HttpRequest | None, username: object) -> Callable[[], None]:
+    """Count one login attempt as a failure of the client and the username; RateLimited when a
+    window is full. Returns the refund to call when the login succeeds (it then counts nowhere)."""
+    address = client_ip(request) if request is not None else None
+    windows: list[tuple[str, tuple[int, int]]] = []
+    if address is not None:
+        windows.append((f"login:ip:{address}", settings.LOGIN_RATE_LIMIT_IP))
     if isinstance(username, str) and username.strip():
-        _check(f"login:user:{_username_key(username)}", settings.LOGIN_RATE_LIMIT_USERNAME, LOGIN_LIMITED_DETAIL)
+        user_key = _username_key(username)
+        if address is not None:
+            windows.append((f"login:user-ip:{user_key}:{address}", settings.LOGIN_RATE_LIMIT_USERNAME))
+        windows.append((f"login:user:{user_key}", settings.LOGIN_RATE_LIMIT_ACCOUNT))
+    if not windows:
+        return lambda: None
+    try:
+        return reserve_rate(*windows[0], *windows[1:])
+    except RateLimited as exc:
+        raise RateLimited(exc.retry_after, LOGIN_LIMITED_DETAIL.format(seconds=exc.retry_after)) from None
 
 
 def check_signup_rate(request: HttpRequest) -> None:

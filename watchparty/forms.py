@@ -36,17 +36,19 @@ class SignUpForm(UserCreationForm):
 
 class LoginLimitMixin:
     """Counts the attempt against the client's and the username's login limits before the
-    password is checked (watchparty.auth_limits); over a limit, the form is invalid whatever the
-    password."""
+    password is checked, and takes it back when the login succeeds (watchparty.auth_limits); over
+    a limit, the form is invalid whatever the password."""
 
     def clean(self):
         try:
-            check_login_rate(self.request, self.cleaned_data.get("username"))
+            refund = check_login_rate(self.request, self.cleaned_data.get("username"))
         except RateLimited as exc:
             if self.request is not None:
                 refuse_page(self.request, exc)
             raise forms.ValidationError(exc.detail, code="rate_limited") from None
-        return super().clean()
+        cleaned = super().clean()  # raises on a wrong password or an account that may not log in
+        refund()
+        return cleaned
 
 
 class LoginForm(LoginLimitMixin, AuthenticationForm):

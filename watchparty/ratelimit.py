@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -51,23 +52,31 @@ Window = tuple[str, int, float]  # key, limit, period in seconds
 class MemoryLimiter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[str, deque[tuple[float, str]]] = {}
 
-    def hit(self, windows: list[Window]) -> float | None:
+    def hit(self, windows: list[Window], member: str | None = None) -> float | None:
+        member = member or uuid.uuid4().hex
         now = time.monotonic()
         with self._lock:
             wait = None
             for key, limit, period in windows:
                 hits = self._hits.setdefault(key, deque())
-                while hits and hits[0] <= now - period:
+                while hits and hits[0][0] <= now - period:
                     hits.popleft()
                 if len(hits) >= limit:
-                    wait = max(wait or 0.0, hits[0] + period - now)
+                    wait = max(wait or 0.0, hits[0][0] + period - now)
             if wait is not None:
                 return wait
             for key, _, _ in windows:
-                self._hits[key].append(now)
+                self._hits[key].append((now, member))
             return None
+
+    def forget(self, keys: list[str], member: str) -> None:
+        with self._lock:
+            for key in keys:
+                hits = self._hits.get(key)
+                if hits is not None:
+                    self._hits[key] = deque(hit for hit in hits if hit[1] != member)
 
     def reset(self) -> None:
         with self._lock:
@@ -81,10 +90,10 @@ class RedisLimiter:
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self._client.register_script(_SLIDING_WINDOWS)
 
-    def hit(self, windows: list[Window]) -> float | None:
+    def hit(self, windows: list[Window], member: str | None = None) -> float | None:
         import redis
 
-        args: list[object] = [uuid.uuid4().hex]
+        args: list[object] = [member or uuid.uuid4().hex]
         for _, limit, period in windows:
             args += [limit, int(period * 1000)]
         try:
@@ -98,6 +107,17 @@ class RedisLimiter:
             )
             return None
         return None if int(retry_ms) < 0 else int(retry_ms) / 1000
+
+    def forget(self, keys: list[str], member: str) -> None:
+        import redis
+
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            for key in keys:
+                pipe.zrem(f"watchparty:rl:{key}", member)
+            pipe.execute()
+        except redis.RedisError:
+            logger.warning("Rate limiter unavailable; could not refund %s", ", ".join(keys), exc_info=True)
 
     def reset(self) -> None:
         for key in self._client.scan_iter("watchparty:rl:*"):
@@ -120,7 +140,17 @@ def check_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int
     """Record one action under ``key``; raise RateLimited when it would pass ``rate`` (count, seconds).
     ``more`` names further (key, rate) windows the same action counts in: it is recorded in all of
     them or, when any one is full, in none (a refused action uses up no budget), in one round trip."""
+    reserve_rate(key, rate, *more)
+
+
+def reserve_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> Callable[[], None]:
+    """``check_rate``, returning a refund: calling it takes this one action back out of every
+    window. For limits on failures (a login that turns out right is no guess) that must still be
+    counted before the outcome is known, so that concurrent tries cannot all slip under them."""
     windows = [(key, *rate), *((other, *other_rate) for other, other_rate in more)]
-    retry_after = get_limiter().hit(windows)
+    member = uuid.uuid4().hex
+    limiter = get_limiter()
+    retry_after = limiter.hit(windows, member)
     if retry_after is not None:
         raise RateLimited(retry_after=max(1, math.ceil(retry_after)))
+    return lambda: limiter.forget([window[0] for window in windows], member)

@@ -56,3 +56,33 @@ async def abroadcast(party_id: str, frame_type: str, payload: dict[str, Any], **
 def broadcast(party_id: str, frame_type: str, payload: dict[str, Any], **extra: Any) -> bool:
     """The synchronous form of ``abroadcast``, for views, services and commands."""
     return async_to_sync(abroadcast)(party_id, frame_type, payload, **extra)
+
+
+def user_group(user_id: str) -> str:
+    """Every socket of one user, in any party (closed when the account may no longer act)."""
+    return f"user.{user_id}"
+
+
+def token_group(token_id: str) -> str:
+    """Every socket opened with one API token (closed when that token is revoked)."""
+    return f"token.{token_id}"
+
+
+def _close_group(group: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "session.close", "code": CLOSE_UNAUTHENTICATED})
+    except Exception:  # noqa: BLE001 - the revoke is stored; each socket also re-checks the account per frame
+        logger.warning("Channel layer close of %s failed", group, exc_info=True)
+
+
+def close_user_sockets(user_id: str) -> None:
+    """Close every socket of the user, in every process, with 4401."""
+    _close_group(user_group(user_id))
+
+
+def close_token_sockets(token_id: str) -> None:
+    """Close every socket opened with the token, in every process, with 4401."""
+    _close_group(token_group(token_id))

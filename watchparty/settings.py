@@ -6,6 +6,7 @@ no DATABASE_URL -> SQLite. See the README's configuration table.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -36,11 +37,36 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEBUG = env_bool("DEBUG", True)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
+# Placeholders this project's own files have shipped: a deployment that kept one signs its
+# sessions with a key anyone can read.
+KNOWN_PLACEHOLDER_SECRET_KEYS = {"change-me-in-production", "build-only", "django-insecure-local-development-only"}
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off: 50 or more random characters, e.g. "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
     # Only for local development on the embedded defaults.
     SECRET_KEY = "django-insecure-local-development-only"
+elif not DEBUG:
+    # Django's own rule for a strong key (check --deploy's security.W009), made fatal: a weak key
+    # lets anyone forge sessions, password-reset links and signed values.
+    from django.core.checks.security.base import (
+        SECRET_KEY_INSECURE_PREFIX,
+        SECRET_KEY_MIN_LENGTH,
+        SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+    )
+
+    if (
+        SECRET_KEY in KNOWN_PLACEHOLDER_SECRET_KEYS
+        or SECRET_KEY.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is a placeholder or too weak for DEBUG off: use {SECRET_KEY_MIN_LENGTH} or more random "
+            "characters, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -71,7 +97,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    # API tokens stored as digests, with expiry and one per device (watchparty.auth_tokens).
+    "knox",
     "drf_spectacular",
     "channels",
     "watchparty",
@@ -212,7 +239,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an unauthenticated API call gets 401 with WWW-Authenticate.
-        "rest_framework.authentication.TokenAuthentication",
+        "watchparty.auth_tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -221,6 +248,19 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "watchparty.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# API tokens (PROTOCOL.md "Identity and authentication"; README "Configuration"): each lives
+# API_TOKEN_TTL_SECONDS from its last use (renewed at most once every API_TOKEN_RENEW_SECONDS, one
+# write), then answers 401 token_expired; at most API_TOKENS_PER_USER live at once per user.
+API_TOKEN_TTL_SECONDS = env_int("API_TOKEN_TTL_SECONDS", 30 * 24 * 3600)
+API_TOKEN_RENEW_SECONDS = env_int("API_TOKEN_RENEW_SECONDS", 3600)
+API_TOKENS_PER_USER = env_int("API_TOKENS_PER_USER", 20)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(seconds=API_TOKEN_TTL_SECONDS),
+    "AUTO_REFRESH": True,
+    "MIN_REFRESH_INTERVAL": API_TOKEN_RENEW_SECONDS,
+    "AUTH_HEADER_PREFIX": "Token",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -247,12 +287,17 @@ CHAT_SEND_USER_RATE_LIMIT = (
     env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
 )
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
-# Brute-force limits (README "Configuration"): every attempt counts, per client address and per
-# username, shared by the login page, the admin login and POST /api/auth/token/.
+# Brute-force limits (README "Configuration"; watchparty.auth_limits): failed logins per client
+# address, per (username, address) and per username from everywhere, shared by the login page,
+# the admin login and POST /api/auth/token/. A successful login counts in none of them.
 LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))
 LOGIN_RATE_LIMIT_USERNAME = (
     env_int("LOGIN_RATE_LIMIT_USERNAME_COUNT", 10),
     env_int("LOGIN_RATE_LIMIT_USERNAME_SECONDS", 300),
+)
+LOGIN_RATE_LIMIT_ACCOUNT = (
+    env_int("LOGIN_RATE_LIMIT_ACCOUNT_COUNT", 100),
+    env_int("LOGIN_RATE_LIMIT_ACCOUNT_SECONDS", 3600),
 )
 SIGNUP_RATE_LIMIT = (env_int("SIGNUP_RATE_LIMIT_COUNT", 10), env_int("SIGNUP_RATE_LIMIT_SECONDS", 3600))
 # How many reverse proxies of ours append to X-Forwarded-For in front of the app; 0: the client

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from parties import pages
 from watchparty import views
-from watchparty.auth_api import TokenObtainView, TokenRevokeView
+from watchparty.auth_api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/auth/token/revoke/", TokenRevokeView.as_view(), name="api-token-revoke"),
+    path("api/auth/token/revoke-all/", TokenRevokeAllView.as_view(), name="api-token-revoke-all"),
     path("api/parties/<str:party_id>/messages/", include("chat.urls")),
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -9,26 +9,29 @@ from django.contrib.auth.models import AnonymousUser
 
 
 @database_sync_to_async
-def _user_for_token(key: str):
-    from rest_framework.authtoken.models import Token
+def _authenticate(key: str):
+    """(user, the token's group id) for a live token of an active user; (anonymous, None) otherwise."""
+    from watchparty.auth_tokens import token_group_id, user_for_token
 
-    try:
-        token = Token.objects.select_related("user").get(key=key)
-    except Token.DoesNotExist:
-        return AnonymousUser()
-    return token.user if token.user.is_active else AnonymousUser()
+    found = user_for_token(key)
+    if found is None:
+        return AnonymousUser(), None
+    user, token = found
+    return user, token_group_id(token)
 
 
 class TokenAuthMiddleware(BaseMiddleware):
-    """Sets scope["user"] from an ``Authorization: Token <key>`` handshake header. A header that is
-    present but wrong yields an anonymous user (refused with 4401), never the cookie's user."""
+    """Sets scope["user"] from an ``Authorization: Token <key>`` handshake header, and
+    scope["auth_token_id"] so that revoking that token closes the socket. A header that is present
+    but wrong or expired yields an anonymous user (refused with 4401), never the cookie's user."""
 
     async def __call__(self, scope, receive, send):
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 scheme, _, key = value.decode("latin-1").partition(" ")
                 if scheme.lower() == "token":
-                    scope = dict(scope, user=await _user_for_token(key.strip()))
+                    user, token_id = await _authenticate(key.strip())
+                    scope = dict(scope, user=user, auth_token_id=token_id)
                 break
         return await super().__call__(scope, receive, send)
 

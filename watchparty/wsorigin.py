@@ -39,6 +39,19 @@ def allowed_origins(scope) -> list[str]:
     return origins
 
 
+class _OriginValidator(OriginValidator):
+    """OriginValidator that refuses an Origin it cannot parse instead of raising."""
+
+    def valid_origin(self, parsed_origin):
+        # urlparse reads "http://x:abc" or "http://127.0.0.1:8401.evil.example" lazily: its .port
+        # raises ValueError inside the check, which became an HTTP 500 on uvicorn. An Origin that is
+        # not a well-formed origin is no origin of this site.
+        try:
+            return super().valid_origin(parsed_origin)
+        except ValueError:
+            return False
+
+
 class SameOriginValidator(OriginValidator):
     """OriginValidator whose allowed origins are worked out per handshake (``allowed_origins``)."""
 
@@ -46,4 +59,4 @@ class SameOriginValidator(OriginValidator):
         super().__init__(application, allowed_origins=[])
 
     async def __call__(self, scope, receive, send):
-        return await OriginValidator(self.application, allowed_origins(scope))(scope, receive, send)
+        return await _OriginValidator(self.application, allowed_origins(scope))(scope, receive, send)

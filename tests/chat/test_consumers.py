@@ -4,7 +4,6 @@ import threading
 
 import pytest
 from asgiref.sync import sync_to_async
-from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
@@ -15,6 +14,7 @@ from parties.services import PartySettings
 from watchparty.realtime import abroadcast
 from watchparty.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive_type
+from tests.support import api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -47,8 +47,8 @@ def party_setup(make_user):
             "party": party,
             "host": host,
             "guest": guest,
-            "host_token": Token.objects.create(user=host).key,
-            "guest_token": Token.objects.create(user=guest).key,
+            "host_token": api_token(host),
+            "guest_token": api_token(guest),
         }
 
     return make
@@ -108,7 +108,7 @@ async def test_outsider_is_closed_4403(party_setup, make_user):
     """A user without a seat is closed with 4403."""
     s = await sync_to_async(party_setup)()
     outsider = await sync_to_async(make_user)()
-    token = (await sync_to_async(Token.objects.create)(user=outsider)).key
+    token = await sync_to_async(api_token)(outsider)
     communicator, _ = await open_socket(s["party"].id, token)
     assert await close_code(communicator) == 4403
     await communicator.disconnect()
@@ -617,7 +617,7 @@ async def test_frames_after_a_refused_handshake_are_dropped(party_setup, make_us
     party_id, token, code = s["party"].id, None, 4401
     if refusal == "outsider":
         outsider = await sync_to_async(make_user)()
-        token, code = (await sync_to_async(Token.objects.create)(user=outsider)).key, 4403
+        token, code = await sync_to_async(api_token)(outsider), 4403
     elif refusal == "no party":
         party_id, token, code = "65a1b2c3d4e5f60718293a4b", s["host_token"], 4404
     communicator, _ = await open_socket(party_id, token)
@@ -679,7 +679,7 @@ async def test_party_state_lists_who_is_online(party_setup, make_user, shared_st
     s = await sync_to_async(party_setup)()
     third = await sync_to_async(make_user)()
     await sync_to_async(party_services.party_join)(room_code=s["party"].room_code, user=third)
-    third_token = (await sync_to_async(Token.objects.create)(user=third)).key
+    third_token = await sync_to_async(api_token)(third)
     host, state = await joined(s["party"].id, s["host_token"])
     assert state["online"] == [str(s["host"].pk)]
     gone, _ = await joined(s["party"].id, third_token)
@@ -776,5 +776,83 @@ async def test_a_frame_type_without_its_own_limit_gets_the_default(party_setup, 
             await receive_type(communicator, "echo")
         await communicator.send_json_to({"type": "echo"})
         assert (await receive_type(communicator, "error"))["code"] == "rate_limited"
+    finally:
+        await communicator.disconnect()
+
+
+def _revoke_over_http(token: str) -> int:
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client.post("/api/auth/token/revoke/").status_code
+
+
+async def test_revoking_a_token_closes_its_sockets_4401_and_only_those(party_setup):
+    """POST /api/auth/token/revoke/ closes the sockets opened with that token (4401); one opened with another token of the same user stays."""
+    s = await sync_to_async(party_setup)()
+    other_token = await sync_to_async(api_token)(s["guest"])
+    revoked, _ = await joined(s["party"].id, s["guest_token"])
+    kept, _ = await joined(s["party"].id, other_token)
+    try:
+        assert await sync_to_async(_revoke_over_http)(s["guest_token"]) == 204
+        assert await close_code(revoked) == 4401
+        await kept.send_json_to({"type": "ping"})
+        assert (await receive_type(kept, "pong"))["type"] == "pong"
+    finally:
+        await revoked.disconnect()
+        await kept.disconnect()
+
+
+async def test_a_password_change_closes_every_socket_of_the_user_4401(party_setup):
+    """After a password change, each of the user's open sockets closes with 4401; other users' stay."""
+    s = await sync_to_async(party_setup)()
+    guest_socket, _ = await joined(s["party"].id, s["guest_token"])
+    host_socket, _ = await joined(s["party"].id, s["host_token"])
+    try:
+
+        def change_password():
+            s["guest"].set_password("an-Other-pass-2026")
+            s["guest"].save()
+
+        await sync_to_async(change_password)()
+        assert await close_code(guest_socket) == 4401
+        await host_socket.send_json_to({"type": "ping"})
+        await receive_type(host_socket, "pong")
+    finally:
+        await guest_socket.disconnect()
+        await host_socket.disconnect()
+
+
+async def test_deactivating_an_account_closes_its_sockets_4401(party_setup):
+    """Saving the user with is_active=False (as the admin does) closes their sockets with 4401."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+
+        def deactivate():
+            s["guest"].is_active = False
+            s["guest"].save()
+
+        await sync_to_async(deactivate)()
+        assert await close_code(communicator) == 4401
+    finally:
+        await communicator.disconnect()
+
+
+async def test_a_frame_from_a_deactivated_account_changes_nothing(party_setup):
+    """Deactivated without any signal (a bulk update), the account's next chat.send is not stored and the socket closes 4401."""
+    from django.contrib.auth.models import User
+
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["guest_token"])
+    try:
+        await sync_to_async(User.objects.filter(pk=s["guest"].pk).update)(is_active=False)
+        await communicator.send_json_to({"type": "chat.send", "message": "after deactivation", "client_id": "x1"})
+        assert await close_code(communicator) == 4401
+        messages, _ = await sync_to_async(chat_services.message_history)(
+            party_id=s["party"].id, user=s["host"], before=None, limit=50
+        )
+        assert "after deactivation" not in [m.message for m in messages]
     finally:
         await communicator.disconnect()

@@ -2,7 +2,6 @@
 
 import pytest
 from asgiref.sync import sync_to_async
-from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
@@ -11,6 +10,7 @@ from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive_type
+from tests.support import api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +24,7 @@ def room(make_user):
         party = party_services.party_create(user=host, data=PartySettings(content_id="film", content_type="vod"))
         for member in (guest, other):
             party_services.party_join(room_code=party.room_code, user=member)
-        tokens = {name: Token.objects.create(user=u).key for name, u in (("host", host), ("guest", guest), ("other", other))}
+        tokens = {name: api_token(u) for name, u in (("host", host), ("guest", guest), ("other", other))}
         return {"party": party, "host": host, "guest": guest, "other": other, "tokens": tokens}
 
     return make

@@ -2,11 +2,11 @@
 
 import pytest
 from asgiref.sync import sync_to_async
-from rest_framework.authtoken.models import Token
 
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
+from tests.support import api_token
 from watchparty.errors import RateLimited
 from watchparty.ratelimit import RedisLimiter, check_rate
 
@@ -18,7 +18,7 @@ def two_members(make_user):
     host, guest = make_user(display_name="Host"), make_user(display_name="Guest")
     party = party_services.party_create(user=host, data=PartySettings(content_id="film", content_type="live"))
     party_services.party_join(room_code=party.room_code, user=guest)
-    return party, host, guest, Token.objects.create(user=host).key, Token.objects.create(user=guest).key
+    return party, host, guest, api_token(host), api_token(guest)
 
 
 async def test_two_sockets_receive_a_message_through_redis(redis_layer, two_members):

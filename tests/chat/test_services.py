@@ -119,6 +119,20 @@ def test_sends_are_limited_per_user_across_parties(user, make_user, party, setti
     assert services.message_send(party_id=other.id, user=other_host, text="e", message_type="text", client_id=None).created
 
 
+def test_edits_are_limited_per_user_across_parties(user, make_user, party, settings):
+    """Edits count against the per-user chat limit too: editing in many parties cannot multiply the per-party limit."""
+    settings.CHAT_SEND_RATE_LIMIT = (100, 60)
+    settings.CHAT_SEND_USER_RATE_LIMIT = (4, 60)
+    other = party_services.party_create(user=make_user(), data=PartySettings(content_id="film", content_type="vod"))
+    party_services.party_join(room_code=other.room_code, user=user)
+    here, there = say(party, user, "a"), say(other, user, "b")
+    services.message_edit(party_id=party.id, user=user, message_id=here.id, text="a2")
+    services.message_edit(party_id=other.id, user=user, message_id=there.id, text="b2")
+    with pytest.raises(RateLimited):
+        services.message_edit(party_id=other.id, user=user, message_id=there.id, text="b3")
+    assert repository.get_message(other.id, there.id).message == "b2"
+
+
 def test_reaction_limit_is_an_invalid_error(user, party, settings):
     """Past the emoji limit the service answers `invalid` naming the emoji field."""
     settings.REACTIONS_MAX_EMOJI = 1

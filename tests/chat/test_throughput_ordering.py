@@ -6,13 +6,13 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
-from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
 from parties import services as party_services
 from tests.chat.test_consumers import joined, party_setup  # noqa: F401 - party_setup is a fixture
 from tests.chat.wsutil import receive_type
+from tests.support import api_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,7 +29,7 @@ async def test_sends_from_many_sockets_wait_on_the_database_side_by_side(party_s
         users = [make_user() for _ in range(count)]
         for user in users:
             party_services.party_join(room_code=s["party"].room_code, user=user)
-        return [Token.objects.create(user=user).key for user in users]
+        return [api_token(user) for user in users]
 
     tokens = [s["host_token"], s["guest_token"], *await sync_to_async(seat_more)(6)]
     sockets = [(await joined(s["party"].id, token))[0] for token in tokens]

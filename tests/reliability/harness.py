@@ -152,11 +152,11 @@ class LiveServer:
         script = (
             "import json\n"
             "from django.contrib.auth.models import User\n"
-            "from rest_framework.authtoken.models import Token\n"
+            "from watchparty.auth_tokens import issue_token\n"
             "keys = {}\n"
             f"for i in range({USERS}):\n"
             "    u = User.objects.create_user(username=f'rel{i}', password='Reliability-2026!', first_name=f'R{i}')\n"
-            "    keys[Token.objects.create(user=u).key] = str(u.pk)\n"
+            "    keys[issue_token(user=u)[1]] = str(u.pk)\n"
             "print('TOKENS=' + json.dumps(keys))\n"
         )
         out = self.manage("shell", "-c", script)

@@ -10,13 +10,14 @@ import pytest
 from prometheus_client import REGISTRY
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from rest_framework.authtoken.models import Token
 
 from chat import repository as chat_repository
 from chat import services as chat_services
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive, receive_type
+from tests.support import api_token
+from watchparty.auth_tokens import user_for_token
 from watchparty.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,7 +84,7 @@ def members(make_user):
     host, guest = make_user(display_name="Host"), make_user(display_name="Guest")
     party = party_services.party_create(user=host, data=PartySettings(content_id="film", content_type="vod"))
     party_services.party_join(room_code=party.room_code, user=guest)
-    return party, host, Token.objects.create(user=host).key, Token.objects.create(user=guest).key
+    return party, host, api_token(host), api_token(guest)
 
 
 def _client_ids(frame) -> set[str]:
@@ -186,7 +187,7 @@ async def test_closing_a_socket_during_an_outage_is_clean(flaky_layer, members):
 def people(members):
     """The members fixture with the users as well: (party, host, guest, host token)."""
     party, host, host_token, guest_token = members
-    return party, host, Token.objects.select_related("user").get(key=guest_token).user, host_token
+    return party, host, user_for_token(guest_token)[0], host_token
 
 
 async def test_the_catch_up_after_an_outage_carries_every_kind_of_change(flaky_layer, people):

@@ -9,12 +9,12 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rest_framework.authtoken.models import Token
 
 from chat import services as chat_services
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
+from tests.support import api_token
 from watchparty import ratelimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,7 +98,7 @@ def fuzz_party(make_user):
     party = party_services.party_create(user=host, data=PartySettings(content_id="film", content_type="vod"))
     party_services.party_join(room_code=party.room_code, user=guest)
     message = chat_services.system_message_send(party_id=party.id, text="welcome")
-    return party, message.id, [Token.objects.create(user=host).key, Token.objects.create(user=guest).key]
+    return party, message.id, [api_token(host), api_token(guest)]
 
 
 @settings(

@@ -12,6 +12,7 @@ def limits(settings):
     """Small limits, one at a time: each test tightens the one it is about."""
     settings.LOGIN_RATE_LIMIT_IP = GENEROUS
     settings.LOGIN_RATE_LIMIT_USERNAME = GENEROUS
+    settings.LOGIN_RATE_LIMIT_ACCOUNT = GENEROUS
     settings.SIGNUP_RATE_LIMIT = GENEROUS
     return settings
 
@@ -49,8 +50,8 @@ def assert_api_refused(response):
 
 
 def test_login_page_limits_a_username_across_addresses(make_user, limits):
-    """After the per-username limit of wrong passwords, even the right password is refused with 429, from any address."""
-    limits.LOGIN_RATE_LIMIT_USERNAME = (3, 300)
+    """After the per-username ceiling of wrong passwords from all addresses, even the right password is refused with 429, from any address."""
+    limits.LOGIN_RATE_LIMIT_ACCOUNT = (3, 300)
     make_user(username="victim")
     for attempt in range(3):
         assert login_page("victim", "wrong", ip=f"10.0.1.{attempt}").status_code == 200
@@ -72,7 +73,7 @@ def test_login_page_limits_an_address_across_usernames(make_user, limits):
 
 def test_username_spellings_share_one_budget(make_user, limits):
     """Changing the case of the username does not buy more guesses."""
-    limits.LOGIN_RATE_LIMIT_USERNAME = (2, 300)
+    limits.LOGIN_RATE_LIMIT_ACCOUNT = (2, 300)
     make_user(username="victim")
     login_page("victim", "wrong", ip="10.0.0.1")
     login_page("VICTIM", "wrong", ip="10.0.0.2")
@@ -80,8 +81,8 @@ def test_username_spellings_share_one_budget(make_user, limits):
 
 
 def test_token_endpoint_limits_a_username(make_user, limits):
-    """POST /api/auth/token/ refuses with the JSON 429 after the per-username limit, right password included."""
-    limits.LOGIN_RATE_LIMIT_USERNAME = (3, 300)
+    """POST /api/auth/token/ refuses with the JSON 429 after the per-username ceiling, right password included."""
+    limits.LOGIN_RATE_LIMIT_ACCOUNT = (3, 300)
     make_user(username="scripter")
     for attempt in range(3):
         assert token("scripter", "wrong", ip=f"10.0.1.{attempt}").status_code == 400
@@ -99,8 +100,8 @@ def test_token_endpoint_limits_an_address(make_user, limits):
 
 
 def test_admin_login_is_limited(make_user, limits):
-    """The admin login refuses with 429 after the per-username limit, and the staff member is not logged in."""
-    limits.LOGIN_RATE_LIMIT_USERNAME = (3, 300)
+    """The admin login refuses with 429 after the per-username ceiling, and the staff member is not logged in."""
+    limits.LOGIN_RATE_LIMIT_ACCOUNT = (3, 300)
     make_user(username="boss", is_staff=True, is_superuser=True)
     for attempt in range(3):
         assert admin_login("boss", "wrong", ip=f"10.0.1.{attempt}").status_code == 200
@@ -117,6 +118,37 @@ def test_guesses_anywhere_share_one_budget(make_user, limits):
     token("boss", "wrong")
     admin_login("boss", "wrong")
     assert_api_refused(token("boss", PASSWORD))
+
+
+def test_forty_people_behind_one_address_all_log_in(make_user, settings):
+    """With the default limits, 40 right-password logins from one address within a minute all succeed: only failures count."""
+    users = [make_user(username=f"pupil{i}") for i in range(40)]
+    statuses = [token(user.username, PASSWORD, ip="10.40.0.1").status_code for user in users[:20]]
+    statuses += [login_page(user.username, PASSWORD, ip="10.40.0.1").status_code for user in users[20:]]
+    assert statuses == [200] * 20 + [302] * 20
+
+
+def test_successful_logins_leave_the_failure_budgets_untouched(make_user, limits):
+    """Logins that succeed count against no limit: after many, the address still has its whole budget of wrong passwords."""
+    limits.LOGIN_RATE_LIMIT_IP = (3, 300)
+    limits.LOGIN_RATE_LIMIT_USERNAME = (3, 300)
+    make_user(username="regular")
+    for _ in range(5):
+        assert token("regular", PASSWORD).status_code == 200
+    for _ in range(2):
+        assert token("regular", "wrong").status_code == 400
+    assert token("regular", PASSWORD).status_code == 200
+    assert token("regular", "wrong").status_code == 400
+    assert_api_refused(token("regular", PASSWORD))
+
+
+def test_a_strangers_wrong_passwords_do_not_lock_the_owner_out(make_user, settings):
+    """With the default limits, a stranger's wrong passwords for a username lock out the stranger's address, not the owner logging in from theirs."""
+    make_user(username="victim")
+    stranger = [token("victim", f"guess{i}", ip="203.0.113.9").status_code for i in range(11)]
+    assert stranger[:10] == [400] * 10 and stranger[10] == 429
+    assert token("victim", PASSWORD, ip="198.51.100.7").status_code == 200
+    assert login_page("victim", PASSWORD, ip="198.51.100.7").status_code == 302
 
 
 def signup(username, ip="10.0.0.1"):

@@ -6,11 +6,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
-from rest_framework.authtoken.models import Token
 
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
+from tests.support import api_token
 
 TOKEN = "metrics-token-for-tests"
 AUTH = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
@@ -106,7 +106,7 @@ async def test_websocket_metrics(async_client, make_user):
     party = await sync_to_async(party_services.party_create)(
         user=host, data=PartySettings(content_id="film", content_type="vod")
     )
-    token = (await sync_to_async(Token.objects.create)(user=host)).key
+    token = await sync_to_async(api_token)(host)
 
     async def scrape_async() -> str:
         response = await async_client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})

@@ -51,3 +51,14 @@ def test_check_rate_counts_every_window_it_names(settings):
         check_rate("a-window", (5, 60), ("b-window", (1, 60)))
     assert excinfo.value.retry_after == 60
     check_rate("a-window", (5, 60))  # a refused action took nothing from "a-window"
+
+
+def test_a_refunded_action_leaves_every_window_as_it_was(limiter):
+    """An action taken back (a login that succeeded) frees its place in each window; the others stay counted."""
+    windows = [("refund-a", 2, 60), ("refund-b", 2, 60)]
+    assert limiter.hit(windows, "first") is None
+    assert limiter.hit(windows, "second") is None
+    assert limiter.hit(windows, "third") is not None
+    limiter.forget(["refund-a", "refund-b"], "second")
+    assert limiter.hit(windows, "fourth") is None
+    assert limiter.hit(windows, "fifth") is not None

@@ -102,3 +102,32 @@ def test_the_proxy_header_marks_requests_secure(db, https_settings):
     response = Client().get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
     assert response.status_code == 200
     assert response["Strict-Transport-Security"].startswith("max-age=3600")
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["change-me-in-production", "build-only", "short-but-random-Xq7", "a" * 60, "django-insecure-" + secrets.token_urlsafe(50)],
+)
+def test_a_placeholder_or_weak_secret_key_stops_the_server_with_debug_off(key):
+    """With DEBUG off, a known placeholder, a short key or a low-variety key refuses to start, naming SECRET_KEY."""
+    result = check_deploy({**HTTPS_ENV, "SECRET_KEY": key})
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr and "Traceback" in result.stderr  # ImproperlyConfigured at start-up
+    assert "50 or more random characters" in result.stderr
+
+
+def test_a_missing_secret_key_stops_the_server_with_debug_off():
+    """With DEBUG off and no SECRET_KEY, the server refuses to start and says how to make one."""
+    result = check_deploy({**HTTPS_ENV, "SECRET_KEY": ""})
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_compose_files_require_a_secret_key_rather_than_defaulting_one():
+    """docker-compose.yml gives no default key: `docker compose up` without SECRET_KEY stops with a message."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name, service in document["services"].items():
+        value = (service.get("environment") or {}).get("SECRET_KEY")
+        if value is not None:
+            assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", value), (name, value)
