@@ -118,6 +118,15 @@ def test_youtube_unreachable_says_why_offers_a_retry_and_chat_goes_on(people):
         expect(placeholder).to_contain_text("ad or content blocker")
         expect(person.page.locator("#yt-frame")).to_be_hidden()
         expect(person.page.get_by_role("button", name="Try again")).to_be_visible()
+    # On the phone's short player the reason stays readable: the button sits below its last line.
+    text_bottom, button_top = bob.page.evaluate(
+        """() => {
+            const range = document.createRange();
+            range.selectNodeContents(document.querySelector("#player-placeholder"));
+            return [range.getBoundingClientRect().bottom, document.querySelector("#player-retry").getBoundingClientRect().top];
+        }"""
+    )
+    assert text_bottom <= button_top, f"the reason's text ends at {text_bottom}px, under the button's top {button_top}px"
     send(bob, "Is the video broken for you too?")
     expect(messages(alice, "Is the video broken for you too?")).to_have_count(1)
 
