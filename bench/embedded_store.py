@@ -4,7 +4,7 @@
 
 Inserts chat-message-like documents and updates them in place ($push, as a reaction does), once on
 the patched mongomock alone (memory only, as before) and once written through to a SQLite file
-(watchparty/embedded_store.py), then reopens the file and times the load. Prints one line each.
+(core/db/embedded_store.py), then reopens the file and times the load. Prints one line each.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ django.setup()
 import mongomock  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
-from watchparty import mongo  # noqa: E402
-from watchparty.embedded_store import DurableFile  # noqa: E402
-from watchparty.indexes import ensure_indexes  # noqa: E402
-from watchparty.timeutil import utcnow  # noqa: E402
+from core.db import mongo  # noqa: E402
+from core.db.embedded_store import DurableFile  # noqa: E402
+from core.db.indexes import ensure_indexes  # noqa: E402
+from core.timeutil import utcnow  # noqa: E402
 
 
 def patched_client(store=None):

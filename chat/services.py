@@ -23,13 +23,14 @@ from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.repository import Party
 from parties.services import moderation_record, party_get_for_member, presence_broadcast
-from watchparty import metrics, presence
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
-from watchparty.paging import LazyResults
-from watchparty.ratelimit import check_rate
-from watchparty.realtime import broadcast
-from watchparty.text import user_display_name
-from watchparty.timeutil import isoformat_z, utcnow
+from core.http import metrics
+from core.realtime import presence
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
+from core.db.paging import LazyResults
+from core.ratelimit import check_rate
+from core.realtime.fanout import broadcast
+from core.text import user_display_name
+from core.timeutil import isoformat_z, utcnow
 
 logger = logging.getLogger(__name__)
 

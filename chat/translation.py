@@ -32,7 +32,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from watchparty.text import clean_message_text, is_language_code
+from core.text import clean_message_text, is_language_code
 
 logger = logging.getLogger(__name__)
 

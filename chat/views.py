@@ -16,7 +16,7 @@ from chat.serializers import (
     ReactionSerializer,
     ReactionsSerializer,
 )
-from watchparty.api import ErrorSerializer, validate_object_id
+from core.http.api import ErrorSerializer, validate_object_id
 
 PARTY_ID = OpenApiParameter("party_id", str, OpenApiParameter.PATH, description="24-character hex id.")
 MESSAGE_ID = OpenApiParameter("message_id", str, OpenApiParameter.PATH, description="24-character hex id.")

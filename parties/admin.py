@@ -25,8 +25,8 @@ from watchparty.admin_pages import (
     render_page,
     user_id_or_404,
 )
-from watchparty.errors import Forbidden, NotFound
-from watchparty.text import clean_single_line
+from core.errors import Forbidden, NotFound
+from core.text import clean_single_line
 
 PARTIES_PER_PAGE = 25
 SEARCH_MAX_LENGTH = 100

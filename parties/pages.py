@@ -15,9 +15,9 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
 from parties.serializers import PartyJoinSerializer
-from watchparty.api import OBJECT_ID_RE
-from watchparty.csp import YOUTUBE_SOURCES, allow_sources
-from watchparty.text import user_display_name
+from core.http.api import OBJECT_ID_RE
+from core.http.csp import YOUTUBE_SOURCES, allow_sources
+from core.text import user_display_name
 
 
 @require_safe

@@ -17,8 +17,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from watchparty.indexes import IndexSpec
-from watchparty.mongo import get_db
+from core.db.indexes import IndexSpec
+from core.db.mongo import get_db
 
 COLLECTION = "parties"
 

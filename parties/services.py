@@ -19,12 +19,12 @@ from django.db.models import Q
 from parties import repository
 from parties.models import ModerationAction
 from parties.repository import NewParty, Participant, Party, PartySearch
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
-from watchparty.paging import LazyResults
-from watchparty.ratelimit import check_rate
-from watchparty.realtime import broadcast
-from watchparty.text import user_display_name
-from watchparty.timeutil import isoformat_z, utcnow
+from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
+from core.db.paging import LazyResults
+from core.ratelimit import check_rate
+from core.realtime.fanout import broadcast
+from core.text import user_display_name
+from core.timeutil import isoformat_z, utcnow
 
 ROOM_CODE_ALPHABET = string.ascii_uppercase + string.digits
 ROOM_CODE_LENGTH = 6

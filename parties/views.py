@@ -16,7 +16,7 @@ from parties.serializers import (
     PartyListSerializer,
     PartySerializer,
 )
-from watchparty.api import ErrorSerializer, validate_object_id
+from core.http.api import ErrorSerializer, validate_object_id
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`code: invalid`)."),

@@ -13,9 +13,9 @@ from chat import services as chat_services
 from parties import services
 from parties.services import PartySettings
 from tests.querycheck import RecordingDatabase, explain_problems
-from watchparty.indexes import declared_indexes, query_is_served
-from watchparty.mongo import get_client, get_db
-from watchparty.timeutil import utcnow
+from core.db.indexes import declared_indexes, query_is_served
+from core.db.mongo import get_client, get_db
+from core.timeutil import utcnow
 
 REPOSITORIES = [parties.repository, chat.repository]
 

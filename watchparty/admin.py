@@ -26,10 +26,10 @@ SLOW_COMMANDS_SHOWN = 20
 
 
 def _slow_commands(limit: int) -> list[dict]:
-    """The slowest recent commands of this process (watchparty.monitoring), or none when that
+    """The slowest recent commands of this process (core.db.monitoring), or none when that
     module does not offer them."""
     try:
-        from watchparty.monitoring import recent_slow_commands
+        from core.db.monitoring import recent_slow_commands
     except ImportError:
         return []
     rows = []

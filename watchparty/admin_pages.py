@@ -10,8 +10,8 @@ from django import forms
 from django.http import Http404
 from django.template.response import TemplateResponse
 
-from watchparty.api import OBJECT_ID_RE
-from watchparty.text import clean_message_text
+from core.http.api import OBJECT_ID_RE
+from core.text import clean_message_text
 
 # Django user ids as the parties store them (``str(user.pk)``).
 USER_ID_RE = re.compile(r"^[0-9]{1,19}$")

@@ -12,11 +12,11 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from watchparty.api import ErrorSerializer
+from core.http.api import ErrorSerializer
 from watchparty.auth_limits import check_login_rate
 from watchparty.auth_tokens import issue_token, revoke_token, revoke_tokens
-from watchparty.parsers import JSONParser
-from watchparty.timeutil import isoformat_z
+from core.http.parsers import JSONParser
+from core.timeutil import isoformat_z
 
 
 class TokenObtainView(APIView):

@@ -14,7 +14,7 @@ it succeeds. Three windows of failures:
   guesser spread over many addresses; set high enough that locking a person out this way takes far
   more tries than the per-address windows allow one client.
 
-Limits go through watchparty.ratelimit (shared across processes through Redis when REDIS_URL is set).
+Limits go through core.ratelimit (shared across processes through Redis when REDIS_URL is set).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest
 
-from watchparty.errors import RateLimited
-from watchparty.ratelimit import check_rate, reserve_rate
+from core.errors import RateLimited
+from core.ratelimit import check_rate, reserve_rate
 
 LOGIN_LIMITED_DETAIL = "Too many login attempts; try again in {seconds} seconds."
 SIGNUP_LIMITED_DETAIL = "Too many accounts created from your network; try again in {seconds} seconds."

@@ -26,7 +26,7 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 
-from watchparty.realtime import close_token_sockets, close_user_sockets
+from core.realtime.fanout import close_token_sockets, close_user_sockets
 
 
 class TokenExpired(exceptions.AuthenticationFailed):

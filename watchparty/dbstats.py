@@ -14,8 +14,8 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from watchparty.indexes import declared_indexes
-from watchparty.mongo import get_db, using_embedded_database
+from core.db.indexes import declared_indexes
+from core.db.mongo import get_db, using_embedded_database
 
 EMBEDDED_REASON = "not reported by the embedded database (mongomock)"
 

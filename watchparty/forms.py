@@ -4,8 +4,8 @@ from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
 from watchparty.auth_limits import check_login_rate, refuse_page
-from watchparty.errors import RateLimited
-from watchparty.text import DISPLAY_NAME_MAX_LENGTH, clean_display_name
+from core.errors import RateLimited
+from core.text import DISPLAY_NAME_MAX_LENGTH, clean_display_name
 
 
 class SignUpForm(UserCreationForm):

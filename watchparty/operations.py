@@ -13,7 +13,7 @@ from typing import Callable
 from chat import repository as chat_repository
 from parties import repository as party_repository
 from parties.services import party_end_by_system
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 STALE_SWEEP_BATCH_SIZE = 200
 

@@ -108,7 +108,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "watchparty.csp.ContentSecurityPolicyMiddleware",
+    "core.http.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -172,7 +172,7 @@ EMBEDDED_DB_LATENCY_MS = float(os.environ.get("EMBEDDED_DB_LATENCY_MS", "") or 0
 EMBEDDED_DB_PATH = os.environ.get("EMBEDDED_DB_PATH", "") or str(BASE_DIR / "embedded-db.sqlite3")
 EMBEDDED_DB_LOCK_WAIT_SECONDS = float(os.environ.get("EMBEDDED_DB_LOCK_WAIT_SECONDS", "") or 10)
 # Threads per process for WebSocket calls to services that use only MongoDB and Redis
-# (watchparty/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
+# (core/realtime/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
 DB_CALL_THREADS = env_int("DB_CALL_THREADS", 16)
 
 # --- Monitoring: /metrics answers a staff session or "Authorization: Bearer <METRICS_TOKEN>" ---
@@ -181,11 +181,11 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # --- Redis: channel layer and rate limits shared by every process ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Which Redis channel layer: "core" (channels_redis.core.RedisChannelLayer, lists per channel) or
-# "pubsub" (channels_redis's RedisPubSubChannelLayer, as watchparty.channel_layers extends it to
+# "pubsub" (channels_redis's RedisPubSubChannelLayer, as core.realtime.channel_layers extends it to
 # ride out a Redis outage); docs/performance.md compares them.
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "watchparty.channel_layers.RedisPubSubChannelLayer",
+    "pubsub": "core.realtime.channel_layers.RedisPubSubChannelLayer",
 }
 # The core layer keeps every socket of a process under one Redis list and silently drops group
 # messages past this many queued (channels-redis's default is 100: measured losing messages under
@@ -232,7 +232,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "watchparty.storage.StaticFilesStorage"
+        else "core.http.storage.StaticFilesStorage"
     },
 }
 
@@ -244,8 +244,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["watchparty.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "watchparty.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.http.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "core.http.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -269,10 +269,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    # The health checks and /metrics are plain Django views: watchparty/openapi.py adds them.
+    # The health checks and /metrics are plain Django views: core/http/openapi.py adds them.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "watchparty.openapi.add_plain_django_endpoints",
+        "core.http.openapi.add_plain_django_endpoints",
     ],
 }
 
@@ -330,7 +330,7 @@ WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
 # reconnects to another process rather than slowing every party of a full one. The alert
 # WatchPartySocketsNearCap (monitoring/alerts.yml) fires at 90%.
 WEBSOCKET_MAX_SOCKETS_PER_PROCESS = env_int("WEBSOCKET_MAX_SOCKETS_PER_PROCESS", 10000)
-# A socket's presence entry (watchparty/presence.py) lapses this long after its process stops
+# A socket's presence entry (core/realtime/presence.py) lapses this long after its process stops
 # refreshing it (a crash); refreshed every third of it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from watchparty.realtime import close_user_sockets
+from core.realtime.fanout import close_user_sockets
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="watchparty.close_sockets_of_inactive_user")

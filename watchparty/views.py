@@ -28,13 +28,13 @@ from rest_framework.settings import api_settings
 
 from chat import repository as chat_repository
 from parties import repository as party_repository
-from watchparty import metrics as app_metrics
+from core.http import metrics as app_metrics
 from watchparty.auth_limits import check_signup_rate, limited_status, refuse_page
-from watchparty.errors import RateLimited
+from core.errors import RateLimited
 from watchparty.forms import LoginForm, SignUpForm
-from watchparty.indexes import describe_indexes
-from watchparty.mongo import get_db
-from watchparty.mongo import ping as mongo_ping
+from core.db.indexes import describe_indexes
+from core.db.mongo import get_db
+from core.db.mongo import ping as mongo_ping
 
 logger = logging.getLogger(__name__)
 

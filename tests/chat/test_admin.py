@@ -16,7 +16,7 @@ from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
 from tests.adminutil import assert_redirects_to_admin_login, listen, nothing_heard
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 MISSING_ID = "65a1b2c3d4e5f60718293a4b"
 
@@ -219,7 +219,7 @@ def test_deleting_from_a_search_returns_to_that_search(staff_client, party, user
 
 def test_deleting_a_missing_message_records_nothing(staff, party):
     """The service refuses a message that is not there, and nothing is recorded."""
-    from watchparty.errors import NotFound
+    from core.errors import NotFound
 
     with pytest.raises(NotFound):
         services.message_delete_by_moderator(party_id=party.id, message_id=MISSING_ID, moderator=staff)

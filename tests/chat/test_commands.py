@@ -11,7 +11,7 @@ from pymongo.errors import AutoReconnect
 from chat import repository
 from chat.archive import ArchiveFile
 from chat.repository import NewMessage
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 MESSAGE_FIELDS = {
     "id", "party_id", "user_id", "user_name", "message", "message_type", "source_language",

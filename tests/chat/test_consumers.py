@@ -11,8 +11,8 @@ from chat.translation import Translator
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.services import PartySettings
-from watchparty.realtime import abroadcast
-from watchparty.timeutil import utcnow
+from core.realtime.fanout import abroadcast
+from core.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive_type
 from tests.support import api_token
 

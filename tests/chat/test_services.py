@@ -9,9 +9,9 @@ from chat.serializers import MessageSerializer
 from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
-from watchparty.realtime import party_group
-from watchparty.timeutil import isoformat_z
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
+from core.realtime.fanout import party_group
+from core.timeutil import isoformat_z
 
 
 @pytest.fixture

@@ -308,7 +308,7 @@ def test_removing_the_host_is_never_offered(staff_client, user, party_with_guest
 
 def test_party_remove_participant_service_refuses_unknown_seat(staff, party_with_guest, make_user):
     """The service answers not_found for a user without a seat, and records nothing."""
-    from watchparty.errors import NotFound
+    from core.errors import NotFound
 
     party, _guest = party_with_guest
     with pytest.raises(NotFound):
@@ -387,7 +387,7 @@ def test_party_page_shows_its_moderation_history(staff_client, staff, party_with
 
 def test_database_page_shows_counts_indexes_and_slow_commands(staff_client, user, monkeypatch):
     """The database page shows each collection's document count, its indexes and slow commands."""
-    from watchparty import monitoring
+    from core.db import monitoring
 
     create(user)
     create(user)
@@ -418,7 +418,7 @@ def test_database_page_shows_counts_indexes_and_slow_commands(staff_client, user
 
 def test_database_page_without_slow_command_log(staff_client, monkeypatch):
     """Without the monitoring module's slow-command log, the page shows an empty table."""
-    from watchparty import monitoring
+    from core.db import monitoring
 
     monkeypatch.delattr(monitoring, "recent_slow_commands")
     response = staff_client.get(reverse("admin:mongo_database"))

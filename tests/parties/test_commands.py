@@ -12,7 +12,7 @@ from parties import repository, services
 from parties.services import PartySettings
 from tests.chat.test_services import listen
 from watchparty import operations
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 
 def make_party(user, *, hours_idle=0, title=""):

@@ -6,8 +6,8 @@ import pytest
 from parties import repository, services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
-from watchparty.mongo import get_db
+from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
+from core.db.mongo import get_db
 
 
 def create(user, **overrides):

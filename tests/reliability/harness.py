@@ -91,7 +91,7 @@ class PrivateRedis:
 
 # The ASGI servers and channel layers the suite runs against: daphne (still supported) with the
 # core layer, and what ./dev serve and docker-compose.yml run. Each refuses a frame over 16 KiB from
-# its header: uvicorn by ws_max_size (watchparty/serve.py), daphne by watchparty.daphne_compat,
+# its header: uvicorn by ws_max_size (watchparty/serve.py), daphne by core.realtime.daphne_compat,
 # which applies WEBSOCKET_MAX_FRAME_BYTES to every daphne server.
 STACKS = {
     "daphne-core": (["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "watchparty.asgi:application"], "core"),

@@ -18,7 +18,7 @@ from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive, receive_type
 from tests.support import api_token
 from watchparty.auth_tokens import user_for_token
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
 from tests.support import api_token
-from watchparty import ratelimit
+from core import ratelimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

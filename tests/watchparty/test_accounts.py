@@ -6,7 +6,7 @@ from django.test import Client
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import receive_type
-from watchparty.text import clean_display_name, user_display_name
+from core.text import clean_display_name, user_display_name
 
 
 def test_signup_creates_account_and_logs_in(db):

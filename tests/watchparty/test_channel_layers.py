@@ -4,7 +4,7 @@ import pytest
 from redis.exceptions import RedisError
 
 from tests.support import free_port
-from watchparty.channel_layers import RedisPubSubChannelLayer
+from core.realtime.channel_layers import RedisPubSubChannelLayer
 
 
 async def test_pubsub_layer_names_a_channel_while_redis_is_away():

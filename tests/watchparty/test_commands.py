@@ -9,10 +9,10 @@ from chat import repository as chat_repository
 from chat.repository import NewMessage
 from parties import services
 from parties.services import PartySettings
-from watchparty import indexes
-from watchparty.durations import format_duration, parse_duration
-from watchparty.mongo import get_db, using_embedded_database
-from watchparty.timeutil import utcnow
+from core.db import indexes
+from core.durations import format_duration, parse_duration
+from core.db.mongo import get_db, using_embedded_database
+from core.timeutil import utcnow
 
 # --- ensure_indexes ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from watchparty.dbcalls import db_call
+from core.realtime.dbcalls import db_call
 
 
 def _wait_and_name_the_thread() -> int:

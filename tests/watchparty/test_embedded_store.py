@@ -20,8 +20,8 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from tests.support import free_port
-from watchparty import mongo
-from watchparty.embedded_store import DurableFile, EmbeddedDatabaseBusy
+from core.db import mongo
+from core.db.embedded_store import DurableFile, EmbeddedDatabaseBusy
 
 ROOT = Path(__file__).resolve().parents[2]
 

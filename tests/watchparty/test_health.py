@@ -8,8 +8,8 @@ from django.test import override_settings
 from chat import services as chat_services
 from parties import services as party_services
 from parties.services import PartySettings
-from watchparty import mongo
-from watchparty.indexes import declared_indexes, describe_indexes
+from core.db import mongo
+from core.db.indexes import declared_indexes, describe_indexes
 
 UNREACHABLE_MONGODB = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
 UNREACHABLE_REDIS = "redis://127.0.0.1:6390/0"

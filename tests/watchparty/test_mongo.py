@@ -1,7 +1,7 @@
 import logging
 import re
 
-from watchparty import mongo
+from core.db import mongo
 
 
 def test_real_client_uses_the_pool_settings(settings):
@@ -29,7 +29,7 @@ def test_embedded_database_warns_where_its_data_lives(settings, caplog, tmp_path
     settings.EMBEDDED_DB_PATH = str(tmp_path / "data.sqlite3")
     saved = mongo._clients.pop("", None)
     try:
-        with caplog.at_level(logging.WARNING, logger="watchparty.mongo"):
+        with caplog.at_level(logging.WARNING, logger="core.db.mongo"):
             client = mongo.get_client()
         assert str(tmp_path / "data.sqlite3") in caplog.text
         assert "set MONGODB_URI" in caplog.text and "docs/embedded-database.md" in caplog.text
@@ -141,7 +141,7 @@ def test_embedded_ttl_monitor_honours_a_partial_filter(mongo_db, monkeypatch):
 
     import pytest
 
-    from watchparty.mongo import using_embedded_database
+    from core.db.mongo import using_embedded_database
 
     if not using_embedded_database():
         pytest.skip("a real server's TTL monitor runs on its own schedule (once a minute)")

@@ -17,8 +17,8 @@ from prometheus_client import REGISTRY
 from pymongo.monitoring import CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent
 
 from tests.support import mongodb_server_uri
-from watchparty import monitoring
-from watchparty.monitoring import MongoCommandListener, command_shapes, recent_slow_commands, shape
+from core.db import monitoring
+from core.db.monitoring import MongoCommandListener, command_shapes, recent_slow_commands, shape
 
 ADDRESS = ("127.0.0.1", 27017)
 _request_ids = itertools.count(1000)
@@ -244,7 +244,7 @@ def test_command_durations_feed_the_histogram():
 
 def test_real_client_is_created_with_the_listener():
     """The pymongo client for a MONGODB_URI carries the command listener."""
-    from watchparty.mongo import _create_client
+    from core.db.mongo import _create_client
 
     client = _create_client("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100")
     try:

@@ -1,4 +1,4 @@
-"""The OpenAPI document against the URLconf (watchparty/openapi.py)."""
+"""The OpenAPI document against the URLconf (core/http/openapi.py)."""
 
 from __future__ import annotations
 

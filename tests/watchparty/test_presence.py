@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from watchparty.presence import MemoryPresence, RedisPresence
+from core.realtime.presence import MemoryPresence, RedisPresence
 
 PARTY = "65a1b2c3d4e5f60718293a4b"
 

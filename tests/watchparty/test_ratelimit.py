@@ -2,8 +2,8 @@ import time
 
 import pytest
 
-from watchparty.errors import RateLimited
-from watchparty.ratelimit import MemoryLimiter, RedisLimiter, check_rate
+from core.errors import RateLimited
+from core.ratelimit import MemoryLimiter, RedisLimiter, check_rate
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -37,7 +37,7 @@ def test_the_longest_wait_of_the_full_windows_is_the_answer(limiter):
 def test_without_redis_the_limiter_lets_actions_through_and_says_so(caplog):
     """While Redis is unreachable, actions are allowed (chat keeps working) and a warning names the windows."""
     limiter = RedisLimiter("redis://127.0.0.1:1/0")
-    with caplog.at_level("WARNING", logger="watchparty.ratelimit"):
+    with caplog.at_level("WARNING", logger="core.ratelimit"):
         assert limiter.hit([("party-window", 1, 60), ("user-window", 1, 60)]) is None
         assert limiter.hit([("party-window", 1, 60), ("user-window", 1, 60)]) is None
     assert "Rate limiter unavailable; allowing party-window, user-window" in caplog.text

@@ -1,11 +1,11 @@
-"""Chat input rules in watchparty.text: executable markup, message cleaning, emoji, language codes."""
+"""Chat input rules in core.text: executable markup, message cleaning, emoji, language codes."""
 
 from __future__ import annotations
 
 
 import pytest
 
-from watchparty.text import clean_message_text, find_executable_markup, is_emoji, is_language_code
+from core.text import clean_message_text, find_executable_markup, is_emoji, is_language_code
 
 # --- find_executable_markup: refused -------------------------------------------------------------
 

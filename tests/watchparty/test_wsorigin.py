@@ -1,4 +1,4 @@
-from watchparty.wsorigin import allowed_origins
+from core.realtime.origin import allowed_origins
 
 
 def scope(scheme: str, *headers: tuple[bytes, bytes]) -> dict:

@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from watchparty.durations import format_duration, parse_duration
-from watchparty.embedded_store import EmbeddedDatabaseBusy
-from watchparty.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
+from core.durations import format_duration, parse_duration
+from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
 from watchparty.operations import StaleSweepProgress, party_end_stale
-from watchparty.timeutil import isoformat_z
+from core.timeutil import isoformat_z
 
 
 class Command(BaseCommand):

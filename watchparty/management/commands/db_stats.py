@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
 from watchparty.dbstats import collection_stats, database_summary
-from watchparty.mongo import embedded_database_description, open_embedded_for_command
-from watchparty.timeutil import isoformat_z
+from core.db.mongo import embedded_database_description, open_embedded_for_command
+from core.timeutil import isoformat_z
 
 
 def _size(value: int | None) -> str:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from watchparty.indexes import declared_indexes, ensure_indexes, index_differences
-from watchparty.embedded_store import EmbeddedDatabaseBusy
-from watchparty.mongo import (
+from core.db.indexes import declared_indexes, ensure_indexes, index_differences
+from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.mongo import (
     embedded_database_description,
     get_db,
     open_embedded_for_command,

@@ -1,6 +1,6 @@
 // YouTube videos through the YouTube IFrame Player API, behind the part of the HTMLMediaElement
 // interface PlayerSync uses (player.js): the same sync (play, pause, seek, speed) as a direct file.
-// The room page's CSP allows https://www.youtube.com scripts and YouTube frames (watchparty/csp.py).
+// The room page's CSP allows https://www.youtube.com scripts and YouTube frames (core/http/csp.py).
 
 const API_URL = "https://www.youtube.com/iframe_api";
 const API_TIMEOUT_MS = 15000;

@@ -1,4 +1,4 @@
-"""Errors raised by services. Interfaces translate them: HTTP status codes in watchparty.api,
+"""Errors raised by services. Interfaces translate them: HTTP status codes in core.http.api,
 WebSocket ``error`` frames in the chat consumer. Each carries the protocol's ``code``."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """MongoDB command monitoring: durations for /metrics, and a log of slow commands.
 
-``MongoCommandListener`` is registered on the real pymongo client (watchparty.mongo). It sees every
+``MongoCommandListener`` is registered on the real pymongo client (core.db.mongo). It sees every
 command, so it does little per event: on start it keeps the collection and a reference to the
 command (only for commands that name a collection), on success or failure it observes the duration
 and, only when the command was slow, works out the query's shape.
@@ -27,8 +27,8 @@ from typing import Any
 from django.conf import settings
 from pymongo import monitoring
 
-from watchparty.metrics import MONGO_COMMAND_SECONDS, MONGO_SLOW_COMMANDS
-from watchparty.timeutil import isoformat_z
+from core.http.metrics import MONGO_COMMAND_SECONDS, MONGO_SLOW_COMMANDS
+from core.timeutil import isoformat_z
 
 slow_logger = logging.getLogger("watchparty.mongo.slow")
 

@@ -1,5 +1,5 @@
 """The API's JSON parser (DEFAULT_PARSER_CLASSES). Its own module: rest_framework.views reads
-DEFAULT_PARSER_CLASSES on import, so this must not import that (watchparty.api does)."""
+DEFAULT_PARSER_CLASSES on import, so this must not import that (core.http.api does)."""
 
 from __future__ import annotations
 

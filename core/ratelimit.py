@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from watchparty.errors import RateLimited
+from core.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 With MONGODB_URI set this is a pymongo MongoClient with the pool settings from settings.py.
 Without it, an embedded database stands in so that a fresh checkout runs with nothing installed:
 mongomock answers the queries, and every change is written through to one SQLite file
-(EMBEDDED_DB_PATH, watchparty/embedded_store.py) before the call returns, so parties and messages
+(EMBEDDED_DB_PATH, core/db/embedded_store.py) before the call returns, so parties and messages
 survive a restart. One process at a time writes that file.
 """
 
@@ -21,7 +21,7 @@ from django.conf import settings
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from watchparty import embedded_store
+from core.db import embedded_store
 
 logger = logging.getLogger(__name__)
 
@@ -484,7 +484,7 @@ def _open_embedded(*, lock_wait_seconds: float):
 def _create_client(uri: str):
     if not uri:
         return _open_embedded(lock_wait_seconds=settings.EMBEDDED_DB_LOCK_WAIT_SECONDS)
-    from watchparty.monitoring import command_listener
+    from core.db.monitoring import command_listener
 
     return MongoClient(
         uri,
@@ -570,7 +570,7 @@ def get_db() -> Database:
         # when first used, as nobody may have run `manage.py ensure_indexes` on it.
         with _client_lock:
             if settings.MONGODB_DB not in _embedded_ready:
-                from watchparty.indexes import ensure_indexes
+                from core.db.indexes import ensure_indexes
 
                 ensure_indexes(db)
                 _embedded_ready.add(settings.MONGODB_DB)

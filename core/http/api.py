@@ -11,7 +11,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from watchparty.errors import ServiceError
+from core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class CleanCharField(StrictCharField):
     length bounds are checked."""
 
     def to_internal_value(self, data):
-        from watchparty.text import clean_single_line
+        from core.text import clean_single_line
 
         if not isinstance(data, str):
             self.fail("invalid")
@@ -147,7 +147,7 @@ class UtcDateTimeField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, value):
-        from watchparty.timeutil import isoformat_z
+        from core.timeutil import isoformat_z
 
         return isoformat_z(value)
 
@@ -158,7 +158,7 @@ try:
     from drf_spectacular.types import OpenApiTypes
 
     class UtcDateTimeFieldExtension(OpenApiSerializerFieldExtension):
-        target_class = "watchparty.api.UtcDateTimeField"
+        target_class = "core.http.api.UtcDateTimeField"
 
         def map_serializer_field(self, auto_schema, direction):
             return build_basic_type(OpenApiTypes.DATETIME)
