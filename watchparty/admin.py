@@ -17,7 +17,7 @@ from knox.models import AuthToken
 from pymongo.errors import PyMongoError
 
 from watchparty.admin_pages import render_page
-from watchparty.auth_tokens import revoke_token
+from accounts.tokens import revoke_token
 from watchparty.dbinfo import database_overview
 
 logger = logging.getLogger(__name__)

@@ -47,14 +47,14 @@ class WatchPartyAdminSite(admin.AdminSite):
 
     @property
     def login_form(self):
-        """The admin login, with the same login limits as the login page (watchparty.forms
+        """The admin login, with the same login limits as the login page (accounts.forms
         imports models, so not before the app registry is ready)."""
-        from watchparty.forms import AdminLoginForm
+        from accounts.forms import AdminLoginForm
 
         return AdminLoginForm
 
     def login(self, request, extra_context=None):
-        from watchparty.auth_limits import limited_status
+        from accounts.limits import limited_status
 
         return limited_status(request, super().login(request, extra_context))
 

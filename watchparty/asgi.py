@@ -13,7 +13,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from core.realtime.daphne_compat import allow_protocol_close_codes, limit_frame_size  # noqa: E402
-from watchparty.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from accounts.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
 from core.realtime.origin import SameOriginValidator  # noqa: E402
 
 from core.db.mongo import open_embedded_for_serving  # noqa: E402

@@ -97,11 +97,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    # API tokens stored as digests, with expiry and one per device (watchparty.auth_tokens).
+    # API tokens stored as digests, with expiry and one per device (accounts.tokens).
     "knox",
     "drf_spectacular",
     "channels",
     "watchparty",
+    "accounts",
     "parties",
     "chat",
 ]
@@ -212,8 +213,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    # Not a rule: revokes the user's API token whenever the password changes (watchparty.auth_tokens).
-    {"NAME": "watchparty.auth_tokens.RevokeTokensOnPasswordChange"},
+    # Not a rule: revokes the user's API token whenever the password changes (accounts.tokens).
+    {"NAME": "accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 
 LOGIN_URL = "/accounts/login/"
@@ -239,7 +240,7 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an unauthenticated API call gets 401 with WWW-Authenticate.
-        "watchparty.auth_tokens.TokenAuthentication",
+        "accounts.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -287,7 +288,7 @@ CHAT_SEND_USER_RATE_LIMIT = (
     env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
 )
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
-# Brute-force limits (README "Configuration"; watchparty.auth_limits): failed logins per client
+# Brute-force limits (README "Configuration"; accounts.limits): failed logins per client
 # address, per (username, address) and per username from everywhere, shared by the login page,
 # the admin login and POST /api/auth/token/. A successful login counts in none of them.
 LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))

@@ -4,14 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from parties import pages
+from accounts import views as account_views
 from watchparty import views
-from watchparty.auth_api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
+from accounts.api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("accounts/login/", views.LoginPage.as_view(), name="login"),
+    path("accounts/login/", account_views.LoginPage.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/signup/", account_views.signup, name="signup"),
     path("admin/", admin.site.urls),
     path("api/auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("api/auth/token/revoke/", TokenRevokeView.as_view(), name="api-token-revoke"),

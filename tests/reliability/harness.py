@@ -152,7 +152,7 @@ class LiveServer:
         script = (
             "import json\n"
             "from django.contrib.auth.models import User\n"
-            "from watchparty.auth_tokens import issue_token\n"
+            "from accounts.tokens import issue_token\n"
             "keys = {}\n"
             f"for i in range({USERS}):\n"
             "    u = User.objects.create_user(username=f'rel{i}', password='Reliability-2026!', first_name=f'R{i}')\n"

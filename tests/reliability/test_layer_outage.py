@@ -17,7 +17,7 @@ from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive, receive_type
 from tests.support import api_token
-from watchparty.auth_tokens import user_for_token
+from accounts.tokens import user_for_token
 from core.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)

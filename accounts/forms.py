@@ -3,7 +3,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
-from watchparty.auth_limits import check_login_rate, refuse_page
+from accounts.limits import check_login_rate, refuse_page
 from core.errors import RateLimited
 from core.text import DISPLAY_NAME_MAX_LENGTH, clean_display_name
 
@@ -36,7 +36,7 @@ class SignUpForm(UserCreationForm):
 
 class LoginLimitMixin:
     """Counts the attempt against the client's and the username's login limits before the
-    password is checked, and takes it back when the login succeeds (watchparty.auth_limits); over
+    password is checked, and takes it back when the login succeeds (accounts.limits); over
     a limit, the form is invalid whatever the password."""
 
     def clean(self):

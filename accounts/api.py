@@ -1,6 +1,6 @@
 """The API's token endpoints (PROTOCOL.md "Identity and authentication"): obtain a token with
 username and password, revoke the one in use, or revoke all of them. A password change also
-revokes them all (watchparty.auth_tokens)."""
+revokes them all (accounts.tokens)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.http.api import ErrorSerializer
-from watchparty.auth_limits import check_login_rate
-from watchparty.auth_tokens import issue_token, revoke_token, revoke_tokens
+from accounts.limits import check_login_rate
+from accounts.tokens import issue_token, revoke_token, revoke_tokens
 from core.http.parsers import JSONParser
 from core.timeutil import isoformat_z
 

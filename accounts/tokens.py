@@ -126,7 +126,7 @@ class TokenScheme(OpenApiAuthenticationExtension):
     """The OpenAPI document's security scheme for ``Authorization: Token <token>``, under the name
     (``tokenAuth``) DRF's token authentication had there before."""
 
-    target_class = "watchparty.auth_tokens.TokenAuthentication"
+    target_class = "accounts.tokens.TokenAuthentication"
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):

@@ -229,7 +229,7 @@ def test_tokens_made_before_knox_keep_working_until_they_expire(make_user, setti
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE authtoken_token (key varchar(40) PRIMARY KEY, created datetime, user_id integer)")
         cursor.execute("INSERT INTO authtoken_token VALUES (%s, CURRENT_TIMESTAMP, %s)", [legacy, user.pk])
-    migration = importlib.import_module("watchparty.migrations.0001_api_tokens_as_digests")
+    migration = importlib.import_module("accounts.migrations.0001_api_tokens_as_digests")
     # RunPython's function needs only the editor's connection (SQLite's editor cannot open inside a test's transaction).
     migration.tokens_to_digests(apps, SimpleNamespace(connection=connection))
     with connection.cursor() as cursor:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AnonymousUser
 @database_sync_to_async
 def _authenticate(key: str):
     """(user, the token's group id) for a live token of an active user; (anonymous, None) otherwise."""
-    from watchparty.auth_tokens import token_group_id, user_for_token
+    from accounts.tokens import token_group_id, user_for_token
 
     found = user_for_token(key)
     if found is None:
