@@ -15,7 +15,7 @@ leading and trailing spaces and controls stripped, a backslash taken as a slash.
 such as ``/\\evil.example/x.mp4`` (another host to a browser) is refused, and so are
 ``javascript:``, ``data:`` and ``vbscript:`` values, which are never names.
 
-watchparty/static/watchparty/js/player.js reads links the same way (youtubeId, mediaUrl).
+web/static/watchparty/js/player.js reads links the same way (youtubeId, mediaUrl).
 """
 
 from __future__ import annotations

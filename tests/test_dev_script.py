@@ -94,7 +94,7 @@ def dev_serve(tmp_path: Path, **extra: str):
 
 def test_serve_answers_a_range_request_for_a_static_file_with_206(tmp_path):
     """Seeking a video served by the site works: Range: bytes=0-99 answers 206 with those 100 bytes."""
-    on_disk = (ROOT / "watchparty" / "static" / "watchparty" / "js" / "player.js").read_bytes()
+    on_disk = (ROOT / "web" / "static" / "watchparty" / "js" / "player.js").read_bytes()
     with dev_serve(tmp_path) as base_url:
         request = urllib.request.Request(f"{base_url}/static/watchparty/js/player.js", headers={"Range": "bytes=0-99"})
         with urllib.request.urlopen(request, timeout=10) as response:

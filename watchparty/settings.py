@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "channels",
     "watchparty",
     "accounts",
+    "web",
     "parties",
     "chat",
 ]

@@ -1,4 +1,4 @@
-"""The home page, health checks and the operations endpoints."""
+"""Health checks and the operations endpoints."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -33,11 +31,6 @@ from core.db.mongo import ping as mongo_ping
 logger = logging.getLogger(__name__)
 
 CHANNEL_LAYER_TIMEOUT_SECONDS = 2.0
-
-
-@login_required
-def home(request):
-    return render(request, "home.html")
 
 
 @require_GET

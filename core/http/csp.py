@@ -1,7 +1,7 @@
 """A strict Content-Security-Policy on every response.
 
 No inline script, no eval, scripts and styles only from the site itself. The browser client
-(watchparty/static/watchparty/js/) is written for this: every script is an external ES module,
+(web/static/watchparty/js/) is written for this: every script is an external ES module,
 every style is in app.css, and chat text is only ever put into the page as text.
 
 Django 5.2 has no CSP support of its own (it arrives in 6.0), hence this small middleware. The

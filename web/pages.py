@@ -1,7 +1,8 @@
-"""HTML pages for parties. The JSON API is parties/views.py.
+"""The browser client's pages: home, the party room and invite links. The JSON API is
+parties/views.py and chat/views.py.
 
 The room page is a shell: it carries the party id and the signed-in user, and the browser client
-(watchparty/static/watchparty/js/room.js) fetches the party from the API and opens the WebSocket.
+(web/static/watchparty/js/room.js) fetches the party from the API and opens the WebSocket.
 Nothing here reads the database, so whether the party exists or the user holds a seat is decided
 by the API (a 404 there makes the page show a notice).
 """
@@ -18,6 +19,11 @@ from parties.serializers import PartyJoinSerializer
 from core.http.api import OBJECT_ID_RE
 from core.http.csp import YOUTUBE_SOURCES, allow_sources
 from core.text import user_display_name
+
+
+@login_required
+def home(request):
+    return render(request, "home.html")
 
 
 @require_safe
