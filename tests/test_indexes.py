@@ -74,7 +74,7 @@ def test_check_reports_changed_options(bare_db, capsys):
 
 def test_command_help_mentions_check():
     """ensure_indexes --help documents --check."""
-    from watchparty.management.commands.ensure_indexes import Command
+    from staff.management.commands.ensure_indexes import Command
 
     parser = Command().create_parser("manage.py", "ensure_indexes")
     assert "--check" in parser.format_help()

@@ -89,8 +89,10 @@ SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
     "daphne",
-    # django.contrib.admin, with the staff pages over MongoDB data (watchparty/admin_site.py).
-    "watchparty.admin_site.WatchPartyAdminConfig",
+    # Before the admin: its templates (admin/base_site.html, admin/login.html) override the admin's.
+    "staff",
+    # django.contrib.admin, with the staff pages over MongoDB data (staff/admin_site.py).
+    "staff.admin_site.WatchPartyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -101,11 +103,10 @@ INSTALLED_APPS = [
     "knox",
     "drf_spectacular",
     "channels",
-    "watchparty",
     "accounts",
-    "web",
     "parties",
     "chat",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -131,7 +132,7 @@ ROOT_URLCONF = "watchparty.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "watchparty" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

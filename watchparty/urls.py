@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from web import pages
 from accounts import views as account_views
-from watchparty import views
+from core.http import health
+from staff import views as staff_views
 from accounts.api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
 
 urlpatterns = [
@@ -22,8 +23,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("parties/<str:party_id>/", pages.party_room, name="party-room"),
     path("join/<str:code>/", pages.party_invite, name="party-invite"),
-    path("health/live", views.health_live, name="health-live"),
-    path("health/ready", views.health_ready, name="health-ready"),
-    path("health/database", views.health_database, name="health-database"),
-    path("metrics", views.metrics, name="metrics"),
+    path("health/live", health.health_live, name="health-live"),
+    path("health/ready", health.health_ready, name="health-ready"),
+    path("health/database", staff_views.health_database, name="health-database"),
+    path("metrics", staff_views.metrics, name="metrics"),
 ]

@@ -1,4 +1,4 @@
-"""Prometheus metrics, served at ``/metrics`` (see watchparty.views.metrics).
+"""Prometheus metrics, served at ``/metrics`` (see staff.views.metrics).
 
 The objects live in prometheus_client's default registry of this process. daphne runs one process;
 when several processes serve the site, each one serves its own ``/metrics`` and the scraper adds

@@ -2,7 +2,7 @@
 
 ``WatchPartyAdminConfig`` replaces ``django.contrib.admin`` in INSTALLED_APPS and makes
 ``WatchPartyAdminSite`` the default ``admin.site``, so ``@admin.register`` works as usual. The
-apps' ``admin.py`` modules add their MongoDB pages with ``admin.site.register_view(...)``; every
+modules of ``staff.pages`` add the MongoDB pages with ``admin.site.register_view(...)``; every
 page is wrapped in ``admin_view`` (staff only: anyone else is sent to the admin login; CSRF
 protected; never cached) and the ones given a ``link`` are listed on the admin index and in the
 navigation sidebar, in a "MongoDB data" section.
@@ -22,7 +22,14 @@ from django.urls import path, reverse
 
 
 class WatchPartyAdminConfig(AdminConfig):
-    default_site = "watchparty.admin_site.WatchPartyAdminSite"
+    default_site = "staff.admin_site.WatchPartyAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # autodiscover: every app's admin.py, django.contrib.auth's and knox's included
+        # After them, as staff.pages.accounts replaces the User and AuthToken admins they register.
+        # (staff has no admin.py: autodiscover would load it before auth's, as staff comes first
+        # in INSTALLED_APPS so that its templates override the admin's.)
+        from staff import pages  # noqa: F401
 
 
 @dataclass(frozen=True)

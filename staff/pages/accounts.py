@@ -16,9 +16,9 @@ from django.views.decorators.http import require_http_methods
 from knox.models import AuthToken
 from pymongo.errors import PyMongoError
 
-from watchparty.admin_pages import render_page
+from staff.admin_pages import render_page
 from accounts.tokens import revoke_token
-from watchparty.dbinfo import database_overview
+from staff.dbinfo import database_overview
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from chat.repository import NewMessage
 from parties import repository, services
 from parties.services import PartySettings
 from tests.chat.test_services import listen
-from watchparty import operations
+from staff import operations
 from core.timeutil import utcnow
 
 
@@ -141,7 +141,7 @@ def test_idle_is_required():
 
 def test_help_documents_the_options():
     """end_stale_parties --help names --idle and --dry-run."""
-    from parties.management.commands.end_stale_parties import Command
+    from staff.management.commands.end_stale_parties import Command
 
     text = Command().create_parser("manage.py", "end_stale_parties").format_help()
     assert "--idle" in text and "--dry-run" in text

@@ -19,7 +19,7 @@ from chat.services import message_search, presence_online
 from parties import services
 from parties.models import ModerationAction
 from parties.repository import PARTY_STATUSES
-from watchparty.admin_pages import (
+from staff.admin_pages import (
     ModerationReasonForm,
     object_id_or_404,
     render_page,

@@ -154,7 +154,7 @@ def test_db_stats_json(user, capsys):
 
 def test_db_stats_help():
     """db_stats --help documents --json."""
-    from watchparty.management.commands.db_stats import Command
+    from staff.management.commands.db_stats import Command
 
     assert "--json" in Command().create_parser("manage.py", "db_stats").format_help()
 
