@@ -19,7 +19,7 @@ from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from core.db.indexes import IndexSpec, RetiredIndex
-from core.db.mongo import get_db
+from core.db.client import get_db
 
 COLLECTION = "chat_messages"
 

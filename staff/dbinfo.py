@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.db.indexes import declared_indexes, describe_indexes, index_differences
-from core.db.mongo import get_db, using_embedded_database
+from core.db.client import get_db, using_embedded_database
 
 
 def database_overview() -> dict[str, Any]:

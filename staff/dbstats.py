@@ -15,7 +15,7 @@ from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
 from core.db.indexes import declared_indexes
-from core.db.mongo import get_db, using_embedded_database
+from core.db.client import get_db, using_embedded_database
 
 EMBEDDED_REASON = "not reported by the embedded database (mongomock)"
 

@@ -22,7 +22,7 @@ from chat import repository as chat_repository
 from parties import repository as party_repository
 from core.http import metrics as app_metrics
 from core.db.indexes import describe_indexes
-from core.db.mongo import get_db
+from core.db.client import get_db
 from core.http.health import dependency_status
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from tests.support import unavailable
 from core.realtime import presence
 from core import ratelimit
 from core.db.indexes import ensure_indexes
-from core.db.mongo import get_client, get_db
+from core.db.client import get_client, get_db
 
 MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI", "")
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")

@@ -14,7 +14,7 @@ from parties import services
 from parties.services import PartySettings
 from tests.querycheck import RecordingDatabase, explain_problems
 from core.db.indexes import declared_indexes, query_is_served
-from core.db.mongo import get_client, get_db
+from core.db.client import get_client, get_db
 from core.timeutil import utcnow
 
 REPOSITORIES = [parties.repository, chat.repository]

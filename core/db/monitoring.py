@@ -1,6 +1,6 @@
 """MongoDB command monitoring: durations for /metrics, and a log of slow commands.
 
-``MongoCommandListener`` is registered on the real pymongo client (core.db.mongo). It sees every
+``MongoCommandListener`` is registered on the real pymongo client (core.db.client). It sees every
 command, so it does little per event: on start it keeps the collection and a reference to the
 command (only for commands that name a collection), on success or failure it observes the duration
 and, only when the command was slow, works out the query's shape.

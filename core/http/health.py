@@ -12,7 +12,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.db.mongo import ping as mongo_ping
+from core.db.client import ping as mongo_ping
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ repository call holds it for a network round trip (1-5 ms): one process could no
 than a few hundred actions a second however idle its CPU. Services that touch only MongoDB and
 Redis need no such thread: pymongo's ``MongoClient`` and redis-py's client are thread-safe with
 connection pools of their own, and the embedded database applies each write under one lock
-(``core/db/mongo.py``). ``db_call`` runs them on a bounded pool of ``DB_CALL_THREADS`` threads
+(``core/db/embedded.py``). ``db_call`` runs them on a bounded pool of ``DB_CALL_THREADS`` threads
 instead (docs/performance.md measures it).
 
 Never pass it a service that touches the Django ORM (e.g. one that writes a ModerationAction):

@@ -193,7 +193,7 @@ def test_malformed_ids_find_nothing():
 def test_retention_deletes_only_messages_archived_long_enough_ago(mongo_db, settings):
     """The TTL counts from archived_at: an old message never archived is kept, one archived
     CHAT_MESSAGE_TTL_DAYS ago is deleted, one archived just now is kept however old it is."""
-    from core.db.mongo import using_embedded_database
+    from core.db.client import using_embedded_database
 
     info = mongo_db[repository.COLLECTION].index_information()["archived_at_ttl"]
     assert info["expireAfterSeconds"] == settings.CHAT_MESSAGE_TTL_DAYS * 86_400

@@ -267,7 +267,7 @@ def test_schema_documents_party_endpoints(api_client):
 def test_removed_private_and_audio_flags_are_ignored_and_never_stored(user, api_client):
     """is_private and audio_enabled did nothing and are gone: an old client sending them still
     creates its party, and neither is stored nor returned."""
-    from core.db.mongo import get_db
+    from core.db.client import get_db
 
     response = api_client(user).post(
         "/api/parties/", {**VALID_CREATE, "is_private": False, "audio_enabled": False}, format="json"
@@ -281,7 +281,7 @@ def test_removed_private_and_audio_flags_are_ignored_and_never_stored(user, api_
 
 def test_parties_stored_with_the_old_flags_still_read(user, api_client):
     """A party document written before the flags were removed still reads and renders."""
-    from core.db.mongo import get_db
+    from core.db.client import get_db
 
     party = create_party(user)
     get_db()["parties"].update_one({"room_code": party.room_code}, {"$set": {"is_private": True, "audio_enabled": True}})

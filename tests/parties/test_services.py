@@ -7,7 +7,7 @@ from parties import repository, services
 from parties.models import ModerationAction
 from parties.services import PartySettings
 from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
-from core.db.mongo import get_db
+from core.db.client import get_db
 
 
 def create(user, **overrides):

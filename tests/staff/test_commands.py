@@ -11,7 +11,7 @@ from parties import services
 from parties.services import PartySettings
 from core.db import indexes
 from core.durations import format_duration, parse_duration
-from core.db.mongo import get_db, using_embedded_database
+from core.db.client import get_db, using_embedded_database
 from core.timeutil import utcnow
 
 # --- ensure_indexes ---------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
 from tests.support import free_port
-from core.db import mongo
+from core.db import embedded
 from core.db.embedded_store import DurableFile, EmbeddedDatabaseBusy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +80,10 @@ def _check(env, expected: dict) -> dict:
 
 
 def _mongomock_client(durable: DurableFile):
-    mongo._serialize_mongomock_writes()
-    mongo._expire_like_mongodb()
-    mongo._index_unique_keys()
-    mongo._write_updates_through()
+    embedded._serialize_mongomock_writes()
+    embedded._expire_like_mongodb()
+    embedded._index_unique_keys()
+    embedded._write_updates_through()
     return mongomock.MongoClient(tz_aware=True, _store=durable.load())
 
 

@@ -1,7 +1,8 @@
 import logging
 import re
 
-from core.db import mongo
+from core.db import client as mongo
+from core.db import embedded
 
 
 def test_real_client_uses_the_pool_settings(settings):
@@ -29,7 +30,7 @@ def test_embedded_database_warns_where_its_data_lives(settings, caplog, tmp_path
     settings.EMBEDDED_DB_PATH = str(tmp_path / "data.sqlite3")
     saved = mongo._clients.pop("", None)
     try:
-        with caplog.at_level(logging.WARNING, logger="core.db.mongo"):
+        with caplog.at_level(logging.WARNING, logger="core.db.embedded"):
             client = mongo.get_client()
         assert str(tmp_path / "data.sqlite3") in caplog.text
         assert "set MONGODB_URI" in caplog.text and "docs/embedded-database.md" in caplog.text
@@ -141,7 +142,7 @@ def test_embedded_ttl_monitor_honours_a_partial_filter(mongo_db, monkeypatch):
 
     import pytest
 
-    from core.db.mongo import using_embedded_database
+    from core.db.client import using_embedded_database
 
     if not using_embedded_database():
         pytest.skip("a real server's TTL monitor runs on its own schedule (once a minute)")
@@ -163,7 +164,7 @@ def test_simulated_latency_is_one_wait_per_round_trip(mongo_db, settings, monkey
     if settings.MONGODB_URI:
         pytest.skip("a simulation of the embedded database only")
     waits = []
-    monkeypatch.setattr(mongo, "_wait_like_a_remote_server", lambda: waits.append(1))
+    monkeypatch.setattr(embedded, "_wait_like_a_remote_server", lambda: waits.append(1))
     items = mongo_db["latency_probe"]
     items.insert_one({"n": 0})
     items.insert_many([{"n": n} for n in range(1, 300)])

@@ -244,7 +244,7 @@ def test_command_durations_feed_the_histogram():
 
 def test_real_client_is_created_with_the_listener():
     """The pymongo client for a MONGODB_URI carries the command listener."""
-    from core.db.mongo import _create_client
+    from core.db.client import _create_client
 
     client = _create_client("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100")
     try:

@@ -3,7 +3,7 @@ from pymongo.errors import PyMongoError
 
 from core.durations import format_duration, parse_duration
 from core.db.embedded_store import EmbeddedDatabaseBusy
-from core.db.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
+from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
 from staff.operations import StaleSweepProgress, party_end_stale
 from core.timeutil import isoformat_z
 
