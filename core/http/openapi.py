@@ -3,7 +3,7 @@
 drf-spectacular documents DRF views only; the health checks and /metrics are plain Django views
 (no DRF authentication or content negotiation in front of a probe). This postprocessing hook
 (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]) adds them, so that the document lists every HTTP
-endpoint a client can call (tests/watchparty/test_openapi.py checks it against the URLconf).
+endpoint a client can call (tests/core/http/test_openapi.py checks it against the URLconf).
 """
 
 from __future__ import annotations

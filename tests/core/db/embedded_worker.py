@@ -1,10 +1,10 @@
 """A process that uses the embedded database through the app's services, for test_embedded_store.
 
-    python -m tests.watchparty.embedded_worker write [--count N]
+    python -m tests.core.db.embedded_worker write [--count N]
         Takes the data file as a server does, then creates parties and sends chat messages through
         parties.services / chat.services, printing "PARTY <id> <room code>" and "MESSAGE <party id>
         <id>" after each call has returned (acknowledged). Runs until killed, or N messages.
-    python -m tests.watchparty.embedded_worker check
+    python -m tests.core.db.embedded_worker check
         Reads {"parties": {id: room code}, "messages": {id: party id}} on stdin, reopens the data
         file and prints JSON: what is missing, the index differences, and whether a second active
         party with a stored room code is refused.

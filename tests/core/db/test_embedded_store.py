@@ -23,7 +23,7 @@ from tests.support import free_port
 from core.db import embedded
 from core.db.embedded_store import DurableFile, EmbeddedDatabaseBusy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -44,7 +44,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def _worker(env, *args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.watchparty.embedded_worker", *args],
+        [sys.executable, "-m", "tests.core.db.embedded_worker", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -67,7 +67,7 @@ def _acknowledged(lines) -> dict:
 
 def _check(env, expected: dict) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "tests.watchparty.embedded_worker", "check"],
+        [sys.executable, "-m", "tests.core.db.embedded_worker", "check"],
         cwd=ROOT,
         env=env,
         input=json.dumps(expected),
