@@ -12,9 +12,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.http.api import ErrorSerializer
 from accounts.limits import check_login_rate
 from accounts.tokens import issue_token, revoke_token, revoke_tokens
+from core.http.api import ErrorSerializer
 from core.http.parsers import JSONParser
 from core.timeutil import isoformat_z
 

@@ -20,11 +20,10 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchparty.settings")
 
-from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
-
 from asgiref.sync import sync_to_async  # noqa: E402
 
 from chat import consumers  # noqa: E402
+from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
 
 FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "onethread").split(",") if f.strip()}
 

@@ -25,6 +25,7 @@ django.setup()
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import transaction  # noqa: E402
+
 from accounts.tokens import issue_token  # noqa: E402
 
 

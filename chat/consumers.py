@@ -30,13 +30,11 @@ from chat.serializers import (
     ReactionFrameSerializer,
     ResumeFrameSerializer,
 )
-from parties import services as party_services
-from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
+from core.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
 from core.http import metrics
 from core.http.api import OBJECT_ID_RE
-from core.realtime.dbcalls import db_call
-from core.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
 from core.ratelimit import check_rate
+from core.realtime.dbcalls import db_call
 from core.realtime.fanout import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
@@ -49,6 +47,8 @@ from core.realtime.fanout import (
     token_group,
     user_group,
 )
+from parties import services as party_services
+from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
 
 logger = logging.getLogger(__name__)
 

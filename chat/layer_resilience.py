@@ -26,12 +26,12 @@ from django.conf import settings
 from pymongo.errors import PyMongoError
 
 from chat import services as chat_services
-from parties import services as party_services
+from core.errors import Forbidden, NotFound
 from core.http import metrics
 from core.realtime.dbcalls import db_call
-from core.errors import Forbidden, NotFound
 from core.realtime.fanout import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame
 from core.timeutil import utcnow
+from parties import services as party_services
 
 logger = logging.getLogger(__name__)
 

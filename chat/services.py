@@ -19,18 +19,18 @@ from chat import repository
 from chat.archive import ArchiveFile
 from chat.repository import Message, NewMessage
 from chat.serializers import MessageSerializer
+from core.db.paging import LazyResults
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
+from core.http import metrics
+from core.ratelimit import check_rate
+from core.realtime import presence
+from core.realtime.fanout import broadcast
+from core.text import user_display_name
+from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.repository import Party
 from parties.services import moderation_record, party_get_for_member, presence_broadcast
-from core.http import metrics
-from core.realtime import presence
-from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
-from core.db.paging import LazyResults
-from core.ratelimit import check_rate
-from core.realtime.fanout import broadcast
-from core.text import user_display_name
-from core.timeutil import isoformat_z, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from core.db.indexes import IndexSpec
 from core.db.client import get_db
+from core.db.indexes import IndexSpec
 
 COLLECTION = "parties"
 

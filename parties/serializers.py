@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from parties.media import content_id_problem
-from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
 from core.http.api import (
     CleanCharField,
     StrictBooleanField,
@@ -14,6 +12,8 @@ from core.http.api import (
     StrictIntegerField,
     UtcDateTimeField,
 )
+from parties.media import content_id_problem
+from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
 
 CONTENT_TYPES = ("live", "vod")
 

@@ -16,15 +16,15 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
-from parties import repository
-from parties.models import ModerationAction
-from parties.repository import NewParty, Participant, Party, PartySearch
-from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
 from core.db.paging import LazyResults
+from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
 from core.ratelimit import check_rate
 from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
+from parties import repository
+from parties.models import ModerationAction
+from parties.repository import NewParty, Participant, Party, PartySearch
 
 ROOM_CODE_ALPHABET = string.ascii_uppercase + string.digits
 ROOM_CODE_LENGTH = 6

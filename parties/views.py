@@ -7,16 +7,16 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.http.api import ErrorSerializer, validate_object_id
 from parties import services
 from parties.serializers import (
+    PartyBansSerializer,
     PartyCreateSerializer,
     PartyJoinSerializer,
     PartyListQuerySerializer,
-    PartyBansSerializer,
     PartyListSerializer,
     PartySerializer,
 )
-from core.http.api import ErrorSerializer, validate_object_id
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`code: invalid`)."),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.db.indexes import declared_indexes, describe_indexes, index_differences
 from core.db.client import get_db, using_embedded_database
+from core.db.indexes import declared_indexes, describe_indexes, index_differences
 
 
 def database_overview() -> dict[str, Any]:

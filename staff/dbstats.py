@@ -14,8 +14,8 @@ from typing import Any
 from pymongo.database import Database
 from pymongo.errors import OperationFailure
 
-from core.db.indexes import declared_indexes
 from core.db.client import get_db, using_embedded_database
+from core.db.indexes import declared_indexes
 
 EMBEDDED_REASON = "not reported by the embedded database (mongomock)"
 

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from chat import repository as chat_repository
+from core.timeutil import utcnow
 from parties import repository as party_repository
 from parties.services import party_end_by_system
-from core.timeutil import utcnow
 
 STALE_SWEEP_BATCH_SIZE = 200
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 
-from django.http import JsonResponse
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-
-from django.conf import settings
-from django.http import HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from rest_framework.authentication import SessionAuthentication
@@ -19,11 +17,11 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from chat import repository as chat_repository
-from parties import repository as party_repository
-from core.http import metrics as app_metrics
-from core.db.indexes import describe_indexes
 from core.db.client import get_db
+from core.db.indexes import describe_indexes
+from core.http import metrics as app_metrics
 from core.http.health import dependency_status
+from parties import repository as party_repository
 
 logger = logging.getLogger(__name__)
 

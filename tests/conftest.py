@@ -16,11 +16,11 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
-from tests.support import unavailable
-from core.realtime import presence
 from core import ratelimit
-from core.db.indexes import ensure_indexes
 from core.db.client import get_client, get_db
+from core.db.indexes import ensure_indexes
+from core.realtime import presence
+from tests.support import unavailable
 
 MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI", "")
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")

@@ -3,11 +3,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from web import pages
 from accounts import views as account_views
+from accounts.api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
 from core.http import health
 from staff import views as staff_views
-from accounts.api import TokenObtainView, TokenRevokeAllView, TokenRevokeView
+from web import pages
 
 urlpatterns = [
     path("", pages.home, name="home"),

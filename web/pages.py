@@ -15,10 +15,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_safe
 
-from parties.serializers import PartyJoinSerializer
 from core.http.api import OBJECT_ID_RE
 from core.http.csp import YOUTUBE_SOURCES, allow_sources
 from core.text import user_display_name
+from parties.serializers import PartyJoinSerializer
 
 
 @login_required

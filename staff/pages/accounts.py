@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 from knox.models import AuthToken
 from pymongo.errors import PyMongoError
 
-from staff.admin_pages import render_page
 from accounts.tokens import revoke_token
+from staff.admin_pages import render_page
 from staff.dbinfo import database_overview
 
 logger = logging.getLogger(__name__)

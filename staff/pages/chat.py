@@ -16,10 +16,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from chat import services
-from parties.services import party_get_for_moderator, party_labels_for_staff
-from staff.admin_pages import ModerationReasonForm, object_id_or_404, render_page, user_id_or_404
 from core.errors import NotFound
 from core.text import clean_single_line
+from parties.services import party_get_for_moderator, party_labels_for_staff
+from staff.admin_pages import ModerationReasonForm, object_id_or_404, render_page, user_id_or_404
 
 MESSAGES_PER_PAGE = 50
 SEARCH_MAX_LENGTH = 100

@@ -16,6 +16,8 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
 from chat.services import message_search, presence_online
+from core.errors import Forbidden, NotFound
+from core.text import clean_single_line
 from parties import services
 from parties.models import ModerationAction
 from parties.repository import PARTY_STATUSES
@@ -25,8 +27,6 @@ from staff.admin_pages import (
     render_page,
     user_id_or_404,
 )
-from core.errors import Forbidden, NotFound
-from core.text import clean_single_line
 
 PARTIES_PER_PAGE = 25
 SEARCH_MAX_LENGTH = 100

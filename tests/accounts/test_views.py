@@ -3,10 +3,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.test import Client
 
+from core.text import clean_display_name, user_display_name
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import receive_type
-from core.text import clean_display_name, user_display_name
 
 
 def test_signup_creates_account_and_logs_in(db):

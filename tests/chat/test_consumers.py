@@ -8,11 +8,11 @@ from asgiref.sync import sync_to_async
 from chat import repository as chat_repository
 from chat import services as chat_services
 from chat.translation import Translator
+from core.realtime.fanout import abroadcast
+from core.timeutil import utcnow
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.services import PartySettings
-from core.realtime.fanout import abroadcast
-from core.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive_type
 from tests.support import api_token
 

@@ -6,12 +6,12 @@ from channels.layers import get_channel_layer
 
 from chat import repository, services
 from chat.serializers import MessageSerializer
-from parties import services as party_services
-from parties.models import ModerationAction
-from parties.services import PartySettings
 from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
 from core.realtime.fanout import party_group
 from core.timeutil import isoformat_z
+from parties import services as party_services
+from parties.models import ModerationAction
+from parties.services import PartySettings
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from core.text import clean_message_text, find_executable_markup, is_emoji, is_language_code

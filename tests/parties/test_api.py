@@ -247,6 +247,7 @@ def test_schema_documents_party_endpoints(api_client):
     response = api_client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     import json
+
     import yaml
 
     content = response.content.decode()

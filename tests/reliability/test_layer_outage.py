@@ -7,18 +7,18 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from prometheus_client import REGISTRY
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from prometheus_client import REGISTRY
 
+from accounts.tokens import user_for_token
 from chat import repository as chat_repository
 from chat import services as chat_services
+from core.timeutil import utcnow
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive, receive_type
 from tests.support import api_token
-from accounts.tokens import user_for_token
-from core.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat import services as chat_services
+from core import ratelimit
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
 from tests.support import api_token
-from core import ratelimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

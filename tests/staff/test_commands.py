@@ -7,12 +7,12 @@ from django.core.management.base import CommandError
 
 from chat import repository as chat_repository
 from chat.repository import NewMessage
+from core.db import indexes
+from core.db.client import get_db, using_embedded_database
+from core.durations import format_duration, parse_duration
+from core.timeutil import utcnow
 from parties import services
 from parties.services import PartySettings
-from core.db import indexes
-from core.durations import format_duration, parse_duration
-from core.db.client import get_db, using_embedded_database
-from core.timeutil import utcnow
 
 # --- ensure_indexes ---------------------------------------------------------------------------
 

@@ -8,11 +8,11 @@ from django.core.management.base import CommandError
 
 from chat import repository as chat_repository
 from chat.repository import NewMessage
+from core.timeutil import utcnow
 from parties import repository, services
 from parties.services import PartySettings
-from tests.chat.test_services import listen
 from staff import operations
-from core.timeutil import utcnow
+from tests.chat.test_services import listen
 
 
 def make_party(user, *, hours_idle=0, title=""):

@@ -3,9 +3,9 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from staff.dbstats import collection_stats, database_summary
 from core.db.client import embedded_database_description, open_embedded_for_command
 from core.timeutil import isoformat_z
+from staff.dbstats import collection_stats, database_summary
 
 
 def _size(value: int | None) -> str:

@@ -1,11 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from core.durations import format_duration, parse_duration
-from core.db.embedded_store import EmbeddedDatabaseBusy
 from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
-from staff.operations import StaleSweepProgress, party_end_stale
+from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.durations import format_duration, parse_duration
 from core.timeutil import isoformat_z
+from staff.operations import StaleSweepProgress, party_end_stale
 
 
 class Command(BaseCommand):

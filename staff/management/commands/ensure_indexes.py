@@ -1,13 +1,13 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.db.indexes import declared_indexes, ensure_indexes, index_differences
-from core.db.embedded_store import EmbeddedDatabaseBusy
 from core.db.client import (
     embedded_database_description,
     get_db,
     open_embedded_for_command,
     using_embedded_database,
 )
+from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.indexes import declared_indexes, ensure_indexes, index_differences
 
 
 class Command(BaseCommand):

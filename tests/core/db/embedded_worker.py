@@ -27,11 +27,11 @@ django.setup()
 from django.contrib.auth.models import User  # noqa: E402
 
 from chat import services as chat_services  # noqa: E402
+from core.db.client import get_db, open_embedded_for_serving  # noqa: E402
+from core.db.indexes import index_differences  # noqa: E402
+from core.timeutil import utcnow  # noqa: E402
 from parties import repository as party_repository  # noqa: E402
 from parties import services as party_services  # noqa: E402
-from core.db.indexes import index_differences  # noqa: E402
-from core.db.client import get_db, open_embedded_for_serving  # noqa: E402
-from core.timeutil import utcnow  # noqa: E402
 
 # Services need only the user's id and name: no relational database is involved.
 HOST = User(pk=4242, username="host", first_name="Host")

@@ -19,9 +19,9 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
 
-from tests.support import free_port
 from core.db import embedded
 from core.db.embedded_store import DurableFile, EmbeddedDatabaseBusy
+from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -10,12 +10,12 @@ from django.core.management.base import CommandError
 import chat.repository
 import parties.repository
 from chat import services as chat_services
+from core.db.client import get_client, get_db
+from core.db.indexes import declared_indexes, query_is_served
+from core.timeutil import utcnow
 from parties import services
 from parties.services import PartySettings
 from tests.querycheck import RecordingDatabase, explain_problems
-from core.db.indexes import declared_indexes, query_is_served
-from core.db.client import get_client, get_db
-from core.timeutil import utcnow
 
 REPOSITORIES = [parties.repository, chat.repository]
 

@@ -31,7 +31,7 @@ def test_embedded_database_warns_where_its_data_lives(settings, caplog, tmp_path
     saved = mongo._clients.pop("", None)
     try:
         with caplog.at_level(logging.WARNING, logger="core.db.embedded"):
-            client = mongo.get_client()
+            mongo.get_client()
         assert str(tmp_path / "data.sqlite3") in caplog.text
         assert "set MONGODB_URI" in caplog.text and "docs/embedded-database.md" in caplog.text
     finally:

@@ -16,9 +16,9 @@ import pytest
 from prometheus_client import REGISTRY
 from pymongo.monitoring import CommandFailedEvent, CommandStartedEvent, CommandSucceededEvent
 
-from tests.support import mongodb_server_uri
 from core.db import monitoring
 from core.db.monitoring import MongoCommandListener, command_shapes, recent_slow_commands, shape
+from tests.support import mongodb_server_uri
 
 ADDRESS = ("127.0.0.1", 27017)
 _request_ids = itertools.count(1000)

@@ -6,10 +6,10 @@ import pytest
 from django.test import override_settings
 
 from chat import services as chat_services
-from parties import services as party_services
-from parties.services import PartySettings
 from core.db import client as mongo
 from core.db.indexes import declared_indexes, describe_indexes
+from parties import services as party_services
+from parties.services import PartySettings
 
 UNREACHABLE_MONGODB = "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200"
 UNREACHABLE_REDIS = "redis://127.0.0.1:6390/0"

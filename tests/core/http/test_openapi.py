@@ -7,7 +7,6 @@ import re
 import yaml
 from django.urls import URLPattern, URLResolver, get_resolver
 
-
 # Routes that are not HTTP endpoints for an API client: HTML pages for a browser, the Django
 # admin, and the document itself.
 NOT_API = {

@@ -3,8 +3,8 @@ import asyncio
 import pytest
 from redis.exceptions import RedisError
 
-from tests.support import free_port
 from core.realtime.channel_layers import RedisPubSubChannelLayer
+from tests.support import free_port
 
 
 async def test_pubsub_layer_names_a_channel_while_redis_is_away():

@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from chat import repository, services
 from chat.repository import NewMessage
+from core.timeutil import utcnow
 from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
 from tests.adminutil import assert_redirects_to_admin_login, listen, nothing_heard
-from core.timeutil import utcnow
 
 MISSING_ID = "65a1b2c3d4e5f60718293a4b"
 
