@@ -33,9 +33,7 @@ class TokenObtainView(APIView):
         operation_id="auth_token_create",
         request=AuthTokenSerializer,
         responses={
-            200: inline_serializer(
-                "Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}
-            ),
+            200: inline_serializer("Token", {"token": serializers.CharField(), "expiry": serializers.DateTimeField()}),
             400: OpenApiResponse(ErrorSerializer, description="Wrong username or password (`code: invalid`)."),
             429: OpenApiResponse(
                 ErrorSerializer, description="Too many failed logins from this client or for this username."

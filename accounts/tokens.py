@@ -119,7 +119,9 @@ class RevokeTokensOnPasswordChange:
 
     def get_help_text(self) -> str:
         # Shown with the password rules on the forms that set a password.
-        return "Changing your password later signs out your apps, scripts and open rooms (their API tokens are revoked)."
+        return (
+            "Changing your password later signs out your apps, scripts and open rooms (their API tokens are revoked)."
+        )
 
 
 class TokenScheme(OpenApiAuthenticationExtension):

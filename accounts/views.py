@@ -25,7 +25,9 @@ def safe_next(request) -> str:
     """The `next` page asked for (an invite link, say), if it is on this site; else ""
     (the check LoginView makes)."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    allowed = url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    allowed = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
     return target if allowed else ""
 
 
@@ -46,5 +48,3 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect(next_url or "home")
     return limited_status(request, render(request, "registration/signup.html", {"form": form, "next": next_url}))
-
-

@@ -59,7 +59,11 @@ if "gclog" in FIXES:
         else:
             ms = 1000 * (_time.perf_counter() - _gc_start[0])
             if ms > 20:
-                print(f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}", file=sys.stderr, flush=True)
+                print(
+                    f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     gc.callbacks.append(_gc_callback)
 

@@ -53,7 +53,6 @@ from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, P
 logger = logging.getLogger(__name__)
 
 
-
 def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
     detail = exc.detail
     if isinstance(detail, dict):
@@ -331,7 +330,11 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def on_history(self, frame):
         data = _validated(HistoryFrameSerializer, frame)
         messages, next_before = await db_call(chat_services.message_history)(
-            party_id=self.party_id, user=self.user, before=data.get("before"), limit=data["limit"], lang=data.get("lang")
+            party_id=self.party_id,
+            user=self.user,
+            before=data.get("before"),
+            limit=data["limit"],
+            lang=data.get("lang"),
         )
         await self.send_json(
             {
@@ -465,4 +468,3 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def health_probe(self, event):
         """Sent by /health/ready to a group nobody joins; present so a stray one is harmless."""
-

@@ -199,9 +199,7 @@ def message_translate(*, message: Message) -> None:
         source, translations = translate_message_text(message.message)
         if source is None and not translations:
             return
-        if repository.set_translations(
-            message.party_id, message.id, source_language=source, translations=translations
-        ):
+        if repository.set_translations(message.party_id, message.id, source_language=source, translations=translations):
             broadcast(message.party_id, "message.translated", _translated_payload(message.id, source, translations))
     except Exception:  # noqa: BLE001 - a translator failure must never affect chat
         logger.warning("Translating message %s failed", message.id, exc_info=True)
@@ -248,13 +246,9 @@ def _reaction_reply(party_id: str, message_id: str, outcome) -> dict:
     if outcome is None:
         raise NotFound("No such message in this party.")
     if outcome.refused == "emoji_limit":
-        raise Invalid(
-            {"emoji": [f"A message can have at most {settings.REACTIONS_MAX_EMOJI} different emoji."]}
-        )
+        raise Invalid({"emoji": [f"A message can have at most {settings.REACTIONS_MAX_EMOJI} different emoji."]})
     if outcome.refused == "user_limit":
-        raise Invalid(
-            {"emoji": [f"At most {settings.REACTIONS_MAX_USERS_PER_EMOJI} people can react with one emoji."]}
-        )
+        raise Invalid({"emoji": [f"At most {settings.REACTIONS_MAX_USERS_PER_EMOJI} people can react with one emoji."]})
     payload = {"message_id": message_id, "reactions": outcome.reactions}
     broadcast(party_id, "reaction.update", payload)
     return payload

@@ -37,7 +37,6 @@ from core.text import clean_message_text, is_language_code
 logger = logging.getLogger(__name__)
 
 
-
 # A translation of one chat message is small; a bigger answer is not what we asked for.
 MAX_RESPONSE_BYTES = 64 * 1024
 

@@ -84,7 +84,9 @@ class ReactionView(APIView):
         serializer = ReactionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(
-            service(party_id=party_id, message_id=message_id, user=request.user, emoji=serializer.validated_data["emoji"])
+            service(
+                party_id=party_id, message_id=message_id, user=request.user, emoji=serializer.validated_data["emoji"]
+            )
         )
 
     @extend_schema(

@@ -51,15 +51,23 @@ def user_display_name(user) -> str:
 
 # Elements that load or run code, or re-target/reload the page, whatever their attributes.
 _DANGEROUS_ELEMENTS = (
-    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "portal",
-    "meta", "base", "link", "style",
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "portal",
+    "meta",
+    "base",
+    "link",
+    "style",
 )
 # The opening of one: "<", optional "/", the name, then the end of the name (as an HTML
 # tokenizer ends it: white space, "/", ">" or the end of the text). White space after "<" is
 # tolerated too, which a browser would not, so a lenient renderer is covered as well.
-_DANGEROUS_ELEMENT_RE = re.compile(
-    r"<\s*/?\s*(" + "|".join(_DANGEROUS_ELEMENTS) + r")(?![^\s/>])", re.IGNORECASE
-)
+_DANGEROUS_ELEMENT_RE = re.compile(r"<\s*/?\s*(" + "|".join(_DANGEROUS_ELEMENTS) + r")(?![^\s/>])", re.IGNORECASE)
 # What opens a tag for an HTML tokenizer: "<" or "</" directly followed by an ASCII letter; the
 # name runs up to white space, "/" or ">". "a < b onion = x" is text to every HTML parser, and
 # is not read as a tag here either (only the dangerous elements above are looked for leniently).
@@ -72,11 +80,37 @@ _ATTR_NAME_RE = re.compile(r"=?[^\s/>=]*")
 _ATTR_VALUE_RE = re.compile(r"""\s*=\s*(?:"([^"]*)"?|'([^']*)'?|([^\s>]*))""")
 _EVENT_HANDLER_NAME_RE = re.compile(r"on[a-z]+")
 # Attributes whose value is a URL a browser may navigate to, load or run.
-_URL_ATTRIBUTES = frozenset({
-    "href", "src", "action", "formaction", "data", "xlink:href", "background", "poster",
-    "lowsrc", "dynsrc", "codebase", "cite", "ping", "srcset", "longdesc", "manifest", "icon",
-    "profile", "usemap", "classid", "archive", "code", "from", "to", "values", "by", "content",
-})
+_URL_ATTRIBUTES = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "data",
+        "xlink:href",
+        "background",
+        "poster",
+        "lowsrc",
+        "dynsrc",
+        "codebase",
+        "cite",
+        "ping",
+        "srcset",
+        "longdesc",
+        "manifest",
+        "icon",
+        "profile",
+        "usemap",
+        "classid",
+        "archive",
+        "code",
+        "from",
+        "to",
+        "values",
+        "by",
+        "content",
+    }
+)
 # CSS that runs script in old browsers: expression(), -moz-binding, behavior.
 _SCRIPTED_STYLE_RE = re.compile(r"expression\(|-moz-binding|behavior:")
 _CSS_COMMENT_RE = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
@@ -86,9 +120,7 @@ _CSS_NOISE_RE = re.compile(r"[\s\\]+")
 # newline among them: "java\tscript:" is still javascript:), soft hyphen, zero-width and other
 # invisible format characters, variation selectors, BOM. A plain space is not among them: a
 # browser does not read "java script:" as a scheme.
-_SCHEME_JUNK = (
-    "[\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufe00-\\ufe0f\\ufeff]*"
-)
+_SCHEME_JUNK = "[\\x00-\\x1f\\x7f-\\x9f\\u00ad\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufe00-\\ufe0f\\ufeff]*"
 
 
 def _spelled(word: str) -> str:
@@ -102,9 +134,7 @@ _SCHEME_START = r"(?<![a-z0-9+.\-])"
 _SCRIPT_SCHEME_RE = re.compile(
     _SCHEME_START
     + "(?:"
-    + "|".join(
-        f"(?P<{name}>{_spelled(name)}{_SCHEME_JUNK}:)" for name in ("javascript", "vbscript", "livescript")
-    )
+    + "|".join(f"(?P<{name}>{_spelled(name)}{_SCHEME_JUNK}:)" for name in ("javascript", "vbscript", "livescript"))
     + ")",
     re.IGNORECASE,
 )

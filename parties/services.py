@@ -457,7 +457,9 @@ def _banned_users(party: Party) -> list[BannedUser]:
     pks = [int(user_id) for user_id in party.banned_ids if user_id.isdigit()]
     users = {str(user.pk): user for user in get_user_model().objects.filter(pk__in=pks)}
     return [
-        BannedUser(user_id=user_id, user_name=user_display_name(users[user_id]) if user_id in users else "(deleted user)")
+        BannedUser(
+            user_id=user_id, user_name=user_display_name(users[user_id]) if user_id in users else "(deleted user)"
+        )
         for user_id in party.banned_ids
     ]
 

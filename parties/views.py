@@ -50,7 +50,9 @@ class PartyListCreateView(APIView):
             201: PartySerializer,
             400: ERRORS[400],
             401: ERRORS[401],
-            409: OpenApiResponse(ErrorSerializer, description="You host too many active parties (`code: party_limit`)."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="You host too many active parties (`code: party_limit`)."
+            ),
         },
         summary="Create a party; the caller is its host and first participant",
     )
@@ -127,7 +129,9 @@ class PartyLeaveView(APIView):
         responses={
             204: None,
             **ERRORS,
-            403: OpenApiResponse(ErrorSerializer, description="The host hands the host role over (or ends the party) first."),
+            403: OpenApiResponse(
+                ErrorSerializer, description="The host hands the host role over (or ends the party) first."
+            ),
         },
         summary="Give up your seat (not the host)",
     )

@@ -75,9 +75,7 @@ class WatchPartyAdminSite(admin.AdminSite):
     def get_urls(self):
         # Ours first: the admin's own patterns end in a catch-all per app label.
         # Each view is called with ``site=self`` (for ``each_context``) besides its URL arguments.
-        pages = [
-            path(page.route, self.admin_view(page.view), {"site": self}, name=page.name) for page in self._pages
-        ]
+        pages = [path(page.route, self.admin_view(page.view), {"site": self}, name=page.name) for page in self._pages]
         return pages + super().get_urls()
 
     def get_app_list(self, request, app_label=None):

@@ -136,7 +136,9 @@ def redis_url(settings):
     client.flushdb()
 
 
-@pytest.fixture(params=["channels_redis.core.RedisChannelLayer", "core.realtime.channel_layers.RedisPubSubChannelLayer"])
+@pytest.fixture(
+    params=["channels_redis.core.RedisChannelLayer", "core.realtime.channel_layers.RedisPubSubChannelLayer"]
+)
 def redis_layer(request, redis_url, settings):
     """Each Redis channel layer the app can run on (CHANNEL_LAYER_BACKEND core and pubsub); its class path."""
     settings.CHANNEL_LAYERS = {

@@ -84,7 +84,9 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # when that proxy always sets (or strips) the header: otherwise a client could claim HTTPS itself.
 _proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
 if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
-    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+    raise ImproperlyConfigured(
+        'SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".'
+    )
 SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
@@ -204,7 +206,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": _channel_layer_class,
             "CONFIG": {"hosts": [REDIS_URL]}
-            | ({"capacity": CHANNEL_LAYER_CORE_CAPACITY} if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"] else {}),
+            | (
+                {"capacity": CHANNEL_LAYER_CORE_CAPACITY}
+                if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"]
+                else {}
+            ),
         }
     }
 else:

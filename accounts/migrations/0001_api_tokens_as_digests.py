@@ -25,7 +25,9 @@ def tokens_to_digests(apps, schema_editor):
         rows = cursor.fetchall()
     AuthToken.objects.bulk_create(
         [
-            AuthToken(digest=hash_token(key), token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH], user_id=user_id, expiry=expiry)
+            AuthToken(
+                digest=hash_token(key), token_key=key[: CONSTANTS.TOKEN_KEY_LENGTH], user_id=user_id, expiry=expiry
+            )
             for key, user_id in rows
         ],
         ignore_conflicts=True,

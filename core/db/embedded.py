@@ -297,8 +297,6 @@ def _index_unique_keys() -> None:
     collection_class._watchparty_unique_keys = True
 
 
-
-
 def _find_by_id_directly() -> None:
     """A filter on one ``_id`` value matches at most the document stored under that key; mongomock
     ran its query engine over the whole collection to find it."""

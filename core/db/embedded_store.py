@@ -295,7 +295,8 @@ class DurableFile:
         for table in ("documents", "indexes"):
             self._conn.execute(f"DELETE FROM {table} WHERE db = ? AND coll = ?", (db_name, new))  # noqa: S608
             self._conn.execute(
-                f"UPDATE {table} SET coll = ? WHERE db = ? AND coll = ?", (new, db_name, old)  # noqa: S608
+                f"UPDATE {table} SET coll = ? WHERE db = ? AND coll = ?",
+                (new, db_name, old),  # noqa: S608
             )
 
     def close(self) -> None:

@@ -117,8 +117,7 @@ def index_differences(
                 )
             if _existing_options(info) != spec.options():
                 differences.append(
-                    f"{collection_name}.{spec.name}: options are {_existing_options(info)}, "
-                    f"declared {spec.options()}"
+                    f"{collection_name}.{spec.name}: options are {_existing_options(info)}, declared {spec.options()}"
                 )
         for name in sorted(set(existing) - declared_names - {"_id_"}):
             if (collection_name, name) in retired_names:

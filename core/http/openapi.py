@@ -61,7 +61,10 @@ PATHS = {
             "summary": "Prometheus metrics of this process (staff session or Authorization: Bearer <METRICS_TOKEN>)",
             "tags": ["health"],
             "responses": {
-                "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                "200": {
+                    "description": "Prometheus text format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
                 "403": _FORBIDDEN,
             },
         }
@@ -72,4 +75,3 @@ PATHS = {
 def add_plain_django_endpoints(result, generator, request, public):
     result.setdefault("paths", {}).update(PATHS)
     return result
-

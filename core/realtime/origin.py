@@ -26,9 +26,7 @@ from django.core.handlers.asgi import ASGIRequest
 def allowed_origins(scope) -> list[str]:
     """The origins a handshake with this scope may come from, as channels OriginValidator patterns."""
     secure_transport = scope.get("scheme") in {"wss", "https"}
-    request = ASGIRequest(
-        {**scope, "method": "GET", "scheme": "https" if secure_transport else "http"}, io.BytesIO()
-    )
+    request = ASGIRequest({**scope, "method": "GET", "scheme": "https" if secure_transport else "http"}, io.BytesIO())
     origins = []
     try:
         origins.append(f"{'https' if request.is_secure() else 'http'}://{request.get_host()}")

@@ -75,7 +75,9 @@ def message_list_view(request, party_id: str, *, site):
     party = _party_or_404(party_id)
     form = MessageSearchForm(request.GET)
     if form.is_valid():
-        results = services.message_search(party_id=party.id, text=form.cleaned_data["q"], user=form.cleaned_data["user"])
+        results = services.message_search(
+            party_id=party.id, text=form.cleaned_data["q"], user=form.cleaned_data["user"]
+        )
     else:
         results = []
     page = Paginator(results, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))

@@ -239,7 +239,9 @@ class ModerationActionAdmin(admin.ModelAdmin):
         if not obj.message_id:
             return "—"
         url = reverse(f"{self.admin_site.name}:mongo_party_messages", args=[obj.party_id])
-        return format_html('<a href="{}">{}</a> <span class="quiet">(deleted; its text is in the detail)</span>', url, obj.message_id)
+        return format_html(
+            '<a href="{}">{}</a> <span class="quiet">(deleted; its text is in the detail)</span>', url, obj.message_id
+        )
 
     @admin.display(description="detail")
     def short_detail(self, obj: ModerationAction) -> str:

@@ -14,7 +14,12 @@ def test_signup_creates_account_and_logs_in(db):
     client = Client()
     response = client.post(
         "/accounts/signup/",
-        {"username": "newbie", "display_name": "<b>Dana</b> & \"co\"", "password1": "a-Long-pass-123", "password2": "a-Long-pass-123"},
+        {
+            "username": "newbie",
+            "display_name": '<b>Dana</b> & "co"',
+            "password1": "a-Long-pass-123",
+            "password2": "a-Long-pass-123",
+        },
     )
     assert response.status_code == 302
     user = User.objects.get(username="newbie")
@@ -30,7 +35,12 @@ def test_signup_rejects_mismatched_passwords(db):
     assert response.status_code == 200 and not User.objects.filter(username="x").exists()
 
 
-SIGNUP_FIELDS = {"username": "invited", "display_name": "Ivy", "password1": "a-Long-pass-123", "password2": "a-Long-pass-123"}
+SIGNUP_FIELDS = {
+    "username": "invited",
+    "display_name": "Ivy",
+    "password1": "a-Long-pass-123",
+    "password2": "a-Long-pass-123",
+}
 
 
 def test_an_invite_link_leads_a_new_user_through_sign_up_to_the_join_form(db):

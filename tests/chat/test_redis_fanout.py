@@ -75,4 +75,3 @@ def test_check_rate_uses_redis_when_configured(redis_url):
     with pytest.raises(RateLimited):
         check_rate("via-settings", (1, 10))
     assert redis.Redis.from_url(redis_url).exists("watchparty:rl:via-settings")
-

@@ -61,8 +61,21 @@ class PrivateRedis:
         assert self.process is None or self.process.poll() is not None
         log = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.workdir)],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )

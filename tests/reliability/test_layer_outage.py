@@ -137,7 +137,10 @@ async def test_outage_metrics_show_sockets_waiting_and_their_catch_up(flaky_laye
     """During an outage watchparty_channel_layer_outage_sockets counts the waiting socket; after it, the
     gauge is back to where it was and watchparty_channel_layer_catch_ups_total rose by one."""
     party, _, host_token, _ = members
-    waiting, catch_ups = _sample("watchparty_channel_layer_outage_sockets"), _sample("watchparty_channel_layer_catch_ups_total")
+    waiting, catch_ups = (
+        _sample("watchparty_channel_layer_outage_sockets"),
+        _sample("watchparty_channel_layer_catch_ups_total"),
+    )
     host = await _joined(party.id, host_token)
     try:
         flaky_layer.go_down()
@@ -213,7 +216,7 @@ async def test_the_catch_up_after_an_outage_carries_every_kind_of_change(flaky_l
         await sync_to_async(chat_services.message_delete_by_moderator)(
             party_id=party.id, message_id=doomed.id, moderator=host_user
         )
-        during = (await send(party_id=party.id, user=guest_user, text="during", message_type="text", client_id="x"))
+        during = await send(party_id=party.id, user=guest_user, text="during", message_type="text", client_id="x")
         await sync_to_async(party_services.party_leave)(party_id=party.id, user=guest_user)
         assert await host.receive_nothing(timeout=0.3)
 

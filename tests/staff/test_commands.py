@@ -115,8 +115,13 @@ def seed(user):
     for i in range(3):
         chat_repository.insert_message(
             NewMessage(
-                party_id=party.id, user_id="1", user_name="A", message=f"m{i}", message_type="text",
-                client_id=None, timestamp=utcnow(),
+                party_id=party.id,
+                user_id="1",
+                user_name="A",
+                message=f"m{i}",
+                message_type="text",
+                client_id=None,
+                timestamp=utcnow(),
             )
         )
 

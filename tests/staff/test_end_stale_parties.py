@@ -21,7 +21,9 @@ def make_party(user, *, hours_idle=0, title=""):
     original = services.utcnow
     services.utcnow = lambda: at
     try:
-        return services.party_create(user=user, data=PartySettings(content_id="film", content_type="vod", content_title=title))
+        return services.party_create(
+            user=user, data=PartySettings(content_id="film", content_type="vod", content_title=title)
+        )
     finally:
         services.utcnow = original
 

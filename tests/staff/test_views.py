@@ -142,6 +142,7 @@ async def test_websocket_metrics(async_client, make_user):
 @pytest.mark.django_db(transaction=True)
 async def test_refused_socket_is_not_counted_as_open():
     """A socket closed at once for lack of authentication never counts as open."""
+
     def open_sockets() -> float:
         return REGISTRY.get_sample_value("watchparty_websockets_open")
 
@@ -165,6 +166,9 @@ def test_scrape_reports_readiness_active_parties_and_the_socket_cap(client, user
     assert sample(text, "watchparty_dependency_up", {"dependency": "mongodb"}) == 1
     assert sample(text, "watchparty_dependency_up", {"dependency": "channel_layer"}) == 1
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6390/0"]},
+        }
     }
     assert sample(scrape(client), "watchparty_dependency_up", {"dependency": "channel_layer"}) == 0

@@ -26,7 +26,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--json", dest="as_json", action="store_true", help="Print one JSON document instead of text.")
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="Print one JSON document instead of text."
+        )
 
     def handle(self, *args, as_json: bool = False, **options):
         try:
@@ -69,4 +71,3 @@ class Command(BaseCommand):
 
         document = {**summary, "collections": [entry.as_dict() for entry in stats]}
         self.stdout.write(json.dumps(document, default=plain, indent=2, ensure_ascii=False))
-

@@ -50,7 +50,7 @@ class Command(BaseCommand):
         # Operators think in room codes and titles; the id stays for the admin's URLs and the log.
         for party in self._ended_parties:
             title = party.content_title or party.content_id
-            self.stdout.write(f"{verb} {party.room_code} \"{title}\" hosted by {party.host_name} ({party.id})")
+            self.stdout.write(f'{verb} {party.room_code} "{title}" hosted by {party.host_name} ({party.id})')
         summary = f"{len(ended)} part{'y' if len(ended) == 1 else 'ies'} idle for {format_duration(idle_for)} {verb}"
         if dry_run:
             summary += " (dry run: nothing changed)"

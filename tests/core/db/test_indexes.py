@@ -197,11 +197,13 @@ def test_every_repository_query_is_served_by_an_index(make_user, settings):
         def wrapper(*args, **kwargs):
             called.add((module.__name__, name))
             return fn(*args, **kwargs)
+
         return wrapper
 
     recording = lambda: RecordingDatabase(real_db, log)  # noqa: E731
-    with mock.patch.object(parties.repository, "get_db", recording), mock.patch.object(
-        chat.repository, "get_db", recording
+    with (
+        mock.patch.object(parties.repository, "get_db", recording),
+        mock.patch.object(chat.repository, "get_db", recording),
     ):
         patches = [
             mock.patch.object(module, name, tracking(module, name, fn)) for (module, name), fn in originals.items()
@@ -219,7 +221,8 @@ def test_every_repository_query_is_served_by_an_index(make_user, settings):
     queries = [q for q in log if q.operation not in {"insert_one", "insert_many"}]
     assert queries
     unserved = [
-        q for q in queries
+        q
+        for q in queries
         if not query_is_served(q.filter, q.sort, [s.keys for s in declared_indexes() if s.collection == q.collection])
     ]
     assert not unserved, unserved

@@ -56,9 +56,7 @@ def test_unique_partial_index_refuses_only_covered_duplicates(mongo_db):
     from pymongo.errors import DuplicateKeyError
 
     items = mongo_db["unique_probe"]
-    items.create_index(
-        [("owner", 1), ("code", 1)], unique=True, partialFilterExpression={"code": {"$type": "string"}}
-    )
+    items.create_index([("owner", 1), ("code", 1)], unique=True, partialFilterExpression={"code": {"$type": "string"}})
     items.insert_one({"owner": "a", "code": "x"})
     items.insert_one({"owner": "b", "code": "x"})  # another owner
     items.insert_one({"owner": "a", "code": None})  # outside the filter

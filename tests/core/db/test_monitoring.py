@@ -39,10 +39,12 @@ def run(listener, command: dict, *, ms: float, db: str = "watchparty", fail: boo
     listener.started(CommandStartedEvent(command, db, request_id, ADDRESS, request_id))
     duration = timedelta(milliseconds=ms)
     if fail:
-        failure = {"ok": 0, "errmsg": "E11000 duplicate key: { room_code: \"SECRET\" }", "code": 11000}
+        failure = {"ok": 0, "errmsg": 'E11000 duplicate key: { room_code: "SECRET" }', "code": 11000}
         listener.failed(CommandFailedEvent(duration, failure, name, request_id, ADDRESS, request_id, database_name=db))
     else:
-        listener.succeeded(CommandSucceededEvent(duration, {"ok": 1}, name, request_id, ADDRESS, request_id, database_name=db))
+        listener.succeeded(
+            CommandSucceededEvent(duration, {"ok": 1}, name, request_id, ADDRESS, request_id, database_name=db)
+        )
 
 
 def histogram_count(command: str, collection: str) -> float:
@@ -72,7 +74,9 @@ def test_shape_keeps_fields_and_operators_and_drops_values():
 
 def test_shapes_per_command():
     """find, update, delete, aggregate and findAndModify each show the shape of their query and sort."""
-    assert command_shapes("find", {"find": "messages", "filter": {"party_id": "p"}, "sort": {"timestamp": -1, "_id": -1}}) == (
+    assert command_shapes(
+        "find", {"find": "messages", "filter": {"party_id": "p"}, "sort": {"timestamp": -1, "_id": -1}}
+    ) == (
         {"party_id": "?"},
         {"timestamp": -1, "_id": -1},
     )
@@ -82,7 +86,12 @@ def test_shapes_per_command():
     assert command_shapes("delete", two) == ([{"_id": "?"}, {"party_id": "?"}], None)
     same = {"delete": "messages", "deletes": [{"q": {"_id": 1}, "limit": 1}, {"q": {"_id": 2}, "limit": 1}]}
     assert command_shapes("delete", same) == ({"_id": "?"}, None)
-    pipeline = [{"$project": {"a": 1}}, {"$match": {"party_id": "p", "n": {"$gte": 3}}}, {"$sort": {"t": 1}}, {"$match": {"z": 1}}]
+    pipeline = [
+        {"$project": {"a": 1}},
+        {"$match": {"party_id": "p", "n": {"$gte": 3}}},
+        {"$sort": {"t": 1}},
+        {"$match": {"z": 1}},
+    ]
     assert command_shapes("aggregate", {"aggregate": "messages", "pipeline": pipeline}) == (
         {"party_id": "?", "n": {"$gte": "?"}},
         {"t": 1},
@@ -142,7 +151,11 @@ def test_only_commands_over_the_setting_are_logged(settings, caplog):
     with caplog.at_level(logging.WARNING, logger=SLOW_LOGGER):
         run(listener, {"find": "parties", "filter": {"room_code": "ABC123", "ended_at": None}}, ms=5)
         assert recent_slow_commands() == []
-        run(listener, {"update": "parties", "updates": [{"q": {"_id": "x", "ended_at": None}, "u": {"$set": {"a": 1}}}]}, ms=250)
+        run(
+            listener,
+            {"update": "parties", "updates": [{"q": {"_id": "x", "ended_at": None}, "u": {"$set": {"a": 1}}}]},
+            ms=250,
+        )
     [entry] = recent_slow_commands()
     assert entry["command"] == "update" and entry["collection"] == "parties" and entry["duration_ms"] == 250.0
     assert entry["filter_shape"] == {"_id": "?", "ended_at": "?"}

@@ -2,7 +2,12 @@ from core.realtime.origin import allowed_origins
 
 
 def scope(scheme: str, *headers: tuple[bytes, bytes]) -> dict:
-    return {"type": "websocket", "scheme": scheme, "path": "/ws/parties/x/", "headers": [(b"host", b"testserver"), *headers]}
+    return {
+        "type": "websocket",
+        "scheme": scheme,
+        "path": "/ws/parties/x/",
+        "headers": [(b"host", b"testserver"), *headers],
+    }
 
 
 def test_a_secure_handshake_allows_the_https_origin_only(settings):

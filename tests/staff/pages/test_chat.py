@@ -127,7 +127,9 @@ def test_search_by_user_id_or_name(staff_client, party, user, guest):
 
 def test_one_users_messages_across_parties_newest_first_with_room_codes(staff_client, party, user, guest, make_user):
     """A user's page lists their messages in every party, newest first, each naming and linking its party; paged by 50."""
-    second = party_services.party_create(user=user, data=PartySettings(content_id="x", content_type="vod", content_title="Dune"))
+    second = party_services.party_create(
+        user=user, data=PartySettings(content_id="x", content_type="vod", content_title="Dune")
+    )
     party_services.party_join(room_code=second.room_code, user=guest)
     first_msg = say(party, guest, "in the first")
     say(party, user, "not bob")
@@ -212,7 +214,8 @@ def test_deleting_from_a_search_returns_to_that_search(staff_client, party, user
     assert response["Location"] == messages_url(party, q="RUDE", user="bob", page="1")
     # Only the list's own keys, re-encoded, travel back: nothing else is echoed into the redirect.
     response = staff_client.post(
-        reverse("admin:mongo_message_delete", args=[party.id, say(party, guest, "x").id]) + "?q=x&next=//evil.example&page=abc"
+        reverse("admin:mongo_message_delete", args=[party.id, say(party, guest, "x").id])
+        + "?q=x&next=//evil.example&page=abc"
     )
     assert response["Location"] == messages_url(party, q="x")
 

@@ -301,7 +301,9 @@ def test_removing_the_host_is_never_offered(staff_client, user, party_with_guest
     page = staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
     assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(guest.pk)]) in page
     assert reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]) not in page
-    response = staff_client.get(reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]), follow=True)
+    response = staff_client.get(
+        reverse("admin:mongo_party_remove_participant", args=[party.id, str(user.pk)]), follow=True
+    )
     page = response.content.decode()
     assert "end the party instead" in page and "Yes, remove them" not in page
 
@@ -328,9 +330,12 @@ def test_moderation_log_lists_actions_read_only(staff_client, staff, party_with_
     assert changelist.status_code == 200
     page = changelist.content.decode()
     assert "Remove participant" in page and "End party" in page and "mod_ann" in page and party.id in page
-    assert staff_client.get(reverse("admin:parties_moderationaction_changelist") + "?action=end_party").context[
-        "cl"
-    ].result_count == 1
+    assert (
+        staff_client.get(reverse("admin:parties_moderationaction_changelist") + "?action=end_party")
+        .context["cl"]
+        .result_count
+        == 1
+    )
     searched = staff_client.get(reverse("admin:parties_moderationaction_changelist") + f"?q={party.id}")
     assert searched.context["cl"].result_count == 2
     record = ModerationAction.objects.first()
