@@ -368,44 +368,6 @@ def remove_reaction(party_id: str, message_id: str, *, emoji: str, user_id: str)
     return None if reactions is None else ReactionOutcome(reactions=reactions)
 
 
-def add_reaction_to_many(
-    party_id: str, message_ids: list[str], *, emoji: str, user_id: str, max_emoji: int, max_users: int
-) -> int:
-    """Add one user's reaction to many messages at once (``update_many`` with ``$addToSet``),
-    within the same limits as ``add_reaction``. Returns how many messages changed."""
-    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
-    if not oids:
-        return 0
-    path = f"reactions.{emoji}"
-    messages = _messages()
-    existing = messages.update_many(
-        {
-            "_id": {"$in": oids},
-            "party_id": party_id,
-            path: {"$exists": True},
-            f"{path}.{max_users - 1}": {"$exists": False},
-        },
-        {"$addToSet": {path: user_id}},
-    )
-    new = messages.update_many(
-        {
-            "_id": {"$in": oids},
-            "party_id": party_id,
-            path: {"$exists": False},
-            "reaction_emoji_count": {"$lt": max_emoji},
-        },
-        {"$set": {path: [user_id]}, "$inc": {"reaction_emoji_count": 1}},
-    )
-    return existing.modified_count + new.modified_count
-
-
-def reactions_for(party_id: str, message_ids: list[str]) -> dict[str, dict[str, list[str]]]:
-    """Each listed message's reactions, in one query."""
-    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
-    docs = _messages().find({"_id": {"$in": oids}, "party_id": party_id}, {"reactions": 1})
-    return {str(doc["_id"]): {e: list(u) for e, u in (doc.get("reactions") or {}).items()} for doc in docs}
-
-
 def translations_for(party_id: str, message_ids: list[str]) -> dict[str, tuple[str | None, dict[str, str]]]:
     """The source language and every translation of each listed message that has any, in one query."""
     oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]

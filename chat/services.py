@@ -273,22 +273,6 @@ def reaction_remove(*, party_id: str, message_id: str, user, emoji: str) -> dict
     return _reaction_reply(party_id, message_id, outcome)
 
 
-def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str) -> int:
-    """React to many messages at once (one update per case, not one per message)."""
-    party_get_for_member(party_id=party_id, user=user, require_active=True)
-    changed = repository.add_reaction_to_many(
-        party_id,
-        message_ids,
-        emoji=emoji,
-        user_id=str(user.pk),
-        max_emoji=settings.REACTIONS_MAX_EMOJI,
-        max_users=settings.REACTIONS_MAX_USERS_PER_EMOJI,
-    )
-    for message_id, reactions in repository.reactions_for(party_id, message_ids).items():
-        broadcast(party_id, "reaction.update", {"message_id": message_id, "reactions": reactions})
-    return changed
-
-
 def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:
     """The author replaces the text of their own text message, within CHAT_MESSAGE_EDIT_SECONDS
     of sending it; the party gets ``message.edited``. Edits count against both chat send limits."""

@@ -194,21 +194,6 @@ def test_concurrent_adds_never_pass_the_user_limit(round_):
     assert len(final.reactions["🔥"]) == 100 and len(set(final.reactions["🔥"])) == 100
 
 
-def test_add_reaction_to_many_messages():
-    """One user reacts to many messages in bulk; limits still hold and repeats change nothing."""
-    messages = store(5)
-    ids = [m.id for m in messages]
-    full = messages[0]
-    for i, e in enumerate(EMOJI[:2]):
-        repository.add_reaction(PARTY, full.id, emoji=e, user_id=str(i), max_emoji=2, max_users=100)
-    changed = repository.add_reaction_to_many(PARTY, ids, emoji="🎉", user_id="7", max_emoji=2, max_users=100)
-    assert changed == 4  # the first message already has its 2 emoji
-    assert repository.add_reaction_to_many(PARTY, ids, emoji="🎉", user_id="7", max_emoji=2, max_users=100) == 0
-    reactions = repository.reactions_for(PARTY, ids)
-    assert "🎉" not in reactions[full.id]
-    assert all(reactions[mid]["🎉"] == ["7"] for mid in ids[1:])
-
-
 def test_delete_message():
     """A deleted message is gone from history; deleting again finds nothing."""
     [message] = store(1)
