@@ -2,10 +2,10 @@
 does not (or not yet) have, applied by monkeypatching at start-up so that they can be measured side
 by side with the app as it is. The `appfix-<server>-<layer>` targets of bench/run.py serve it.
 (The ``dispatch``, ``payloads``, ``gcfreeze`` and ``threads`` changes measured here earlier are now in
-chat/consumers.py, chat/services.py, watchparty/asgi.py and watchparty/dbcalls.py.) BENCH_FIXES
+chat/consumers.py, chat/services.py, watchparty/asgi.py and core/realtime/dbcalls.py.) BENCH_FIXES
 (comma-separated; default ``onethread``) picks them:
 
-- ``onethread``: the app as it was before watchparty/dbcalls.py: every ``db_call`` (connect's
+- ``onethread``: the app as it was before core/realtime/dbcalls.py: every ``db_call`` (connect's
   access check, presence and first page; every frame's rate check and service call; disconnect's
   presence; the catch-up after a layer outage) runs on the one shared sync thread
   (``sync_to_async``, ``thread_sensitive=True``) instead of the database call pool; to measure that
@@ -20,18 +20,17 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchparty.settings")
 
-from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
-
 from asgiref.sync import sync_to_async  # noqa: E402
 
 from chat import consumers  # noqa: E402
+from watchparty.asgi import application  # noqa: E402,F401  (sets Django up)
 
 FIXES = {f.strip() for f in os.environ.get("BENCH_FIXES", "onethread").split(",") if f.strip()}
 
 if "onethread" in FIXES:
     import sys
 
-    from watchparty import dbcalls
+    from core.realtime import dbcalls
 
     # Every module that imported db_call (the consumer's connect, frames, rate checks and
     # disconnect; the layer-outage catch-up), found rather than listed, so that a new caller
@@ -60,7 +59,11 @@ if "gclog" in FIXES:
         else:
             ms = 1000 * (_time.perf_counter() - _gc_start[0])
             if ms > 20:
-                print(f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}", file=sys.stderr, flush=True)
+                print(
+                    f"BENCH-GC gen{info['generation']} {ms:.0f} ms collected={info['collected']}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     gc.callbacks.append(_gc_callback)
 

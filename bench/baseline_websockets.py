@@ -30,7 +30,10 @@ async def handler(websocket):
         async for text in websocket:
             data = json.loads(text)
             frame = json.dumps(
-                {"type": "chat.message", "message": {"message": data.get("message"), "client_id": data.get("client_id")}}
+                {
+                    "type": "chat.message",
+                    "message": {"message": data.get("message"), "client_id": data.get("client_id")},
+                }
             )
             broadcast(room, frame)
     finally:

@@ -4,7 +4,7 @@
 
 Inserts chat-message-like documents and updates them in place ($push, as a reaction does), once on
 the patched mongomock alone (memory only, as before) and once written through to a SQLite file
-(watchparty/embedded_store.py), then reopens the file and times the load. Prints one line each.
+(core/db/embedded_store.py), then reopens the file and times the load. Prints one line each.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ django.setup()
 import mongomock  # noqa: E402
 from bson import ObjectId  # noqa: E402
 
-from watchparty import mongo  # noqa: E402
-from watchparty.embedded_store import DurableFile  # noqa: E402
-from watchparty.indexes import ensure_indexes  # noqa: E402
-from watchparty.timeutil import utcnow  # noqa: E402
+from core.db import embedded  # noqa: E402
+from core.db.embedded_store import DurableFile  # noqa: E402
+from core.db.indexes import ensure_indexes  # noqa: E402
+from core.timeutil import utcnow  # noqa: E402
 
 
 def patched_client(store=None):
-    mongo._serialize_mongomock_writes()
-    mongo._expire_like_mongodb()
-    mongo._index_unique_keys()
-    mongo._write_updates_through()
-    mongo._find_by_id_directly()
-    mongo._stop_reading_at_the_limit()
+    embedded._serialize_mongomock_writes()
+    embedded._expire_like_mongodb()
+    embedded._index_unique_keys()
+    embedded._write_updates_through()
+    embedded._find_by_id_directly()
+    embedded._stop_reading_at_the_limit()
     return mongomock.MongoClient(tz_aware=True, **({"_store": store} if store is not None else {}))
 
 

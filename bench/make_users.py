@@ -25,7 +25,8 @@ django.setup()
 from django.contrib.auth.hashers import make_password  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import transaction  # noqa: E402
-from watchparty.auth_tokens import issue_token  # noqa: E402
+
+from accounts.tokens import issue_token  # noqa: E402
 
 
 def main() -> None:
@@ -39,7 +40,11 @@ def main() -> None:
     with transaction.atomic():
         existing = set(User.objects.filter(username__in=names).values_list("username", flat=True))
         User.objects.bulk_create(
-            [User(username=n, password=password_hash, first_name=f"Bench {n[-5:]}") for n in names if n not in existing],
+            [
+                User(username=n, password=password_hash, first_name=f"Bench {n[-5:]}")
+                for n in names
+                if n not in existing
+            ],
             batch_size=500,
         )
         users = list(User.objects.filter(username__in=names).order_by("username"))

@@ -126,7 +126,14 @@ class Server:
                 cmd = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), module]
             else:
                 cmd = [
-                    str(BIN / "uvicorn"), module, "--host", "127.0.0.1", "--port", str(port), "--lifespan", "off",
+                    str(BIN / "uvicorn"),
+                    module,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--lifespan",
+                    "off",
                 ]  # fmt: skip  (both servers with their default logging: an access line per connect, none per frame)
         self.cmd = cmd
         self.log_file = open(log_path, "w")  # noqa: SIM115
@@ -232,9 +239,7 @@ def http_json(method: str, port: int, path: str, token: str | None = None, body:
 
 
 def make_users(count: int, db_url: str, env: dict[str, str]) -> list[dict[str, str]]:
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     out = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "make_users.py"), "--count", str(count), "--password", PASSWORD],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True,
@@ -264,7 +269,9 @@ def create_parties(port: int, users: list[dict], sizes: list[int], party_max: in
 
         def join(pu):
             party, user = pu
-            status, body = http_json("POST", port, "/api/parties/join/", user["token"], {"room_code": party["room_code"]})
+            status, body = http_json(
+                "POST", port, "/api/parties/join/", user["token"], {"room_code": party["room_code"]}
+            )
             if status != 200:
                 raise RuntimeError(f"join: {status} {body}")
 
@@ -440,7 +447,10 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
     connect_seconds = time.perf_counter() - t0
     live = [c for c, good in zip(clients, ok) if good]
     sockets_per_party = collections.Counter(c.party_idx for c in live)
-    log(f"  {len(live)}/{len(clients)} sockets open in {connect_seconds:.1f}s" + (f"; failures {dict(failures)}" if failures else ""))
+    log(
+        f"  {len(live)}/{len(clients)} sockets open in {connect_seconds:.1f}s"
+        + (f"; failures {dict(failures)}" if failures else "")
+    )
     await asyncio.sleep(args.settle)  # let the presence frames of the connects go by
 
     per_client_rate = args.rate / max(len(live), 1)
@@ -459,7 +469,9 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
     sampler.start()
     profiler = None
     if args.profile and target.kind != "websockets":
-        profiler = start_profiler(server, args.out_dir / f"profile-{target.name}", min(args.profile, args.duration), args.profile_gil)
+        profiler = start_profiler(
+            server, args.out_dir / f"profile-{target.name}", min(args.profile, args.duration), args.profile_gil
+        )
     t_start = time.perf_counter() + 0.5
     t_end = t_start + args.duration
     await asyncio.gather(*(c.send_loop(tag, t_start, t_end, period, limit) for c in live))
@@ -514,7 +526,9 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
         "sockets_open": len(live),
         "connect_failures": dict(failures),
         "connect_seconds": round(connect_seconds, 2),
-        "ws_extensions": collections.Counter(c.extensions or "none" for c in live).most_common(1)[0][0] if live else None,
+        "ws_extensions": collections.Counter(c.extensions or "none" for c in live).most_common(1)[0][0]
+        if live
+        else None,
         "parties": len(parties),
         "duration_s": args.duration,
         "offered_rate_msgs": args.rate,
@@ -535,10 +549,11 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
             f"p{p}": (round(1000 * v, 2) if (v := percentile(lat, p)) is not None else None)
             for p in (50, 90, 95, 99, 99.9)
         }
-        | {"max": round(1000 * max(lat), 2) if lat else None, "mean": round(1000 * statistics.fmean(lat), 2) if lat else None},
-        "latency_p99_ms_per_second": {
-            str(k): round(1000 * percentile(v, 99), 2) for k, v in sorted(series.items())
+        | {
+            "max": round(1000 * max(lat), 2) if lat else None,
+            "mean": round(1000 * statistics.fmean(lat), 2) if lat else None,
         },
+        "latency_p99_ms_per_second": {str(k): round(1000 * percentile(v, 99), 2) for k, v in sorted(series.items())},
         "server_cpu_s": round(server_cpu, 2),
         "server_cpu_pct_mean": round(statistics.fmean(cpu_pct), 1) if cpu_pct else None,
         "server_cpu_pct_max": round(max(cpu_pct), 1) if cpu_pct else None,
@@ -613,7 +628,9 @@ def summarize_profile(path: Path, top: int = 25) -> dict[str, Any]:
         if not stack:
             continue
         n = int(n)
-        frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")" for f in stack.split(";")[1:]]
+        frames = [
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].split("/")[-1] + ")" for f in stack.split(";")[1:]
+        ]
         frames = [f for f in frames if f]
         total += n
         if frames:
@@ -693,7 +710,11 @@ async def history_measure(name: str, port: int, party: dict, seeded: dict, args,
     host = party["members"][0]
     rng = random.Random(7)
     cursors = [rng.choice(ids[50:]) for _ in range(args.history_fetches)] if len(ids) > 50 else []
-    profiler = start_profiler(server, args.out_dir / f"profile-history-{name}", args.profile, args.profile_gil) if args.profile else None
+    profiler = (
+        start_profiler(server, args.out_dir / f"profile-history-{name}", args.profile, args.profile_gil)
+        if args.profile
+        else None
+    )
     cpu0 = server.cpu_seconds()
     ws_lat: list[float] = []
     for cur in cursors:
@@ -726,9 +747,12 @@ async def history_measure(name: str, port: int, party: dict, seeded: dict, args,
         await asyncio.get_running_loop().run_in_executor(None, profiler.wait)
 
     def pct(values):
-        return {f"p{p}": round(1000 * percentile(values, p), 2) for p in (50, 95, 99)} | {
-            "max": round(1000 * max(values), 2)
-        } if values else {}
+        return (
+            {f"p{p}": round(1000 * percentile(values, p), 2) for p in (50, 95, 99)}
+            | {"max": round(1000 * max(values), 2)}
+            if values
+            else {}
+        )
 
     seed_s = seeded["seed_s"]
     return {
@@ -757,10 +781,12 @@ def server_env(args, target: Target, db_url: str, extra: dict[str, str] | None =
         CHANNEL_LAYER_BACKEND=target.layer or "core",
         DATABASE_URL=db_url,
         DEBUG="false",
-        SECRET_KEY="bench-" + secrets.token_hex(8),
+        SECRET_KEY=secrets.token_urlsafe(50),  # the settings refuse a short key with DEBUG off
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
-        DJANGO_SETTINGS_MODULE="bench.baseline_channels.settings" if target.kind == "channels" else "watchparty.settings",
+        DJANGO_SETTINGS_MODULE="bench.baseline_channels.settings"
+        if target.kind == "channels"
+        else "watchparty.settings",
     )
     for item in args.server_env:
         k, _, v = item.partition("=")
@@ -934,7 +960,10 @@ def markdown(summary: dict[str, dict], history: list[dict] | None, args, meta: d
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for h in history:
-            for key, label in (("http_page50_ms", "`GET …/messages/?limit=50&before=…`"), ("ws_history50_ms", "`history` frame, limit 50")):
+            for key, label in (
+                ("http_page50_ms", "`GET …/messages/?limit=50&before=…`"),
+                ("ws_history50_ms", "`history` frame, limit 50"),
+            ):
                 v = h[key]
                 lines.append(
                     f"| {h['target']} | {fmt(h['messages_seeded'])} | {fmt(h['seed_seconds'])} ({fmt(h['seed_msgs_per_s'])}) | "
@@ -976,7 +1005,9 @@ def plot(summary: dict[str, dict], history: list[dict] | None, path: Path) -> No
             for key, label in (("_http", "HTTP"), ("_ws", "history frame")):
                 lat = sorted(1000 * x for x in h[key])
                 if lat:
-                    axes[2].plot(lat, [100 * (i + 1) / len(lat) for i in range(len(lat))], label=f"{h['target']}, {label}")
+                    axes[2].plot(
+                        lat, [100 * (i + 1) / len(lat) for i in range(len(lat))], label=f"{h['target']}, {label}"
+                    )
         axes[2].set_xlabel("page of 50 fetch latency (ms)")
         axes[2].set_title(f"History, {history[0]['messages_seeded']} messages in the party")
         axes[2].grid(True, alpha=0.3)
@@ -991,8 +1022,12 @@ def main() -> None:
     parser.add_argument("--party-size", type=int, default=10, help="clients per party (2-50)")
     parser.add_argument("--rate", type=float, default=50, help="chat messages per second, all clients together")
     parser.add_argument("--duration", type=float, default=15, help="seconds of load per target")
-    parser.add_argument("--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated (see the top of this file)")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds over the targets (order rotated); the median-p99 run is reported")
+    parser.add_argument(
+        "--targets", default=",".join(DEFAULT_TARGETS), help="comma-separated (see the top of this file)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds over the targets (order rotated); the median-p99 run is reported"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="flushed before each target")
     parser.add_argument("--port", type=int, default=8710, help="first port; each server gets the next one")
     parser.add_argument("--drain-timeout", type=float, default=10, help="seconds to wait for late deliveries")
@@ -1001,19 +1036,43 @@ def main() -> None:
     parser.add_argument("--connect-timeout", type=float, default=60)
     parser.add_argument("--user-limit-count", type=int, default=5, help="the protocol's per-user send limit ...")
     parser.add_argument("--user-limit-seconds", type=float, default=5, help="... in this many seconds")
-    parser.add_argument("--limit-margin", type=float, default=0.25, help="extra seconds the clients leave in the window")
-    parser.add_argument("--allow-over-limit", action="store_true", help="let --rate exceed one message a second per client")
-    parser.add_argument("--db-latency-ms", type=float, default=0, metavar="MS", help="app only: the embedded database "
-                        "waits this long before every operation, simulating a remote MongoDB's round trip (e.g. 2 or 5)")
-    parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment")
-    parser.add_argument("--profile", type=float, default=0, metavar="SECONDS", help="py-spy the server for this long during the load")
-    parser.add_argument("--profile-gil", action="store_true", help="profile only the thread holding the GIL (where the CPU goes)")
-    parser.add_argument("--history-messages", type=int, default=0, help="seed this many messages and time history pages")
-    parser.add_argument("--history-target", default="", help="comma-separated app/appfix targets for the history bench (default: first app target)")
+    parser.add_argument(
+        "--limit-margin", type=float, default=0.25, help="extra seconds the clients leave in the window"
+    )
+    parser.add_argument(
+        "--allow-over-limit", action="store_true", help="let --rate exceed one message a second per client"
+    )
+    parser.add_argument(
+        "--db-latency-ms",
+        type=float,
+        default=0,
+        metavar="MS",
+        help="app only: the embedded database "
+        "waits this long before every operation, simulating a remote MongoDB's round trip (e.g. 2 or 5)",
+    )
+    parser.add_argument(
+        "--server-env", action="append", default=[], metavar="KEY=VALUE", help="extra server environment"
+    )
+    parser.add_argument(
+        "--profile", type=float, default=0, metavar="SECONDS", help="py-spy the server for this long during the load"
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="profile only the thread holding the GIL (where the CPU goes)"
+    )
+    parser.add_argument(
+        "--history-messages", type=int, default=0, help="seed this many messages and time history pages"
+    )
+    parser.add_argument(
+        "--history-target",
+        default="",
+        help="comma-separated app/appfix targets for the history bench (default: first app target)",
+    )
     parser.add_argument("--history-fetches", type=int, default=300)
     parser.add_argument("--history-window", type=int, default=16, help="sends in flight while seeding")
     parser.add_argument("--history-seed-timeout", type=float, default=1200)
-    parser.add_argument("--nice", type=int, default=0, help="renice the harness and its servers (e.g. -10 on a shared machine)")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="renice the harness and its servers (e.g. -10 on a shared machine)"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = parser.parse_args()
 
@@ -1047,7 +1106,9 @@ def main() -> None:
     need_users = max(args.clients, 1 if args.history_messages else 0)
     if any(t.is_app for t in targets) or args.history_messages:
         t = time.perf_counter()
-        users = make_users(need_users, db_url, server_env(args, Target("app-daphne-core", "app", "daphne", "core"), db_url))
+        users = make_users(
+            need_users, db_url, server_env(args, Target("app-daphne-core", "app", "daphne", "core"), db_url)
+        )
         log(f"{len(users)} users with tokens in {time.perf_counter() - t:.1f}s ({db_url})")
 
     runs: dict[str, list[dict]] = collections.defaultdict(list)
@@ -1075,7 +1136,9 @@ def main() -> None:
             ]
             if not all(t.is_app for t in hts):
                 raise SystemExit("--history-target takes app or appfix targets")
-            log(f"history bench on {', '.join(t.name for t in hts)} from port {port}: seeding {args.history_messages} messages each")
+            log(
+                f"history bench on {', '.join(t.name for t in hts)} from port {port}: seeding {args.history_messages} messages each"
+            )
             history = run_history(hts, port, users, args, db_url)
             for h in history:
                 log(f"  {h['target']}: HTTP page {h['http_page50_ms']}; history frame {h['ws_history50_ms']}")

@@ -30,14 +30,12 @@ from chat.serializers import (
     ReactionFrameSerializer,
     ResumeFrameSerializer,
 )
-from parties import services as party_services
-from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
-from watchparty import metrics
-from watchparty.api import OBJECT_ID_RE
-from watchparty.dbcalls import db_call
-from watchparty.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
-from watchparty.ratelimit import check_rate
-from watchparty.realtime import (
+from core.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
+from core.http import metrics
+from core.http.api import OBJECT_ID_RE
+from core.ratelimit import check_rate
+from core.realtime.dbcalls import db_call
+from core.realtime.fanout import (
     CLOSE_ENDED,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -49,9 +47,10 @@ from watchparty.realtime import (
     token_group,
     user_group,
 )
+from parties import services as party_services
+from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
 
 logger = logging.getLogger(__name__)
-
 
 
 def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
@@ -68,7 +67,7 @@ def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
     return serializer.validated_data
 
 
-# The ORM, so on the shared sync thread (watchparty.dbcalls): the account table is the one source
+# The ORM, so on the shared sync thread (core.realtime.dbcalls): the account table is the one source
 # of truth, also when the deactivation came from a process whose close never reached this one.
 @database_sync_to_async
 def _account_is_active(user_id) -> bool:
@@ -93,7 +92,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     counted_open = False  # counted in metrics.WEBSOCKETS_OPEN and sockets_open
     sockets_open = 0  # of this process (the class attribute), for WEBSOCKET_MAX_SOCKETS_PER_PROCESS
     closed = False  # the server sent its close: nothing more is served or sent
-    present = False  # recorded in the presence registry (watchparty.presence)
+    present = False  # recorded in the presence registry (core.realtime.presence)
 
     # --- connection -------------------------------------------------------------------------
 
@@ -331,7 +330,11 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def on_history(self, frame):
         data = _validated(HistoryFrameSerializer, frame)
         messages, next_before = await db_call(chat_services.message_history)(
-            party_id=self.party_id, user=self.user, before=data.get("before"), limit=data["limit"], lang=data.get("lang")
+            party_id=self.party_id,
+            user=self.user,
+            before=data.get("before"),
+            limit=data["limit"],
+            lang=data.get("lang"),
         )
         await self.send_json(
             {
@@ -465,4 +468,3 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def health_probe(self, event):
         """Sent by /health/ready to a group nobody joins; present so a stray one is harmless."""
-

@@ -26,12 +26,12 @@ from django.conf import settings
 from pymongo.errors import PyMongoError
 
 from chat import services as chat_services
+from core.errors import Forbidden, NotFound
+from core.http import metrics
+from core.realtime.dbcalls import db_call
+from core.realtime.fanout import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame
+from core.timeutil import utcnow
 from parties import services as party_services
-from watchparty import metrics
-from watchparty.dbcalls import db_call
-from watchparty.errors import Forbidden, NotFound
-from watchparty.realtime import CLOSE_ENDED, CLOSE_FORBIDDEN, encode_frame
-from watchparty.timeutil import utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class SurvivesLayerOutage:
             if self.layer_down_since is not None:
                 self.layer_down_since = None
                 metrics.CHANNEL_LAYER_OUTAGE_SOCKETS.dec()
-            forget = getattr(self.channel_layer, "forget_channel", None)  # watchparty.channel_layers
+            forget = getattr(self.channel_layer, "forget_channel", None)  # core.realtime.channel_layers
             if forget is not None:
                 forget(self.channel_name)
             raise

@@ -18,8 +18,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from watchparty.indexes import IndexSpec, RetiredIndex
-from watchparty.mongo import get_db
+from core.db.client import get_db
+from core.db.indexes import IndexSpec, RetiredIndex
 
 COLLECTION = "chat_messages"
 
@@ -30,7 +30,9 @@ def _ttl_seconds() -> int:
 
 INDEXES = [
     # Staff: one user's messages across every party, newest first (`search_user_messages`).
-    IndexSpec(COLLECTION, "user_timestamp_id", (("user_id", ASCENDING), ("timestamp", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION, "user_timestamp_id", (("user_id", ASCENDING), ("timestamp", DESCENDING), ("_id", DESCENDING))
+    ),
     # History pages (newest first, _id breaks ties) and resume (the same index, walked forwards).
     IndexSpec(
         COLLECTION,
@@ -248,7 +250,9 @@ def latest_timestamp(party_id: str) -> datetime | None:
     return doc["timestamp"] if doc else None
 
 
-def set_translations(party_id: str, message_id: str, *, source_language: str | None, translations: dict[str, str]) -> bool:
+def set_translations(
+    party_id: str, message_id: str, *, source_language: str | None, translations: dict[str, str]
+) -> bool:
     if not ObjectId.is_valid(message_id):
         return False
     update: dict[str, Any] = {"source_language": source_language}
@@ -364,32 +368,6 @@ def remove_reaction(party_id: str, message_id: str, *, emoji: str, user_id: str)
     return None if reactions is None else ReactionOutcome(reactions=reactions)
 
 
-def add_reaction_to_many(party_id: str, message_ids: list[str], *, emoji: str, user_id: str, max_emoji: int, max_users: int) -> int:
-    """Add one user's reaction to many messages at once (``update_many`` with ``$addToSet``),
-    within the same limits as ``add_reaction``. Returns how many messages changed."""
-    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
-    if not oids:
-        return 0
-    path = f"reactions.{emoji}"
-    messages = _messages()
-    existing = messages.update_many(
-        {"_id": {"$in": oids}, "party_id": party_id, path: {"$exists": True}, f"{path}.{max_users - 1}": {"$exists": False}},
-        {"$addToSet": {path: user_id}},
-    )
-    new = messages.update_many(
-        {"_id": {"$in": oids}, "party_id": party_id, path: {"$exists": False}, "reaction_emoji_count": {"$lt": max_emoji}},
-        {"$set": {path: [user_id]}, "$inc": {"reaction_emoji_count": 1}},
-    )
-    return existing.modified_count + new.modified_count
-
-
-def reactions_for(party_id: str, message_ids: list[str]) -> dict[str, dict[str, list[str]]]:
-    """Each listed message's reactions, in one query."""
-    oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
-    docs = _messages().find({"_id": {"$in": oids}, "party_id": party_id}, {"reactions": 1})
-    return {str(doc["_id"]): {e: list(u) for e, u in (doc.get("reactions") or {}).items()} for doc in docs}
-
-
 def translations_for(party_id: str, message_ids: list[str]) -> dict[str, tuple[str | None, dict[str, str]]]:
     """The source language and every translation of each listed message that has any, in one query."""
     oids = [ObjectId(mid) for mid in message_ids if ObjectId.is_valid(mid)]
@@ -426,9 +404,7 @@ def list_unarchived_before(cutoff: datetime, *, after: Cursor | None, limit: int
             {"timestamp": after.timestamp, "_id": {"$gt": ObjectId(after.id)}},
         ]
     projection = {**_projection(None), "translations": 1}
-    cursor = (
-        _messages().find(query, projection).sort([("timestamp", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-    )
+    cursor = _messages().find(query, projection).sort([("timestamp", ASCENDING), ("_id", ASCENDING)]).limit(limit)
     return [_to_message(doc) for doc in cursor]
 
 

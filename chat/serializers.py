@@ -8,8 +8,8 @@ import math
 from django.conf import settings
 from rest_framework import serializers
 
-from watchparty.api import ObjectIdField, StrictCharField, StrictIntegerField, UtcDateTimeField
-from watchparty.text import clean_message_text, find_executable_markup, is_emoji, is_language_code
+from core.http.api import ObjectIdField, StrictCharField, StrictIntegerField, UtcDateTimeField
+from core.text import clean_message_text, find_executable_markup, is_emoji, is_language_code
 
 CLIENT_MESSAGE_TYPES = ("text", "emoji")
 PLAYBACK_STATES = ("playing", "paused")

@@ -19,17 +19,18 @@ from chat import repository
 from chat.archive import ArchiveFile
 from chat.repository import Message, NewMessage
 from chat.serializers import MessageSerializer
+from core.db.paging import LazyResults
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
+from core.http import metrics
+from core.ratelimit import check_rate
+from core.realtime import presence
+from core.realtime.fanout import broadcast
+from core.text import user_display_name
+from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.repository import Party
 from parties.services import moderation_record, party_get_for_member, presence_broadcast
-from watchparty import metrics, presence
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
-from watchparty.paging import LazyResults
-from watchparty.ratelimit import check_rate
-from watchparty.realtime import broadcast
-from watchparty.text import user_display_name
-from watchparty.timeutil import isoformat_z, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -198,9 +199,7 @@ def message_translate(*, message: Message) -> None:
         source, translations = translate_message_text(message.message)
         if source is None and not translations:
             return
-        if repository.set_translations(
-            message.party_id, message.id, source_language=source, translations=translations
-        ):
+        if repository.set_translations(message.party_id, message.id, source_language=source, translations=translations):
             broadcast(message.party_id, "message.translated", _translated_payload(message.id, source, translations))
     except Exception:  # noqa: BLE001 - a translator failure must never affect chat
         logger.warning("Translating message %s failed", message.id, exc_info=True)
@@ -247,13 +246,9 @@ def _reaction_reply(party_id: str, message_id: str, outcome) -> dict:
     if outcome is None:
         raise NotFound("No such message in this party.")
     if outcome.refused == "emoji_limit":
-        raise Invalid(
-            {"emoji": [f"A message can have at most {settings.REACTIONS_MAX_EMOJI} different emoji."]}
-        )
+        raise Invalid({"emoji": [f"A message can have at most {settings.REACTIONS_MAX_EMOJI} different emoji."]})
     if outcome.refused == "user_limit":
-        raise Invalid(
-            {"emoji": [f"At most {settings.REACTIONS_MAX_USERS_PER_EMOJI} people can react with one emoji."]}
-        )
+        raise Invalid({"emoji": [f"At most {settings.REACTIONS_MAX_USERS_PER_EMOJI} people can react with one emoji."]})
     payload = {"message_id": message_id, "reactions": outcome.reactions}
     broadcast(party_id, "reaction.update", payload)
     return payload
@@ -276,22 +271,6 @@ def reaction_remove(*, party_id: str, message_id: str, user, emoji: str) -> dict
     party_get_for_member(party_id=party_id, user=user, require_active=True)
     outcome = repository.remove_reaction(party_id, message_id, emoji=emoji, user_id=str(user.pk))
     return _reaction_reply(party_id, message_id, outcome)
-
-
-def reaction_add_many(*, party_id: str, message_ids: list[str], user, emoji: str) -> int:
-    """React to many messages at once (one update per case, not one per message)."""
-    party_get_for_member(party_id=party_id, user=user, require_active=True)
-    changed = repository.add_reaction_to_many(
-        party_id,
-        message_ids,
-        emoji=emoji,
-        user_id=str(user.pk),
-        max_emoji=settings.REACTIONS_MAX_EMOJI,
-        max_users=settings.REACTIONS_MAX_USERS_PER_EMOJI,
-    )
-    for message_id, reactions in repository.reactions_for(party_id, message_ids).items():
-        broadcast(party_id, "reaction.update", {"message_id": message_id, "reactions": reactions})
-    return changed
 
 
 def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:

@@ -32,10 +32,9 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from watchparty.text import clean_message_text, is_language_code
+from core.text import clean_message_text, is_language_code
 
 logger = logging.getLogger(__name__)
-
 
 
 # A translation of one chat message is small; a bigger answer is not what we asked for.

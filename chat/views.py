@@ -16,7 +16,7 @@ from chat.serializers import (
     ReactionSerializer,
     ReactionsSerializer,
 )
-from watchparty.api import ErrorSerializer, validate_object_id
+from core.http.api import ErrorSerializer, validate_object_id
 
 PARTY_ID = OpenApiParameter("party_id", str, OpenApiParameter.PATH, description="24-character hex id.")
 MESSAGE_ID = OpenApiParameter("message_id", str, OpenApiParameter.PATH, description="24-character hex id.")
@@ -84,7 +84,9 @@ class ReactionView(APIView):
         serializer = ReactionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return Response(
-            service(party_id=party_id, message_id=message_id, user=request.user, emoji=serializer.validated_data["emoji"])
+            service(
+                party_id=party_id, message_id=message_id, user=request.user, emoji=serializer.validated_data["emoji"]
+            )
         )
 
     @extend_schema(

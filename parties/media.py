@@ -6,7 +6,7 @@ never created for a page that then shows "could not be loaded":
 
 - a YouTube video (played through the YouTube IFrame Player API);
 - a direct video file, by its extension: a path on this site, or an address the page's
-  Content-Security-Policy lets <video> load (media-src, watchparty.csp.media_sources(): by
+  Content-Security-Policy lets <video> load (media-src, core.http.csp.media_sources(): by
   default https:, so a plain-http video on another host is refused here rather than blocked in
   the room).
 
@@ -15,7 +15,7 @@ leading and trailing spaces and controls stripped, a backslash taken as a slash.
 such as ``/\\evil.example/x.mp4`` (another host to a browser) is refused, and so are
 ``javascript:``, ``data:`` and ``vbscript:`` values, which are never names.
 
-watchparty/static/watchparty/js/player.js reads links the same way (youtubeId, mediaUrl).
+web/static/watchparty/js/player.js reads links the same way (youtubeId, mediaUrl).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
-from watchparty.csp import media_sources, source_allows
+from core.http.csp import media_sources, source_allows
 
 # What <video> plays in current Chromium, Firefox and Safari without a script library. HLS
 # (.m3u8) plays natively only in Safari, so it is not on the list.

@@ -26,13 +26,13 @@ class ModerationAction(models.Model):
         UNBAN_PARTICIPANT = "unban_participant", "Lift ban"
 
     # PROTECT: a moderator with a history is deactivated, not deleted, so the log keeps its "who".
-    moderator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions"
-    )
+    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="moderation_actions")
     action = models.CharField(max_length=32, choices=Action.choices)
     party_id = models.CharField(max_length=24, help_text="The MongoDB id of the party.")
     # Staff search the log by the code people quote; empty on entries from before it was recorded.
-    room_code = models.CharField(max_length=16, blank=True, help_text="The party's room code when the action was taken.")
+    room_code = models.CharField(
+        max_length=16, blank=True, help_text="The party's room code when the action was taken."
+    )
     message_id = models.CharField(max_length=24, blank=True, help_text="The MongoDB id of the message, if any.")
     target_user_id = models.CharField(
         max_length=64, blank=True, help_text="The user acted upon: the removed participant or the message's author."

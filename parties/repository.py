@@ -17,8 +17,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from watchparty.indexes import IndexSpec
-from watchparty.mongo import get_db
+from core.db.client import get_db
+from core.db.indexes import IndexSpec
 
 COLLECTION = "parties"
 
@@ -70,7 +70,9 @@ INDEXES = [
     # active and ended parties). By host: host_created and ended_host_created serve it.
     IndexSpec(COLLECTION, "created_ended", (("created_at", DESCENDING), ("_id", DESCENDING), ("ended_at", ASCENDING))),
     IndexSpec(COLLECTION, "ended_created", (("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
-    IndexSpec(COLLECTION, "room_code_created", (("room_code", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION, "room_code_created", (("room_code", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))
+    ),
     # Also serves joining by room code (the active party with that code): (room_code, ended_at)
     # is its prefix, so no separate index is kept for it.
     IndexSpec(
@@ -79,11 +81,15 @@ INDEXES = [
         (("room_code", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
     ),
     # Also serves any lookup by content_id alone (its prefix).
-    IndexSpec(COLLECTION, "content_created", (("content_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION, "content_created", (("content_id", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))
+    ),
     # Staff search by title words in any letter case (`search_parties`): `title_words` holds the
     # title's words case-folded (title_words()), so an equality per word, on a multikey index, finds
     # "The Matrix" from "matrix" on MongoDB and on the embedded store alike, with no pattern at all.
-    IndexSpec(COLLECTION, "title_words_created", (("title_words", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION, "title_words_created", (("title_words", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))
+    ),
     IndexSpec(
         COLLECTION,
         "title_words_ended_created",
@@ -491,10 +497,7 @@ def list_for_user(user_id: str, *, include_ended: bool, limit: int) -> list[Part
 def list_active_for_content(content_id: str, *, limit: int) -> list[Party]:
     """Active parties watching one film or channel, newest first."""
     cursor = (
-        _parties()
-        .find({"content_id": content_id, "ended_at": None}, _LIST_PROJECTION)
-        .sort(_NEWEST_FIRST)
-        .limit(limit)
+        _parties().find({"content_id": content_id, "ended_at": None}, _LIST_PROJECTION).sort(_NEWEST_FIRST).limit(limit)
     )
     return [_to_party(doc) for doc in cursor]
 
@@ -512,9 +515,7 @@ def count_active_hosted_by(host_id: str) -> int:
 # --- The stale-party sweep (`manage.py end_stale_parties`) ------------------------------------
 
 
-def list_idle_active(
-    cutoff: datetime, *, after: tuple[datetime, str] | None = None, limit: int
-) -> list[Party]:
+def list_idle_active(cutoff: datetime, *, after: tuple[datetime, str] | None = None, limit: int) -> list[Party]:
     """Up to ``limit`` active parties whose last activity (create, join, leave, playback) is older
     than ``cutoff``, least recently active first, starting just after ``after`` (the
     ``(last_activity_at, id)`` of the last party of the previous page)."""
@@ -609,11 +610,7 @@ def search_parties(search: PartySearch, *, offset: int, limit: int) -> list[Part
     if limit <= 0:
         return []  # a limit of 0 would mean "no limit" to the server
     cursor = (
-        _parties()
-        .find(_search_filter(search), _LIST_PROJECTION)
-        .sort(_NEWEST_FIRST)
-        .skip(max(offset, 0))
-        .limit(limit)
+        _parties().find(_search_filter(search), _LIST_PROJECTION).sort(_NEWEST_FIRST).skip(max(offset, 0)).limit(limit)
     )
     return [_to_party(doc) for doc in cursor]
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from parties.media import content_id_problem
-from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
-from watchparty.api import (
+from core.http.api import (
     CleanCharField,
     StrictBooleanField,
     StrictCharField,
     StrictIntegerField,
     UtcDateTimeField,
 )
+from parties.media import content_id_problem
+from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
 
 CONTENT_TYPES = ("live", "vod")
 

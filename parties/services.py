@@ -16,15 +16,15 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 
+from core.db.paging import LazyResults
+from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
+from core.ratelimit import check_rate
+from core.realtime.fanout import broadcast
+from core.text import user_display_name
+from core.timeutil import isoformat_z, utcnow
 from parties import repository
 from parties.models import ModerationAction
 from parties.repository import NewParty, Participant, Party, PartySearch
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
-from watchparty.paging import LazyResults
-from watchparty.ratelimit import check_rate
-from watchparty.realtime import broadcast
-from watchparty.text import user_display_name
-from watchparty.timeutil import isoformat_z, utcnow
 
 ROOM_CODE_ALPHABET = string.ascii_uppercase + string.digits
 ROOM_CODE_LENGTH = 6
@@ -457,7 +457,9 @@ def _banned_users(party: Party) -> list[BannedUser]:
     pks = [int(user_id) for user_id in party.banned_ids if user_id.isdigit()]
     users = {str(user.pk): user for user in get_user_model().objects.filter(pk__in=pks)}
     return [
-        BannedUser(user_id=user_id, user_name=user_display_name(users[user_id]) if user_id in users else "(deleted user)")
+        BannedUser(
+            user_id=user_id, user_name=user_display_name(users[user_id]) if user_id in users else "(deleted user)"
+        )
         for user_id in party.banned_ids
     ]
 

@@ -7,16 +7,16 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.http.api import ErrorSerializer, validate_object_id
 from parties import services
 from parties.serializers import (
+    PartyBansSerializer,
     PartyCreateSerializer,
     PartyJoinSerializer,
     PartyListQuerySerializer,
-    PartyBansSerializer,
     PartyListSerializer,
     PartySerializer,
 )
-from watchparty.api import ErrorSerializer, validate_object_id
 
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input (`code: invalid`)."),
@@ -50,7 +50,9 @@ class PartyListCreateView(APIView):
             201: PartySerializer,
             400: ERRORS[400],
             401: ERRORS[401],
-            409: OpenApiResponse(ErrorSerializer, description="You host too many active parties (`code: party_limit`)."),
+            409: OpenApiResponse(
+                ErrorSerializer, description="You host too many active parties (`code: party_limit`)."
+            ),
         },
         summary="Create a party; the caller is its host and first participant",
     )
@@ -127,7 +129,9 @@ class PartyLeaveView(APIView):
         responses={
             204: None,
             **ERRORS,
-            403: OpenApiResponse(ErrorSerializer, description="The host hands the host role over (or ends the party) first."),
+            403: OpenApiResponse(
+                ErrorSerializer, description="The host hands the host role over (or ends the party) first."
+            ),
         },
         summary="Give up your seat (not the host)",
     )

@@ -8,7 +8,7 @@ import json
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
-from watchparty.realtime import party_group
+from core.realtime.fanout import party_group
 
 
 def listen(party_id: str):

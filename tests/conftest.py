@@ -16,10 +16,11 @@ from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from core import ratelimit
+from core.db.client import get_client, get_db
+from core.db.indexes import ensure_indexes
+from core.realtime import presence
 from tests.support import unavailable
-from watchparty import presence, ratelimit
-from watchparty.indexes import ensure_indexes
-from watchparty.mongo import get_client, get_db
 
 MONGODB_TEST_URI = os.environ.get("MONGODB_TEST_URI", "")
 REDIS_TEST_URL = os.environ.get("REDIS_TEST_URL", "redis://127.0.0.1:6379/15")
@@ -135,7 +136,9 @@ def redis_url(settings):
     client.flushdb()
 
 
-@pytest.fixture(params=["channels_redis.core.RedisChannelLayer", "watchparty.channel_layers.RedisPubSubChannelLayer"])
+@pytest.fixture(
+    params=["channels_redis.core.RedisChannelLayer", "core.realtime.channel_layers.RedisPubSubChannelLayer"]
+)
 def redis_layer(request, redis_url, settings):
     """Each Redis channel layer the app can run on (CHANNEL_LAYER_BACKEND core and pubsub); its class path."""
     settings.CHANNEL_LAYERS = {

@@ -33,15 +33,19 @@ class RecordingCursor:
 
     def sort(self, key_or_list, direction=None):
         self._record.sort = _sort_list([(key_or_list, direction)] if direction is not None else key_or_list)
-        self._cursor = self._cursor.sort(key_or_list, direction) if direction is not None else self._cursor.sort(key_or_list)
+        self._cursor = (
+            self._cursor.sort(key_or_list, direction) if direction is not None else self._cursor.sort(key_or_list)
+        )
         return self
 
     def __getattr__(self, name):
         attr = getattr(self._cursor, name)
         if callable(attr) and name in {"limit", "skip", "batch_size", "hint", "max_time_ms"}:
+
             def chained(*args, **kwargs):
                 self._cursor = attr(*args, **kwargs)
                 return self
+
             return chained
         return attr
 
@@ -50,8 +54,16 @@ class RecordingCursor:
 
 
 _FILTER_FIRST = {
-    "find_one", "update_one", "update_many", "delete_one", "delete_many", "count_documents",
-    "find_one_and_update", "find_one_and_delete", "find_one_and_replace", "replace_one",
+    "find_one",
+    "update_one",
+    "update_many",
+    "delete_one",
+    "delete_many",
+    "count_documents",
+    "find_one_and_update",
+    "find_one_and_delete",
+    "find_one_and_replace",
+    "replace_one",
 }
 
 
@@ -74,11 +86,13 @@ class RecordingCollection:
     def __getattr__(self, name):
         attr = getattr(self._collection, name)
         if name in _FILTER_FIRST:
+
             def recorded(filter, *args, **kwargs):
                 self._log.append(
                     RecordedQuery(self._collection.name, name, dict(filter), _sort_list(kwargs.get("sort")))
                 )
                 return attr(filter, *args, **kwargs)
+
             return recorded
         return attr
 

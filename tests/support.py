@@ -48,6 +48,6 @@ def free_port() -> int:
 
 def api_token(user) -> str:
     """A new API token for ``user``, as ``POST /api/auth/token/`` issues one."""
-    from watchparty.auth_tokens import issue_token
+    from accounts.tokens import issue_token
 
     return issue_token(user=user)[1]

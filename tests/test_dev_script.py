@@ -94,7 +94,7 @@ def dev_serve(tmp_path: Path, **extra: str):
 
 def test_serve_answers_a_range_request_for_a_static_file_with_206(tmp_path):
     """Seeking a video served by the site works: Range: bytes=0-99 answers 206 with those 100 bytes."""
-    on_disk = (ROOT / "watchparty" / "static" / "watchparty" / "js" / "player.js").read_bytes()
+    on_disk = (ROOT / "web" / "static" / "watchparty" / "js" / "player.js").read_bytes()
     with dev_serve(tmp_path) as base_url:
         request = urllib.request.Request(f"{base_url}/static/watchparty/js/player.js", headers={"Range": "bytes=0-99"})
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -121,3 +121,22 @@ def test_serve_ignores_a_forged_x_forwarded_for_from_localhost(tmp_path):
             except urllib.error.HTTPError as exc:
                 statuses.append(exc.code)
     assert statuses == [400, 400, 429]
+
+
+def test_dev_test_stops_on_an_import_against_the_layers(tmp_path):
+    """./dev test fails before any test runs when a lower layer imports a higher one (parties -> chat),
+    naming the import (import-linter's contracts in pyproject.toml)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in tracked:
+        source = ROOT / name
+        if source.is_file():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / name).write_bytes(source.read_bytes())
+    (tmp_path / "dev").chmod(0o755)
+    (tmp_path / ".venv").symlink_to((ROOT / ".venv").resolve())
+    with (tmp_path / "parties" / "models.py").open("a") as models:
+        models.write("\n\nfrom chat import services  # noqa: E402, F401\n")
+    result = subprocess.run(["./dev", "test", "--co", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "parties.models -> chat.services" in result.stdout
+    assert "collected" not in result.stdout

@@ -11,12 +11,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from accounts.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
-from watchparty.daphne_compat import allow_protocol_close_codes, limit_frame_size  # noqa: E402
-from watchparty.wsauth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
-from watchparty.wsorigin import SameOriginValidator  # noqa: E402
-
-from watchparty.mongo import open_embedded_for_serving  # noqa: E402
+from core.db.client import open_embedded_for_serving  # noqa: E402
+from core.realtime.daphne_compat import allow_protocol_close_codes, limit_frame_size  # noqa: E402
+from core.realtime.origin import SameOriginValidator  # noqa: E402
 
 open_embedded_for_serving()  # without MONGODB_URI: take the data file now, or stop with why
 allow_protocol_close_codes()  # the documented close 1009 (oversize frame) under daphne
@@ -25,9 +24,7 @@ limit_frame_size()  # daphne never buffers a frame over WEBSOCKET_MAX_FRAME_BYTE
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(
-            TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginValidator(TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

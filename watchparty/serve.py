@@ -11,7 +11,7 @@ differ between dev and production:
   whenever the peer is 127.0.0.1 (its default FORWARDED_ALLOW_IPS), so any local process or a
   client behind a local reverse proxy could pick its own address for every per-address limit.
   The app reads that header itself, exactly TRUSTED_PROXY_COUNT hops deep
-  (watchparty.auth_limits.client_ip), and the scheme from SECURE_PROXY_SSL_HEADER: one source of
+  (accounts.limits.client_ip), and the scheme from SECURE_PROXY_SSL_HEADER: one source of
   truth each.
 - ``--reload`` (``./dev serve``) restarts on a change to the project's Python files (watchfiles,
   from uvicorn[standard]).

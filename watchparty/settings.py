@@ -84,31 +84,36 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 # when that proxy always sets (or strips) the header: otherwise a client could claim HTTPS itself.
 _proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", [])
 if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
-    raise ImproperlyConfigured('SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".')
+    raise ImproperlyConfigured(
+        'SECURE_PROXY_SSL_HEADER must be "<META name>,<value>", e.g. "HTTP_X_FORWARDED_PROTO,https".'
+    )
 SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 INSTALLED_APPS = [
     "daphne",
-    # django.contrib.admin, with the staff pages over MongoDB data (watchparty/admin_site.py).
-    "watchparty.admin_site.WatchPartyAdminConfig",
+    # Before the admin: its templates (admin/base_site.html, admin/login.html) override the admin's.
+    "staff",
+    # django.contrib.admin, with the staff pages over MongoDB data (staff/admin_site.py).
+    "staff.admin_site.WatchPartyAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    # API tokens stored as digests, with expiry and one per device (watchparty.auth_tokens).
+    # API tokens stored as digests, with expiry and one per device (accounts.tokens).
     "knox",
     "drf_spectacular",
     "channels",
-    "watchparty",
+    "accounts",
     "parties",
     "chat",
+    "web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "watchparty.csp.ContentSecurityPolicyMiddleware",
+    "core.http.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,7 +134,7 @@ ROOT_URLCONF = "watchparty.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "watchparty" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -172,7 +177,7 @@ EMBEDDED_DB_LATENCY_MS = float(os.environ.get("EMBEDDED_DB_LATENCY_MS", "") or 0
 EMBEDDED_DB_PATH = os.environ.get("EMBEDDED_DB_PATH", "") or str(BASE_DIR / "embedded-db.sqlite3")
 EMBEDDED_DB_LOCK_WAIT_SECONDS = float(os.environ.get("EMBEDDED_DB_LOCK_WAIT_SECONDS", "") or 10)
 # Threads per process for WebSocket calls to services that use only MongoDB and Redis
-# (watchparty/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
+# (core/realtime/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
 DB_CALL_THREADS = env_int("DB_CALL_THREADS", 16)
 
 # --- Monitoring: /metrics answers a staff session or "Authorization: Bearer <METRICS_TOKEN>" ---
@@ -181,11 +186,11 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # --- Redis: channel layer and rate limits shared by every process ---
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # Which Redis channel layer: "core" (channels_redis.core.RedisChannelLayer, lists per channel) or
-# "pubsub" (channels_redis's RedisPubSubChannelLayer, as watchparty.channel_layers extends it to
+# "pubsub" (channels_redis's RedisPubSubChannelLayer, as core.realtime.channel_layers extends it to
 # ride out a Redis outage); docs/performance.md compares them.
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
-    "pubsub": "watchparty.channel_layers.RedisPubSubChannelLayer",
+    "pubsub": "core.realtime.channel_layers.RedisPubSubChannelLayer",
 }
 # The core layer keeps every socket of a process under one Redis list and silently drops group
 # messages past this many queued (channels-redis's default is 100: measured losing messages under
@@ -201,7 +206,11 @@ if REDIS_URL:
         "default": {
             "BACKEND": _channel_layer_class,
             "CONFIG": {"hosts": [REDIS_URL]}
-            | ({"capacity": CHANNEL_LAYER_CORE_CAPACITY} if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"] else {}),
+            | (
+                {"capacity": CHANNEL_LAYER_CORE_CAPACITY}
+                if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"]
+                else {}
+            ),
         }
     }
 else:
@@ -212,8 +221,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-    # Not a rule: revokes the user's API token whenever the password changes (watchparty.auth_tokens).
-    {"NAME": "watchparty.auth_tokens.RevokeTokensOnPasswordChange"},
+    # Not a rule: revokes the user's API token whenever the password changes (accounts.tokens).
+    {"NAME": "accounts.tokens.RevokeTokensOnPasswordChange"},
 ]
 
 LOGIN_URL = "/accounts/login/"
@@ -232,20 +241,20 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "watchparty.storage.StaticFilesStorage"
+        else "core.http.storage.StaticFilesStorage"
     },
 }
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an unauthenticated API call gets 401 with WWW-Authenticate.
-        "watchparty.auth_tokens.TokenAuthentication",
+        "accounts.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["watchparty.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "watchparty.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.http.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "core.http.api.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -269,10 +278,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    # The health checks and /metrics are plain Django views: watchparty/openapi.py adds them.
+    # The health checks and /metrics are plain Django views: core/http/openapi.py adds them.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "watchparty.openapi.add_plain_django_endpoints",
+        "core.http.openapi.add_plain_django_endpoints",
     ],
 }
 
@@ -287,7 +296,7 @@ CHAT_SEND_USER_RATE_LIMIT = (
     env_int("CHAT_SEND_USER_RATE_LIMIT_SECONDS", 10),
 )
 TYPING_RATE_LIMIT = (env_int("TYPING_RATE_LIMIT_COUNT", 1), env_int("TYPING_RATE_LIMIT_SECONDS", 1))
-# Brute-force limits (README "Configuration"; watchparty.auth_limits): failed logins per client
+# Brute-force limits (README "Configuration"; accounts.limits): failed logins per client
 # address, per (username, address) and per username from everywhere, shared by the login page,
 # the admin login and POST /api/auth/token/. A successful login counts in none of them.
 LOGIN_RATE_LIMIT_IP = (env_int("LOGIN_RATE_LIMIT_IP_COUNT", 20), env_int("LOGIN_RATE_LIMIT_IP_SECONDS", 300))
@@ -330,7 +339,7 @@ WEBSOCKET_MAX_SOCKETS_PER_USER = env_int("WEBSOCKET_MAX_SOCKETS_PER_USER", 5)
 # reconnects to another process rather than slowing every party of a full one. The alert
 # WatchPartySocketsNearCap (monitoring/alerts.yml) fires at 90%.
 WEBSOCKET_MAX_SOCKETS_PER_PROCESS = env_int("WEBSOCKET_MAX_SOCKETS_PER_PROCESS", 10000)
-# A socket's presence entry (watchparty/presence.py) lapses this long after its process stops
+# A socket's presence entry (core/realtime/presence.py) lapses this long after its process stops
 # refreshing it (a crash); refreshed every third of it.
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60)
 

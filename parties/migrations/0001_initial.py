@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,20 +15,50 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ModerationAction',
+            name="ModerationAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('end_party', 'End party'), ('remove_participant', 'Remove participant'), ('delete_message', 'Delete message')], max_length=32)),
-                ('party_id', models.CharField(help_text='The MongoDB id of the party.', max_length=24)),
-                ('message_id', models.CharField(blank=True, help_text='The MongoDB id of the message, if any.', max_length=24)),
-                ('target_user_id', models.CharField(blank=True, help_text="The user acted upon: the removed participant or the message's author.", max_length=64)),
-                ('detail', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('moderator', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='moderation_actions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("end_party", "End party"),
+                            ("remove_participant", "Remove participant"),
+                            ("delete_message", "Delete message"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("party_id", models.CharField(help_text="The MongoDB id of the party.", max_length=24)),
+                (
+                    "message_id",
+                    models.CharField(blank=True, help_text="The MongoDB id of the message, if any.", max_length=24),
+                ),
+                (
+                    "target_user_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="The user acted upon: the removed participant or the message's author.",
+                        max_length=64,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                (
+                    "moderator",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="moderation_actions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['party_id', '-created_at'], name='moderation_party_created'), models.Index(fields=['-created_at'], name='moderation_created')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["party_id", "-created_at"], name="moderation_party_created"),
+                    models.Index(fields=["-created_at"], name="moderation_created"),
+                ],
             },
         ),
     ]

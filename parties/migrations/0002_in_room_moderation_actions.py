@@ -4,15 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('parties', '0001_initial'),
+        ("parties", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='moderationaction',
-            name='action',
-            field=models.CharField(choices=[('end_party', 'End party'), ('remove_participant', 'Remove participant'), ('delete_message', 'Delete message'), ('mute_participant', 'Mute participant'), ('unmute_participant', 'Unmute participant'), ('add_co_host', 'Name co-host'), ('remove_co_host', 'Unname co-host'), ('transfer_host', 'Hand over host')], max_length=32),
+            model_name="moderationaction",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("end_party", "End party"),
+                    ("remove_participant", "Remove participant"),
+                    ("delete_message", "Delete message"),
+                    ("mute_participant", "Mute participant"),
+                    ("unmute_participant", "Unmute participant"),
+                    ("add_co_host", "Name co-host"),
+                    ("remove_co_host", "Unname co-host"),
+                    ("transfer_host", "Hand over host"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('parties', '0002_in_room_moderation_actions'),
+        ("parties", "0002_in_room_moderation_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='moderationaction',
-            name='action',
-            field=models.CharField(choices=[('end_party', 'End party'), ('remove_participant', 'Remove participant'), ('delete_message', 'Delete message'), ('mute_participant', 'Mute participant'), ('unmute_participant', 'Unmute participant'), ('add_co_host', 'Name co-host'), ('remove_co_host', 'Unname co-host'), ('transfer_host', 'Hand over host'), ('unban_participant', 'Lift ban')], max_length=32),
+            model_name="moderationaction",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("end_party", "End party"),
+                    ("remove_participant", "Remove participant"),
+                    ("delete_message", "Delete message"),
+                    ("mute_participant", "Mute participant"),
+                    ("unmute_participant", "Unmute participant"),
+                    ("add_co_host", "Name co-host"),
+                    ("remove_co_host", "Unname co-host"),
+                    ("transfer_host", "Hand over host"),
+                    ("unban_participant", "Lift ban"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

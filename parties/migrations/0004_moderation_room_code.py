@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('parties', '0003_unban_action'),
+        ("parties", "0003_unban_action"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='moderationaction',
-            name='room_code',
-            field=models.CharField(blank=True, help_text="The party's room code when the action was taken.", max_length=16),
+            model_name="moderationaction",
+            name="room_code",
+            field=models.CharField(
+                blank=True, help_text="The party's room code when the action was taken.", max_length=16
+            ),
         ),
     ]

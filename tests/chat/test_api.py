@@ -18,7 +18,9 @@ def test_post_and_page_messages(user, api_client, party):
     client = api_client(user)
     ids = []
     for i in range(5):
-        response = client.post(f"/api/parties/{party.id}/messages/", {"message": f"m{i}", "client_id": f"c{i}"}, format="json")
+        response = client.post(
+            f"/api/parties/{party.id}/messages/", {"message": f"m{i}", "client_id": f"c{i}"}, format="json"
+        )
         assert response.status_code == 201
         ids.append(response.json()["id"])
     page = client.get(f"/api/parties/{party.id}/messages/?limit=3").json()
@@ -27,8 +29,18 @@ def test_post_and_page_messages(user, api_client, party):
     assert [m["id"] for m in older["results"]] == ids[:2] and older["next_before"] is None
     body = page["results"][0]
     assert set(body) == {
-        "id", "party_id", "user_id", "user_name", "message", "message_type", "source_language",
-        "translations", "reactions", "client_id", "timestamp", "edited_at",
+        "id",
+        "party_id",
+        "user_id",
+        "user_name",
+        "message",
+        "message_type",
+        "source_language",
+        "translations",
+        "reactions",
+        "client_id",
+        "timestamp",
+        "edited_at",
     }
     assert body["timestamp"].endswith("Z")
 
@@ -60,10 +72,15 @@ def test_reactions_over_http(user, api_client, party):
     removed = client.delete(url, {"emoji": "❤️"}, format="json")
     assert removed.status_code == 200 and removed.json()["reactions"] == {}
     assert client.post(url, {"emoji": "not emoji"}, format="json").status_code == 400
-    assert client.post(f"/api/parties/{party.id}/messages/{MID}/reactions/", {"emoji": "👍"}, format="json").status_code == 404
+    assert (
+        client.post(f"/api/parties/{party.id}/messages/{MID}/reactions/", {"emoji": "👍"}, format="json").status_code
+        == 404
+    )
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=101", "before=xyz", "lang=english", "lang=en_US", "before=%7B%22%24ne%22%3Anull%7D"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "before=xyz", "lang=english", "lang=en_US", "before=%7B%22%24ne%22%3Anull%7D"]
+)
 def test_bad_history_queries_are_400(user, api_client, party, query):
     """Bad paging parameters are a 400, never a query."""
     response = api_client(user).get(f"/api/parties/{party.id}/messages/?{query}")
@@ -75,7 +92,10 @@ def test_malformed_ids_are_400(user, api_client, party):
     client = api_client(user)
     assert client.get("/api/parties/nope/messages/").status_code == 400
     assert client.post("/api/parties/nope/messages/", {"message": "x"}, format="json").status_code == 400
-    assert client.post(f"/api/parties/{party.id}/messages/nope/reactions/", {"emoji": "👍"}, format="json").status_code == 400
+    assert (
+        client.post(f"/api/parties/{party.id}/messages/nope/reactions/", {"emoji": "👍"}, format="json").status_code
+        == 400
+    )
 
 
 @pytest.mark.parametrize("payload", OPERATOR_OBJECTS, ids=lambda p: str(p)[:30])

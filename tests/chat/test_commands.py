@@ -11,11 +11,22 @@ from pymongo.errors import AutoReconnect
 from chat import repository
 from chat.archive import ArchiveFile
 from chat.repository import NewMessage
-from watchparty.timeutil import utcnow
+from core.timeutil import utcnow
 
 MESSAGE_FIELDS = {
-    "id", "party_id", "user_id", "user_name", "message", "message_type", "source_language",
-    "translations", "reactions", "client_id", "timestamp", "edited_at", "archived_at",
+    "id",
+    "party_id",
+    "user_id",
+    "user_name",
+    "message",
+    "message_type",
+    "source_language",
+    "translations",
+    "reactions",
+    "client_id",
+    "timestamp",
+    "edited_at",
+    "archived_at",
 }
 PARTY = "65a1b2c3d4e5f60718293a4b"
 

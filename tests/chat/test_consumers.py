@@ -8,11 +8,11 @@ from asgiref.sync import sync_to_async
 from chat import repository as chat_repository
 from chat import services as chat_services
 from chat.translation import Translator
+from core.realtime.fanout import abroadcast
+from core.timeutil import utcnow
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.services import PartySettings
-from watchparty.realtime import abroadcast
-from watchparty.timeutil import utcnow
 from tests.chat.wsutil import close_code, drain, open_socket, receive_type
 from tests.support import api_token
 
@@ -317,7 +317,11 @@ async def test_reactions_are_broadcast(party_setup):
         await guest.send_json_to({"type": "reaction.add", "message_id": message_id, "emoji": "🎉"})
         for communicator in (host, guest):
             update = await receive_type(communicator, "reaction.update")
-            assert update == {"type": "reaction.update", "message_id": message_id, "reactions": {"🎉": [str(s["guest"].pk)]}}
+            assert update == {
+                "type": "reaction.update",
+                "message_id": message_id,
+                "reactions": {"🎉": [str(s["guest"].pk)]},
+            }
         await guest.send_json_to({"type": "reaction.remove", "message_id": message_id, "emoji": "🎉"})
         assert (await receive_type(host, "reaction.update"))["reactions"] == {}
         await guest.send_json_to({"type": "reaction.add", "message_id": "65a1b2c3d4e5f60718293a4b", "emoji": "🎉"})
@@ -714,7 +718,11 @@ async def test_the_11th_resume_in_the_window_is_rate_limited(party_setup):
 @pytest.mark.parametrize(
     "setting,frames,served",
     [
-        ("REACTION_RATE_LIMIT", [{"type": "reaction.add", "emoji": "👍"}, {"type": "reaction.remove", "emoji": "👍"}], "reaction.update"),
+        (
+            "REACTION_RATE_LIMIT",
+            [{"type": "reaction.add", "emoji": "👍"}, {"type": "reaction.remove", "emoji": "👍"}],
+            "reaction.update",
+        ),
         ("PLAYBACK_RATE_LIMIT", [{"type": "playback.update", "state": "playing", "position": 1}], "playback.state"),
         ("HISTORY_RATE_LIMIT", [{"type": "history"}], "history"),
         ("PING_RATE_LIMIT", [{"type": "ping"}], "pong"),

@@ -20,7 +20,11 @@ def room(make_user):
     """A party with a host and two guests, and their API tokens."""
 
     def make():
-        host, guest, other = make_user(display_name="Host"), make_user(display_name="Guest"), make_user(display_name="Other")
+        host, guest, other = (
+            make_user(display_name="Host"),
+            make_user(display_name="Guest"),
+            make_user(display_name="Other"),
+        )
         party = party_services.party_create(user=host, data=PartySettings(content_id="film", content_type="vod"))
         for member in (guest, other):
             party_services.party_join(room_code=party.room_code, user=member)

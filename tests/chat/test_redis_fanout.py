@@ -3,12 +3,12 @@
 import pytest
 from asgiref.sync import sync_to_async
 
+from core.errors import RateLimited
+from core.ratelimit import RedisLimiter, check_rate
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
 from tests.support import api_token
-from watchparty.errors import RateLimited
-from watchparty.ratelimit import RedisLimiter, check_rate
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
@@ -75,4 +75,3 @@ def test_check_rate_uses_redis_when_configured(redis_url):
     with pytest.raises(RateLimited):
         check_rate("via-settings", (1, 10))
     assert redis.Redis.from_url(redis_url).exists("watchparty:rl:via-settings")
-

@@ -6,12 +6,12 @@ from channels.layers import get_channel_layer
 
 from chat import repository, services
 from chat.serializers import MessageSerializer
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
+from core.realtime.fanout import party_group
+from core.timeutil import isoformat_z
 from parties import services as party_services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited
-from watchparty.realtime import party_group
-from watchparty.timeutil import isoformat_z
 
 
 @pytest.fixture
@@ -77,7 +77,9 @@ def test_send_broadcasts_the_public_shape_without_building_a_serializer(user, pa
 
 def test_send_to_chat_disabled_party(user):
     """Chat off: sends are refused with chat_disabled and nothing is stored."""
-    party = party_services.party_create(user=user, data=PartySettings(content_id="f", content_type="vod", chat_enabled=False))
+    party = party_services.party_create(
+        user=user, data=PartySettings(content_id="f", content_type="vod", chat_enabled=False)
+    )
     with pytest.raises(ChatDisabled):
         services.message_send(party_id=party.id, user=user, text="hi", message_type="text", client_id=None)
     assert repository.count_for_party(party.id) == 0
@@ -116,7 +118,9 @@ def test_sends_are_limited_per_user_across_parties(user, make_user, party, setti
     messages, _ = services.message_history(party_id=other.id, user=user, before=None, limit=10)
     assert [m.message for m in messages] == ["c"]
     # Someone else in the same party still has a budget of their own.
-    assert services.message_send(party_id=other.id, user=other_host, text="e", message_type="text", client_id=None).created
+    assert services.message_send(
+        party_id=other.id, user=other_host, text="e", message_type="text", client_id=None
+    ).created
 
 
 def test_edits_are_limited_per_user_across_parties(user, make_user, party, settings):

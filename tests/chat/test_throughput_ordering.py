@@ -1,4 +1,4 @@
-"""WebSocket calls to MongoDB-only services run on the database call pool (watchparty/dbcalls.py):
+"""WebSocket calls to MongoDB-only services run on the database call pool (core/realtime/dbcalls.py):
 they do not queue on the shared sync thread, and a socket's sends keep their order and their
 idempotency while the (simulated) database makes every call wait."""
 

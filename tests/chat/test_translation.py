@@ -269,7 +269,21 @@ def test_missing_url_yields_nothing(settings):
 def test_at_most_ten_languages(libre, settings):
     """Configuring more than ten languages produces (and requests) at most ten."""
     settings.CHAT_TRANSLATION_LANGUAGES = [
-        "he", "fr", "de", "es", "it", "pt", "nl", "sv", "pl", "ru", "ja", "ko", "zh", "ar", "tr",
+        "he",
+        "fr",
+        "de",
+        "es",
+        "it",
+        "pt",
+        "nl",
+        "sv",
+        "pl",
+        "ru",
+        "ja",
+        "ko",
+        "zh",
+        "ar",
+        "tr",
     ]
     source, translations = translate_message_text("hello")
     assert source == "en"

@@ -147,7 +147,8 @@ def browser():
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
         unavailable(
-            "Playwright is not installed (pip install playwright; the browser is Debian's chromium)", service="playwright"
+            "Playwright is not installed (pip install playwright; the browser is Debian's chromium)",
+            service="playwright",
         )
     if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
         unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)", service="chromium")
@@ -210,9 +211,11 @@ def people(browser, server):
         )
         page.on(
             "console",
-            lambda message: person.csp_violations.append(message.text)
-            if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
-            else None,
+            lambda message: (
+                person.csp_violations.append(message.text)
+                if "Content Security Policy" in message.text or "Content-Security-Policy" in message.text
+                else None
+            ),
         )
         page.on("pageerror", lambda error: person.page_errors.append(str(error)))
 
@@ -268,4 +271,3 @@ def make_staff(server, server_env):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
-

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-JS_DIR = ROOT / "watchparty" / "static" / "watchparty" / "js"
+JS_DIR = ROOT / "web" / "static" / "watchparty" / "js"
 # Every template of the project's apps (watchparty/, parties/, chat/, ...): the CSP covers them all.
 TEMPLATES = sorted(path for path in ROOT.glob("*/templates/**/*.html") if ".venv" not in path.parts)
 

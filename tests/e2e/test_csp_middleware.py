@@ -1,11 +1,11 @@
-"""watchparty.csp without a browser: the policy, its WebSocket sources, and when it is left out."""
+"""core.http.csp without a browser: the policy, its WebSocket sources, and when it is left out."""
 
 from __future__ import annotations
 
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from watchparty.csp import HEADER, ContentSecurityPolicyMiddleware, build_policy
+from core.http.csp import HEADER, ContentSecurityPolicyMiddleware, build_policy
 
 
 def _policy(response) -> dict[str, list[str]]:

@@ -95,8 +95,14 @@ def test_the_player_reads_links_as_the_server_does(people):
             const { mediaUrl } = await import("/static/watchparty/js/player.js");
             return values.map((value) => mediaUrl(value));
         }""",
-        ["/\\evil.example/x.mp4", "\\\\evil.example/x.mp4", "javascript:alert(1)", "data:video/mp4;base64,AAAA",
-         "/static/e2e/clip.webm", "https://cdn.example.com/film.mp4"],
+        [
+            "/\\evil.example/x.mp4",
+            "\\\\evil.example/x.mp4",
+            "javascript:alert(1)",
+            "data:video/mp4;base64,AAAA",
+            "/static/e2e/clip.webm",
+            "https://cdn.example.com/film.mp4",
+        ],
     )
     assert results[:4] == [None, None, None, None]
     assert results[4] == alice.base_url + "/static/e2e/clip.webm"

@@ -33,9 +33,7 @@ def test_two_people_watch_and_chat_together(people, server, artifacts_dir):
     bob = people("bob", "Bob")
 
     # Alice starts a party from the home page; Bob joins with the code she tells him.
-    party_id, code = create_party_on_home(
-        alice, content_id=f"{server}/static/e2e/clip.webm", title="Friday film night"
-    )
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Friday film night")
     assert join_on_home(bob, code.lower()) == party_id  # codes work in any letter case
     expect(alice.page.locator("#participants")).to_contain_text("Bob")
     expect(bob.page.locator("#participants")).to_contain_text("Alice")

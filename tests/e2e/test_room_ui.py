@@ -13,9 +13,7 @@ LONG_LINK = "https://example.com/" + "a" * 130  # 150 characters, no break oppor
 
 def no_horizontal_overflow(person) -> None:
     """The page is no wider than the window (nothing to scroll sideways)."""
-    widths = person.page.evaluate(
-        "() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth })"
-    )
+    widths = person.page.evaluate("() => ({ page: document.documentElement.scrollWidth, window: window.innerWidth })")
     assert widths["page"] <= widths["window"], widths
 
 

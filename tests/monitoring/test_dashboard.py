@@ -45,9 +45,7 @@ def exported_families(client, settings) -> set[str]:
 def test_every_metric_the_dashboard_and_the_rules_name_is_exported(client, settings):
     """Each watchparty_* name in the dashboard's and the rules' expressions is a family of a live /metrics."""
     exported = exported_families(client, settings)
-    named = {
-        match for expr in dashboard_expressions() + rule_expressions() for match in METRIC_NAME.findall(expr)
-    }
+    named = {match for expr in dashboard_expressions() + rule_expressions() for match in METRIC_NAME.findall(expr)}
     assert len(named) >= 10
     missing = sorted(name for name in named if family_of(name) not in exported)
     assert missing == [], f"named in monitoring/ but not exported by /metrics: {missing}"
@@ -89,4 +87,7 @@ def test_compose_monitoring_profile_mounts_the_rules_and_the_dashboard():
     assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
     assert services["app"]["environment"]["METRICS_TOKEN"] == services["prometheus"]["environment"]["METRICS_TOKEN"]
     provider = yaml.safe_load((MONITORING / "grafana/provisioning/dashboards/watchparty.yml").read_text())
-    assert f"./monitoring/grafana/dashboards:{provider['providers'][0]['options']['path']}:ro" in services["grafana"]["volumes"]
+    assert (
+        f"./monitoring/grafana/dashboards:{provider['providers'][0]['options']['path']}:ro"
+        in services["grafana"]["volumes"]
+    )

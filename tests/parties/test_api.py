@@ -33,9 +33,23 @@ def test_create_returns_party(user, api_client):
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {
-        "id", "room_code", "host_id", "host_name", "content_id", "content_type", "content_title",
-        "max_participants", "chat_enabled", "sync_playback",
-        "participants", "participant_count", "co_host_ids", "muted_ids", "playback", "created_at", "started_at",
+        "id",
+        "room_code",
+        "host_id",
+        "host_name",
+        "content_id",
+        "content_type",
+        "content_title",
+        "max_participants",
+        "chat_enabled",
+        "sync_playback",
+        "participants",
+        "participant_count",
+        "co_host_ids",
+        "muted_ids",
+        "playback",
+        "created_at",
+        "started_at",
         "ended_at",
     }
     assert body["host_id"] == str(user.pk)
@@ -247,6 +261,7 @@ def test_schema_documents_party_endpoints(api_client):
     response = api_client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     import json
+
     import yaml
 
     content = response.content.decode()
@@ -267,7 +282,7 @@ def test_schema_documents_party_endpoints(api_client):
 def test_removed_private_and_audio_flags_are_ignored_and_never_stored(user, api_client):
     """is_private and audio_enabled did nothing and are gone: an old client sending them still
     creates its party, and neither is stored nor returned."""
-    from watchparty.mongo import get_db
+    from core.db.client import get_db
 
     response = api_client(user).post(
         "/api/parties/", {**VALID_CREATE, "is_private": False, "audio_enabled": False}, format="json"
@@ -281,10 +296,12 @@ def test_removed_private_and_audio_flags_are_ignored_and_never_stored(user, api_
 
 def test_parties_stored_with_the_old_flags_still_read(user, api_client):
     """A party document written before the flags were removed still reads and renders."""
-    from watchparty.mongo import get_db
+    from core.db.client import get_db
 
     party = create_party(user)
-    get_db()["parties"].update_one({"room_code": party.room_code}, {"$set": {"is_private": True, "audio_enabled": True}})
+    get_db()["parties"].update_one(
+        {"room_code": party.room_code}, {"$set": {"is_private": True, "audio_enabled": True}}
+    )
     response = api_client(user).get(f"/api/parties/{party.id}/")
     assert response.status_code == 200 and "is_private" not in response.json()
 
@@ -310,7 +327,11 @@ def test_host_cannot_leave_over_http_until_they_hand_over(user, api_client, make
 def test_a_plain_http_video_on_this_site_itself_is_accepted_by_its_full_address(user, api_client):
     """'self' in media-src: an http:// address of the site the request came to plays, another http host does not."""
     client = api_client(user)
-    ok = client.post("/api/parties/", {"content_id": "http://testserver/static/e2e/clip.webm", "content_type": "vod"}, format="json")
+    ok = client.post(
+        "/api/parties/", {"content_id": "http://testserver/static/e2e/clip.webm", "content_type": "vod"}, format="json"
+    )
     assert ok.status_code == 201, ok.json()
-    other = client.post("/api/parties/", {"content_id": "http://other.example/clip.webm", "content_type": "vod"}, format="json")
+    other = client.post(
+        "/api/parties/", {"content_id": "http://other.example/clip.webm", "content_type": "vod"}, format="json"
+    )
     assert other.status_code == 400 and "Content-Security-Policy" in other.json()["errors"]["content_id"][0]

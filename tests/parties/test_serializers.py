@@ -34,9 +34,15 @@ NOT_PLAYABLE = [
 NAMES = ["film-42", "channel-7", "Friday film night", "BBC One", "BBC One: live", "Mission: Impossible"]
 # Another host to a browser, whatever they look like here.
 OTHER_HOST_PATHS = ["/\\evil.example/x.mp4", "/\t/evil.example/x.mp4", "\\\\evil.example/x.mp4"]
-SCRIPT_URLS = ["javascript:alert(1)", "JavaScript:alert(1)//.mp4", " java\tscript:alert(1)", "data:text/html,<b>hi</b>",
-               "data:video/mp4;base64,AAAA", "vbscript:msgbox(1)",
-               "javascript://example.com/%0Aalert(1)//.mp4"]
+SCRIPT_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(1)//.mp4",
+    " java\tscript:alert(1)",
+    "data:text/html,<b>hi</b>",
+    "data:video/mp4;base64,AAAA",
+    "vbscript:msgbox(1)",
+    "javascript://example.com/%0Aalert(1)//.mp4",
+]
 
 
 def validate(content_id: str) -> PartyCreateSerializer:

@@ -3,11 +3,11 @@ from unittest import mock
 
 import pytest
 
+from core.db.client import get_db
+from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
 from parties import repository, services
 from parties.models import ModerationAction
 from parties.services import PartySettings
-from watchparty.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit, RateLimited
-from watchparty.mongo import get_db
 
 
 def create(user, **overrides):

@@ -61,8 +61,21 @@ class PrivateRedis:
         assert self.process is None or self.process.poll() is not None
         log = (self.workdir / "redis.log").open("ab")
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.workdir)],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -91,7 +104,7 @@ class PrivateRedis:
 
 # The ASGI servers and channel layers the suite runs against: daphne (still supported) with the
 # core layer, and what ./dev serve and docker-compose.yml run. Each refuses a frame over 16 KiB from
-# its header: uvicorn by ws_max_size (watchparty/serve.py), daphne by watchparty.daphne_compat,
+# its header: uvicorn by ws_max_size (watchparty/serve.py), daphne by core.realtime.daphne_compat,
 # which applies WEBSOCKET_MAX_FRAME_BYTES to every daphne server.
 STACKS = {
     "daphne-core": (["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "watchparty.asgi:application"], "core"),
@@ -152,7 +165,7 @@ class LiveServer:
         script = (
             "import json\n"
             "from django.contrib.auth.models import User\n"
-            "from watchparty.auth_tokens import issue_token\n"
+            "from accounts.tokens import issue_token\n"
             "keys = {}\n"
             f"for i in range({USERS}):\n"
             "    u = User.objects.create_user(username=f'rel{i}', password='Reliability-2026!', first_name=f'R{i}')\n"

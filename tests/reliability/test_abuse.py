@@ -40,19 +40,31 @@ def test_http_api_never_answers_5xx_to_generated_requests(server, tmp_path):
         str(Path(sys.executable).with_name("schemathesis")),
         "run",
         f"{server.base_url}/api/schema/",
-        "--checks", "not_a_server_error",
-        "--header", f"Authorization: Token {token}",
+        "--checks",
+        "not_a_server_error",
+        "--header",
+        f"Authorization: Token {token}",
         # Revoking the token would turn every later generated request into a 401.
-        "--exclude-path", "/api/auth/token/revoke/",
-        "--exclude-path", "/api/auth/token/revoke-all/",
-        "--max-examples", str(SCHEMATHESIS_MAX_EXAMPLES),
-        "--seed", SCHEMATHESIS_SEED,
-        "--request-timeout", "10",
-        "--max-failures", "5",
+        "--exclude-path",
+        "/api/auth/token/revoke/",
+        "--exclude-path",
+        "/api/auth/token/revoke-all/",
+        "--max-examples",
+        str(SCHEMATHESIS_MAX_EXAMPLES),
+        "--seed",
+        SCHEMATHESIS_SEED,
+        "--request-timeout",
+        "10",
+        "--max-failures",
+        "5",
         "--no-color",
     ]
     result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=SCHEMATHESIS_TIMEOUT_S,
+        command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=SCHEMATHESIS_TIMEOUT_S,
         env={**os.environ, "NO_COLOR": "1"},
     )
     report = f"{result.stdout[-8000:]}\n{result.stderr[-2000:]}"
@@ -74,8 +86,10 @@ async def test_a_chat_flood_is_rate_limited(server):
         deadline = time.monotonic() + 10
         while len(replies) < 50 and time.monotonic() < deadline:
             frame = await client.wait_for(
-                lambda f: (f["type"] == "error" and "client_id" in f)
-                or (f["type"] == "chat.message" and f["message"]["client_id"] not in replies),
+                lambda f: (
+                    (f["type"] == "error" and "client_id" in f)
+                    or (f["type"] == "chat.message" and f["message"]["client_id"] not in replies)
+                ),
                 timeout=max(0.05, deadline - time.monotonic()),
                 since=mark,
             )
@@ -88,8 +102,9 @@ async def test_a_chat_flood_is_rate_limited(server):
         accepted = [f for f in replies.values() if f["type"] == "chat.message"]
         refused = [f for f in replies.values() if f["type"] == "error"]
         assert 1 <= len(accepted) <= 5
-        assert all(f["code"] == "rate_limited" and isinstance(f["retry_after"], int) and f["retry_after"] >= 1
-                   for f in refused), refused[:3]
+        assert all(
+            f["code"] == "rate_limited" and isinstance(f["retry_after"], int) and f["retry_after"] >= 1 for f in refused
+        ), refused[:3]
         status, body = await asyncio.to_thread(
             http, "GET", f"{server.base_url}/api/parties/{party['id']}/messages/?limit=100", token=token
         )
@@ -211,9 +226,14 @@ async def test_frames_right_after_a_refused_handshake_are_dropped_silently(serve
         party_id = "65a1b2c3d4e5f60718293a4b"
     frames = b"".join(
         _masked_frame_header(0x1, len(payload)) + payload
-        for payload in (json.dumps(frame).encode() for frame in (
-            {"type": "ping"}, {"type": "history"}, {"type": "chat.send", "message": "hi", "client_id": "x"}
-        ))
+        for payload in (
+            json.dumps(frame).encode()
+            for frame in (
+                {"type": "ping"},
+                {"type": "history"},
+                {"type": "chat.send", "message": "hi", "client_id": "x"},
+            )
+        )
     )
     log_before = len(server.log_path.read_bytes())
     for _ in range(10):

@@ -7,18 +7,18 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from prometheus_client import REGISTRY
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from prometheus_client import REGISTRY
 
+from accounts.tokens import user_for_token
 from chat import repository as chat_repository
 from chat import services as chat_services
+from core.timeutil import utcnow
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import close_code, open_socket, receive, receive_type
 from tests.support import api_token
-from watchparty.auth_tokens import user_for_token
-from watchparty.timeutil import utcnow
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,7 +137,10 @@ async def test_outage_metrics_show_sockets_waiting_and_their_catch_up(flaky_laye
     """During an outage watchparty_channel_layer_outage_sockets counts the waiting socket; after it, the
     gauge is back to where it was and watchparty_channel_layer_catch_ups_total rose by one."""
     party, _, host_token, _ = members
-    waiting, catch_ups = _sample("watchparty_channel_layer_outage_sockets"), _sample("watchparty_channel_layer_catch_ups_total")
+    waiting, catch_ups = (
+        _sample("watchparty_channel_layer_outage_sockets"),
+        _sample("watchparty_channel_layer_catch_ups_total"),
+    )
     host = await _joined(party.id, host_token)
     try:
         flaky_layer.go_down()
@@ -213,7 +216,7 @@ async def test_the_catch_up_after_an_outage_carries_every_kind_of_change(flaky_l
         await sync_to_async(chat_services.message_delete_by_moderator)(
             party_id=party.id, message_id=doomed.id, moderator=host_user
         )
-        during = (await send(party_id=party.id, user=guest_user, text="during", message_type="text", client_id="x"))
+        during = await send(party_id=party.id, user=guest_user, text="during", message_type="text", client_id="x")
         await sync_to_async(party_services.party_leave)(party_id=party.id, user=guest_user)
         assert await host.receive_nothing(timeout=0.3)
 

@@ -1,4 +1,4 @@
-"""watchparty.channel_layers' pub/sub layer against a real redis-server that goes away and comes back."""
+"""core.realtime.channel_layers' pub/sub layer against a real redis-server that goes away and comes back."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from watchparty.channel_layers import RedisPubSubChannelLayer
+from core.realtime.channel_layers import RedisPubSubChannelLayer
 
 
 async def _until_group_add_works(layer, group, channel, *, timeout: float) -> None:

@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat import services as chat_services
+from core import ratelimit
 from parties import services as party_services
 from parties.services import PartySettings
 from tests.chat.wsutil import open_socket, receive_type
 from tests.support import api_token
-from watchparty import ratelimit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,34 +26,115 @@ ID = "<message id>"  # replaced by a real message id of the party before sending
 # Not participant.remove nor host.transfer: a fuzzed user id that happens to be the guest's would
 # change who may open the later examples' sockets (tests/chat/test_moderation_frames.py covers them).
 FRAME_TYPES = [
-    "chat.send", "reaction.add", "reaction.remove", "playback.update", "typing", "history", "resume", "ping",
-    "message.edit", "message.delete", "participant.mute", "participant.unmute", "co_host.add", "co_host.remove",
+    "chat.send",
+    "reaction.add",
+    "reaction.remove",
+    "playback.update",
+    "typing",
+    "history",
+    "resume",
+    "ping",
+    "message.edit",
+    "message.delete",
+    "participant.mute",
+    "participant.unmute",
+    "co_host.add",
+    "co_host.remove",
 ]
 SERVER_FRAME_TYPES = {
-    "party.state", "chat.message", "reaction.update", "playback.state", "typing", "history", "pong", "error",
-    "participant.joined", "participant.left", "message.deleted", "message.translated", "party.ended",
-    "message.edited", "party.roles",
+    "party.state",
+    "chat.message",
+    "reaction.update",
+    "playback.state",
+    "typing",
+    "history",
+    "pong",
+    "error",
+    "participant.joined",
+    "participant.left",
+    "message.deleted",
+    "message.translated",
+    "party.ended",
+    "message.edited",
+    "party.roles",
 }
-ERROR_CODES = {"invalid", "forbidden", "not_found", "rate_limited", "chat_disabled", "muted"}  # "unavailable": a server fault
+ERROR_CODES = {
+    "invalid",
+    "forbidden",
+    "not_found",
+    "rate_limited",
+    "chat_disabled",
+    "muted",
+}  # "unavailable": a server fault
 
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
 )
 json_values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=10,
 )
 plausible = st.one_of(
-    st.sampled_from([
-        ID, "text", "emoji", "system", "playing", "paused", "👍", "🎉", "en", "pt-BR", "zz-ZZZZ", "",
-        "65a1b2c3d4e5f60718293a4b", "0" * 24, "A" * 24, {"$ne": None}, {"$gt": ""}, [ID], 0, -1, 1, 50, 100, 101,
-        1e308, 604800, 604801, 0.5, "<script>alert(1)</script>", "a < b", "\u202eevil", "x" * 600, "\x00",
-    ]),
+    st.sampled_from(
+        [
+            ID,
+            "text",
+            "emoji",
+            "system",
+            "playing",
+            "paused",
+            "👍",
+            "🎉",
+            "en",
+            "pt-BR",
+            "zz-ZZZZ",
+            "",
+            "65a1b2c3d4e5f60718293a4b",
+            "0" * 24,
+            "A" * 24,
+            {"$ne": None},
+            {"$gt": ""},
+            [ID],
+            0,
+            -1,
+            1,
+            50,
+            100,
+            101,
+            1e308,
+            604800,
+            604801,
+            0.5,
+            "<script>alert(1)</script>",
+            "a < b",
+            "\u202eevil",
+            "x" * 600,
+            "\x00",
+        ]
+    ),
     json_values,
 )
-FIELDS = ["message", "message_type", "client_id", "message_id", "emoji", "state", "position", "before", "limit",
-          "lang", "after", "type", "party_id", "user_id"]
+FIELDS = [
+    "message",
+    "message_type",
+    "client_id",
+    "message_id",
+    "emoji",
+    "state",
+    "position",
+    "before",
+    "limit",
+    "lang",
+    "after",
+    "type",
+    "party_id",
+    "user_id",
+]
 typed_frames = st.builds(
     lambda frame_type, fields: {**fields, "type": frame_type},
     st.sampled_from(FRAME_TYPES),
@@ -124,8 +205,7 @@ async def test_arbitrary_frames_never_break_the_socket(fuzz_party, batch, as_hos
             await communicator.send_input(e)
         await communicator.send_json_to({"type": "ping", "sentinel": True})
         pongs_expected = 1 + sum(
-            1 for e in encoded[: oversize_at if oversize_at is not None else len(encoded)]
-            if _is_ping(e.get("text"))
+            1 for e in encoded[: oversize_at if oversize_at is not None else len(encoded)] if _is_ping(e.get("text"))
         )
         outputs, pongs, closed_with = [], 0, None
         while pongs < pongs_expected and closed_with is None:

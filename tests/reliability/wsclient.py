@@ -116,9 +116,14 @@ class Client:
         except websockets.ConnectionClosed:
             return None, time.monotonic() - started
         reply = await self.wait_for(
-            lambda f: (f["type"] == "chat.message" and f["message"].get("client_id") == client_id
-                       and f["message"]["user_id"] == self.user_id)
-            or (f["type"] == "error" and f.get("client_id") == client_id),
+            lambda f: (
+                (
+                    f["type"] == "chat.message"
+                    and f["message"].get("client_id") == client_id
+                    and f["message"]["user_id"] == self.user_id
+                )
+                or (f["type"] == "error" and f.get("client_id") == client_id)
+            ),
             timeout=timeout,
             since=mark,
         )

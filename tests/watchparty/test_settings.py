@@ -106,7 +106,13 @@ def test_the_proxy_header_marks_requests_secure(db, https_settings):
 
 @pytest.mark.parametrize(
     "key",
-    ["change-me-in-production", "build-only", "short-but-random-Xq7", "a" * 60, "django-insecure-" + secrets.token_urlsafe(50)],
+    [
+        "change-me-in-production",
+        "build-only",
+        "short-but-random-Xq7",
+        "a" * 60,
+        "django-insecure-" + secrets.token_urlsafe(50),
+    ],
 )
 def test_a_placeholder_or_weak_secret_key_stops_the_server_with_debug_off(key):
     """With DEBUG off, a known placeholder, a short key or a low-variety key refuses to start, naming SECRET_KEY."""

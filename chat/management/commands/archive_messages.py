@@ -5,10 +5,10 @@ from pymongo.errors import PyMongoError
 
 from chat.archive import ArchiveError
 from chat.services import ARCHIVE_BATCH_SIZE, ArchiveProgress, message_archive
-from watchparty.durations import format_duration, parse_duration
-from watchparty.embedded_store import EmbeddedDatabaseBusy
-from watchparty.mongo import embedded_database_description, open_embedded_for_command, using_embedded_database
-from watchparty.timeutil import isoformat_z
+from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
+from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.durations import format_duration, parse_duration
+from core.timeutil import isoformat_z
 
 MAX_BATCH_SIZE = 10_000
 
