@@ -37,10 +37,6 @@ def tokens_to_digests(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    # First written as the app "watchparty" (before accounts/ existed): a database that applied it
-    # then counts this one as applied.
-    replaces = [("watchparty", "0001_api_tokens_as_digests")]
-
     dependencies = [
         ("knox", "0009_extend_authtoken_field"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

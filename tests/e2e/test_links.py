@@ -132,7 +132,9 @@ def test_youtube_unreachable_says_why_offers_a_retry_and_chat_goes_on(people):
             return [range.getBoundingClientRect().bottom, document.querySelector("#player-retry").getBoundingClientRect().top];
         }"""
     )
-    assert text_bottom <= button_top, f"the reason's text ends at {text_bottom}px, under the button's top {button_top}px"
+    assert text_bottom <= button_top, (
+        f"the reason's text ends at {text_bottom}px, under the button's top {button_top}px"
+    )
     send(bob, "Is the video broken for you too?")
     expect(messages(alice, "Is the video broken for you too?")).to_have_count(1)
 
