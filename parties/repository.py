@@ -381,18 +381,14 @@ def ban_participant(party_id: str, *, actor_id: str, target_id: str, at: datetim
     )
 
 
-def unban_participant(party_id: str, *, actor_id: str, target_id: str) -> Party | None:
+def unban_participant(party_id: str, *, actor_id: str | None, target_id: str) -> Party | None:
     """Lift the target's ban, so that the room code admits them again. None unless the party is
-    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host."""
-    return _update_party(
-        party_id,
-        {
-            "ended_at": None,
-            "banned_ids": target_id,
-            "$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}],
-        },
-        {"$pull": {"banned_ids": target_id}},
-    )
+    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host (``None``: staff,
+    whom the caller authorized)."""
+    query: dict[str, Any] = {"ended_at": None, "banned_ids": target_id}
+    if actor_id is not None:
+        query["$or"] = [{"host_id": actor_id}, {"co_host_ids": actor_id}]
+    return _update_party(party_id, query, {"$pull": {"banned_ids": target_id}})
 
 
 def set_muted(party_id: str, *, actor_id: str, target_id: str, muted: bool) -> Party | None:

@@ -504,6 +504,34 @@ def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser
     return _banned_users(updated)
 
 
+def party_unban_by_moderator(*, party_id: str, user_id: str, moderator, reason: str = "") -> list[BannedUser]:
+    """Staff lift a ban from the admin: the room code admits the user again (they join as anyone
+    does). As in the room (participant_unban), nothing is broadcast, since bans are never sent to
+    the party. Forbidden for anyone but active staff and in an ended party; NotFound when the user
+    is not banned. Returns the bans left."""
+    if not (moderator.is_active and moderator.is_staff):
+        raise Forbidden("Only staff can do that.")
+    party = party_get_for_moderator(party_id=party_id)
+    if user_id not in party.banned_ids:
+        raise NotFound("That user is not banned from this party.")
+    if not party.is_active:
+        raise Forbidden("The party has ended.")
+    target = next(banned for banned in _banned_users(party) if banned.user_id == user_id)
+    with moderation_record(
+        moderator=moderator,
+        action=ModerationAction.Action.UNBAN_PARTICIPANT,
+        party_id=party_id,
+        room_code=party.room_code,
+        target_user_id=user_id,
+        reason=reason,
+    ) as record:
+        updated = repository.unban_participant(party_id, actor_id=None, target_id=user_id)
+        if updated is None:  # lifted by someone else, or the party ended, meanwhile
+            raise NotFound("That user is not banned from this party.")
+        record.detail = f"Lifted the ban on {target.user_name} (user {user_id}) in party {party.room_code}."
+    return _banned_users(updated)
+
+
 def participant_mute(*, party_id: str, user, target_id: str, muted: bool) -> Party:
     """The host or a co-host mutes (or unmutes) a participant's chat; the party gets ``party.roles``."""
     actor_id = str(user.pk)
