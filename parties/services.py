@@ -246,9 +246,10 @@ def moderation_record(
 PARTY_SEARCH_MAX_TITLE_WORDS = 8
 
 
-def _host_ids_for(term: str) -> tuple[str, ...]:
+def people_matching(*, term: str) -> tuple[str, ...]:
     """The users a moderator may mean by ``term``: that user id, and users with that username or
-    display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS."""
+    display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS (staff searches of parties and
+    of messages by author)."""
     condition = Q(username__iexact=term) | Q(first_name__iexact=term)
     if _USER_ID_RE.match(term):
         condition |= Q(pk=int(term))
@@ -268,7 +269,7 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
     if text:
         search = PartySearch(
             room_codes=(text.upper(),) if _ROOM_CODE_RE.match(text) else (),
-            host_ids=(people := _host_ids_for(text)),
+            host_ids=(people := people_matching(term=text)),
             content_ids=(text,),
             participant_ids=people,
             title_words=tuple(repository.title_words(text)[:PARTY_SEARCH_MAX_TITLE_WORDS]),

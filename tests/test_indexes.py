@@ -165,6 +165,13 @@ def _exercise_chat(party, host, guest):
     # Staff: one user's messages in every party (user_timestamp_id), with their parties' codes (_id).
     by_host = chat_services.message_search_by_author(user_id=str(host.pk))
     by_host.count()
+    # The admin's author search: by name, any case, one author or several ($in on the same index).
+    for author in (host.username.upper(), str(host.pk)):
+        by_name = chat_services.message_search_by_author_name(author=author)
+        by_name.count()
+        by_name[0:2]
+    both = chat.repository.search_user_messages([str(host.pk), str(guest.pk)], offset=0, limit=2)
+    assert both and chat.repository.count_user_messages([str(host.pk), str(guest.pk)]) >= len(both)
     services.party_labels_for_staff(party_ids=[m.party_id for m in by_host[0:2]])
     chat.repository.count_all()
     edited = chat_services.message_edit(party_id=party.id, user=host, message_id=sent[2].message.id, text="m2!")
