@@ -547,6 +547,38 @@ def end_idle_party(party_id: str, *, idle_before: datetime, ended_at: datetime) 
     return _to_party(doc) if doc else None
 
 
+# --- Backfill (`manage.py backfill_title_words`) -----------------------------------------------
+
+
+def list_missing_title_words(*, after: tuple[datetime, str] | None, limit: int) -> list[tuple[str, str, datetime]]:
+    """Up to ``limit`` parties stored before ``title_words`` existed (no such field), newest
+    first, starting just after ``after`` (the ``(created_at, id)`` of the previous page's last),
+    as ``(id, content_title, created_at)``. ``title_words: None`` matches a missing field; the
+    ``title_words_created`` index holds those parties under null, so this walks only them."""
+    query: dict[str, Any] = {"title_words": None}
+    if after is not None:
+        after_at, after_id = after
+        query["$or"] = [
+            {"created_at": {"$lt": after_at}},
+            {"created_at": after_at, "_id": {"$lt": ObjectId(after_id)}},
+        ]
+    cursor = _parties().find(query, {"content_title": 1, "created_at": 1}).sort(_NEWEST_FIRST).limit(limit)
+    return [(str(doc["_id"]), doc.get("content_title", ""), doc["created_at"]) for doc in cursor]
+
+
+def set_title_words(titles: dict[str, str]) -> int:
+    """Store the title words of each ``{party id: content title}`` that has none yet. Returns how
+    many parties changed (a party filled meanwhile is left as it is). One update per party: the
+    embedded store (mongomock) cannot run pymongo's bulk_write."""
+    changed = 0
+    for party_id, title in titles.items():
+        oid = _oid(party_id)
+        if oid is not None:
+            result = _parties().update_one({"_id": oid, "title_words": None}, {"$set": {"title_words": title_words(title)}})
+            changed += result.modified_count
+    return changed
+
+
 # --- Staff moderation (the admin) --------------------------------------------------------------
 
 PARTY_STATUSES = ("all", "active", "ended")

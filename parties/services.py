@@ -281,6 +281,28 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
     )
 
 
+TITLE_WORDS_BACKFILL_BATCH_SIZE = 500
+
+
+def party_title_words_backfill(
+    *, batch_size: int = TITLE_WORDS_BACKFILL_BATCH_SIZE, on_batch: Callable[[int, int], None] | None = None
+) -> int:
+    """Give every party stored before title words existed its ``title_words``, so that staff can
+    find it by title; ``batch_size`` parties a read, newest first. Idempotent: a party
+    that has them is never read or written again, so an interrupted run is finished by the next
+    one. ``on_batch(read, filled)`` gets the running totals. Returns how many parties changed."""
+    read = filled = 0
+    after: tuple[datetime, str] | None = None
+    while batch := repository.list_missing_title_words(after=after, limit=batch_size):
+        _last_id, _title, last_created = batch[-1]
+        after = (last_created, _last_id)
+        filled += repository.set_title_words({party_id: title for party_id, title, _at in batch})
+        read += len(batch)
+        if on_batch is not None:
+            on_batch(read, filled)
+    return filled
+
+
 def party_labels_for_staff(*, party_ids: list[str]) -> dict[str, tuple[str, str]]:
     """``{party id: (room code, title)}`` for staff lists that name parties by id."""
     return repository.room_codes_of(party_ids)

@@ -122,6 +122,9 @@ def _exercise_parties(make_user):
             results = services.party_search(text=str(text), status=status)
             results.count()
             results[0:2]
+    # The title-words backfill (title_words_created, under null): both pages, and the bulk update.
+    get_db()["parties"].update_one({"room_code": party.room_code}, {"$unset": {"title_words": ""}})
+    assert services.party_title_words_backfill(batch_size=1) == 1
     chat_services.playback_update(party_id=party.id, user=host, state="playing", position=3.0)
     _exercise_chat(party, host, guest)
     # In-room moderation (by _id; the role conditions filter the one document).
