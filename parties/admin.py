@@ -39,8 +39,8 @@ class PartySearchForm(forms.Form):
         max_length=SEARCH_MAX_LENGTH,
         required=False,
         help_text=(
-            "A room code, a host or participant (user id, username or display name), a content id, "
-            "or words of the title; any letter case."
+            "A room code, a host, participant or banned user (user id, username or display name), "
+            "a content id, or words of the title; any letter case."
         ),
     )
     status = forms.ChoiceField(

@@ -84,6 +84,14 @@ INDEXES = [
     # title's words case-folded (title_words()), so an equality per word, on a multikey index, finds
     # "The Matrix" from "matrix" on MongoDB and on the embedded store alike, with no pattern at all.
     IndexSpec(COLLECTION, "title_words_created", (("title_words", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    # Staff search by a person the host or a co-host removed and banned (`search_parties`): bans
+    # are the one trace a removed person leaves in the party (a seat that is left is pulled).
+    IndexSpec(COLLECTION, "banned_created", (("banned_ids", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))),
+    IndexSpec(
+        COLLECTION,
+        "banned_ended_created",
+        (("banned_ids", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+    ),
     IndexSpec(
         COLLECTION,
         "title_words_ended_created",
@@ -588,19 +596,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 @dataclass(frozen=True)
 class PartySearch:
     """What the admin's party list asks for. A party matches when it has any of the room codes,
-    hosts, content ids or seated participants, or every one of the title words (all exact values:
+    hosts, content ids, seated participants or banned users, or every one of the title words (all exact values:
     no operator and no pattern ever comes from a term), and the status (``all``, ``active`` or ``ended``). No terms at all: every party."""
 
     room_codes: tuple[str, ...] = ()
     host_ids: tuple[str, ...] = ()
     content_ids: tuple[str, ...] = ()
     participant_ids: tuple[str, ...] = ()  # anyone holding a seat (the host included)
+    banned_ids: tuple[str, ...] = ()  # anyone removed and banned by the host or a co-host
     title_words: tuple[str, ...] = ()  # every one of these words is in the title (title_words())
     status: str = "all"
 
     @property
     def has_terms(self) -> bool:
-        return bool(self.room_codes or self.host_ids or self.content_ids or self.participant_ids or self.title_words)
+        return bool(
+            self.room_codes
+            or self.host_ids
+            or self.content_ids
+            or self.participant_ids
+            or self.banned_ids
+            or self.title_words
+        )
 
 
 def _search_filter(search: PartySearch) -> dict[str, Any]:
@@ -627,6 +643,7 @@ def _search_filter(search: PartySearch) -> dict[str, Any]:
         + [{"host_id": host_id} for host_id in search.host_ids]
         + [{"content_id": content_id} for content_id in search.content_ids]
         + [{"participants.user_id": user_id} for user_id in search.participant_ids]
+        + [{"banned_ids": user_id} for user_id in search.banned_ids]
         + ([{"$and": [{"title_words": word} for word in search.title_words]}] if search.title_words else [])
     )
     return {"$or": [{**branch, **status} for branch in branches]}

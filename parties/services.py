@@ -258,8 +258,9 @@ def people_matching(*, term: str) -> tuple[str, ...]:
 
 
 def party_search(*, text: str, status: str) -> LazyResults[Party]:
-    """Parties for staff, newest first: those whose room code (any letter case), host or seated
-    participant (user id, username or display name, any letter case) or content id is exactly
+    """Parties for staff, newest first: those whose room code (any letter case), host, seated
+    participant or banned user (user id, username or display name, any letter case; a person who
+    left, or whom staff removed without a ban, leaves no trace in the party) or content id is exactly
     ``text``, or whose title has every word of ``text`` (any letter case); every party when empty;
     with ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
     if status not in repository.PARTY_STATUSES:
@@ -272,6 +273,7 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
             host_ids=(people := people_matching(term=text)),
             content_ids=(text,),
             participant_ids=people,
+            banned_ids=people,
             title_words=tuple(repository.title_words(text)[:PARTY_SEARCH_MAX_TITLE_WORDS]),
             status=status,
         )

@@ -137,6 +137,10 @@ def _exercise_parties(make_user):
     banned = make_user()
     services.party_join(room_code=party.room_code, user=banned)
     services.participant_remove(party_id=party.id, user=host, target_id=str(banned.pk))
+    # Staff search by a banned user (banned_created), every status.
+    for status in parties.repository.PARTY_STATUSES:
+        found = services.party_search(text=banned.username, status=status)
+        assert found.count() == (0 if status == "ended" else 1) and found[0:2] is not None
     services.participant_unban(party_id=party.id, user=host, target_id=str(banned.pk))
     services.party_end(party_id=party.id, user=host)
 

@@ -105,6 +105,23 @@ def test_party_list_search_by_participant_and_title_words_in_any_case(staff_clie
     assert room_codes(staff_client.get(list_url(q="dana"))) == []  # seat holders only
 
 
+def test_party_list_search_finds_parties_by_a_banned_user(staff_client, user, make_user):
+    """Search finds a party by someone the host removed and banned (username, display name or id,
+    any case), in any status; a person who merely left is not found."""
+    banned, leaver = make_user(username="eve_b", display_name="Eve"), make_user(display_name="Lee")
+    party = create(user)
+    for person in (banned, leaver):
+        services.party_join(room_code=party.room_code, user=person)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(banned.pk))
+    services.party_leave(party_id=party.id, user=leaver)
+    for term in ("EVE_B", "eve", str(banned.pk)):
+        assert room_codes(staff_client.get(list_url(q=term))) == [party.room_code], term
+    assert room_codes(staff_client.get(list_url(q="eve", status="active"))) == [party.room_code]
+    assert room_codes(staff_client.get(list_url(q="lee"))) == []
+    services.party_end(party_id=party.id, user=user)
+    assert room_codes(staff_client.get(list_url(q="eve", status="ended"))) == [party.room_code]
+
+
 def test_party_search_text_is_never_an_operator(staff_client, user):
     """Search text that looks like a query operator or a pattern is taken literally and finds nothing."""
     create(user, content_id="film-1")
