@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 from bson import ObjectId
 from django.conf import settings
@@ -29,7 +29,8 @@ def _ttl_seconds() -> int:
 
 
 INDEXES = [
-    # Staff: one user's messages across every party, newest first (`search_user_messages`).
+    # Staff: one user's (or a few users') messages across every party, newest first
+    # (`search_user_messages`, `count_user_messages`: the admin's author search and a user's messages).
     IndexSpec(
         COLLECTION, "user_timestamp_id", (("user_id", ASCENDING), ("timestamp", DESCENDING), ("_id", DESCENDING))
     ),
@@ -465,13 +466,20 @@ def search_messages(party_id: str, *, text: str = "", user: str = "", offset: in
     return [_to_message(doc) for doc in cursor]
 
 
-def search_user_messages(user_id: str, *, offset: int, limit: int) -> list[Message]:
-    """One page of a user's messages in every party, newest first (staff)."""
-    if limit <= 0:
+def _authors_filter(user_ids: Sequence[str]) -> dict[str, Any]:
+    # Values only, never operators: each id is compared as a string (index user_timestamp_id; on
+    # MongoDB an $in is walked per id and merged in timestamp order, with no in-memory sort).
+    ids = [str(user_id) for user_id in user_ids]
+    return {"user_id": ids[0]} if len(ids) == 1 else {"user_id": {"$in": ids}}
+
+
+def search_user_messages(user_ids: Sequence[str], *, offset: int, limit: int) -> list[Message]:
+    """One page of the messages by any of ``user_ids``, in every party, newest first (staff)."""
+    if limit <= 0 or not user_ids:
         return []  # a limit of 0 would mean "no limit" to the server
     cursor = (
         _messages()
-        .find({"user_id": user_id}, _projection(None))
+        .find(_authors_filter(user_ids), _projection(None))
         .sort([("timestamp", DESCENDING), ("_id", DESCENDING)])
         .skip(max(offset, 0))
         .limit(limit)
@@ -479,9 +487,11 @@ def search_user_messages(user_id: str, *, offset: int, limit: int) -> list[Messa
     return [_to_message(doc) for doc in cursor]
 
 
-def count_user_messages(user_id: str) -> int:
-    """How many messages ``user_id`` has stored, in every party."""
-    return _messages().count_documents({"user_id": user_id})
+def count_user_messages(user_ids: Sequence[str]) -> int:
+    """How many messages any of ``user_ids`` has stored, in every party."""
+    if not user_ids:
+        return 0
+    return _messages().count_documents(_authors_filter(user_ids))
 
 
 def count_matching(party_id: str, *, text: str = "", user: str = "") -> int:

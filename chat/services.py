@@ -30,7 +30,7 @@ from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.repository import Party
-from parties.services import moderation_record, party_get_for_member, presence_broadcast
+from parties.services import moderation_record, party_get_for_member, people_matching, presence_broadcast
 
 logger = logging.getLogger(__name__)
 
@@ -555,9 +555,21 @@ def message_search(*, party_id: str, text: str = "", user: str = "") -> LazyResu
 
 def message_search_by_author(*, user_id: str) -> LazyResults[Message]:
     """One user's messages in every party, for staff, newest first. Paged lazily."""
+    return _messages_by_authors((user_id,))
+
+
+def message_search_by_author_name(*, author: str) -> LazyResults[Message]:
+    """Messages in every party by the users staff mean by ``author`` (a user id, or a username or
+    display name in any letter case: ``people_matching``), newest first; none when nobody
+    matches. The term is resolved to account ids first, so it never becomes a pattern or an
+    operator, and the query is one index walk per id. Paged lazily."""
+    return _messages_by_authors(people_matching(term=author.strip()) if author.strip() else ())
+
+
+def _messages_by_authors(user_ids: tuple[str, ...]) -> LazyResults[Message]:
     return LazyResults(
-        count=lambda: repository.count_user_messages(user_id),
-        fetch=lambda *, offset, limit: repository.search_user_messages(user_id, offset=offset, limit=limit),
+        count=lambda: repository.count_user_messages(user_ids),
+        fetch=lambda *, offset, limit: repository.search_user_messages(user_ids, offset=offset, limit=limit),
     )
 
 

@@ -90,6 +90,16 @@ INDEXES = [
     IndexSpec(
         COLLECTION, "title_words_created", (("title_words", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))
     ),
+    # Staff search by a person the host or a co-host removed and banned (`search_parties`): bans
+    # are the one trace a removed person leaves in the party (a seat that is left is pulled).
+    IndexSpec(
+        COLLECTION, "banned_created", (("banned_ids", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING))
+    ),
+    IndexSpec(
+        COLLECTION,
+        "banned_ended_created",
+        (("banned_ids", ASCENDING), ("ended_at", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)),
+    ),
     IndexSpec(
         COLLECTION,
         "title_words_ended_created",
@@ -387,18 +397,14 @@ def ban_participant(party_id: str, *, actor_id: str, target_id: str, at: datetim
     )
 
 
-def unban_participant(party_id: str, *, actor_id: str, target_id: str) -> Party | None:
+def unban_participant(party_id: str, *, actor_id: str | None, target_id: str) -> Party | None:
     """Lift the target's ban, so that the room code admits them again. None unless the party is
-    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host."""
-    return _update_party(
-        party_id,
-        {
-            "ended_at": None,
-            "banned_ids": target_id,
-            "$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}],
-        },
-        {"$pull": {"banned_ids": target_id}},
-    )
+    active, ``target_id`` is banned and ``actor_id`` is its host or a co-host (``None``: staff,
+    whom the caller authorized)."""
+    query: dict[str, Any] = {"ended_at": None, "banned_ids": target_id}
+    if actor_id is not None:
+        query["$or"] = [{"host_id": actor_id}, {"co_host_ids": actor_id}]
+    return _update_party(party_id, query, {"$pull": {"banned_ids": target_id}})
 
 
 def set_muted(party_id: str, *, actor_id: str, target_id: str, muted: bool) -> Party | None:
@@ -552,6 +558,40 @@ def end_idle_party(party_id: str, *, idle_before: datetime, ended_at: datetime) 
     return _to_party(doc) if doc else None
 
 
+# --- Backfill (`manage.py backfill_title_words`) -----------------------------------------------
+
+
+def list_missing_title_words(*, after: tuple[datetime, str] | None, limit: int) -> list[tuple[str, str, datetime]]:
+    """Up to ``limit`` parties stored before ``title_words`` existed (no such field), newest
+    first, starting just after ``after`` (the ``(created_at, id)`` of the previous page's last),
+    as ``(id, content_title, created_at)``. ``title_words: None`` matches a missing field; the
+    ``title_words_created`` index holds those parties under null, so this walks only them."""
+    query: dict[str, Any] = {"title_words": None}
+    if after is not None:
+        after_at, after_id = after
+        query["$or"] = [
+            {"created_at": {"$lt": after_at}},
+            {"created_at": after_at, "_id": {"$lt": ObjectId(after_id)}},
+        ]
+    cursor = _parties().find(query, {"content_title": 1, "created_at": 1}).sort(_NEWEST_FIRST).limit(limit)
+    return [(str(doc["_id"]), doc.get("content_title", ""), doc["created_at"]) for doc in cursor]
+
+
+def set_title_words(titles: dict[str, str]) -> int:
+    """Store the title words of each ``{party id: content title}`` that has none yet. Returns how
+    many parties changed (a party filled meanwhile is left as it is). One update per party: the
+    embedded store (mongomock) cannot run pymongo's bulk_write."""
+    changed = 0
+    for party_id, title in titles.items():
+        oid = _oid(party_id)
+        if oid is not None:
+            result = _parties().update_one(
+                {"_id": oid, "title_words": None}, {"$set": {"title_words": title_words(title)}}
+            )
+            changed += result.modified_count
+    return changed
+
+
 # --- Staff moderation (the admin) --------------------------------------------------------------
 
 PARTY_STATUSES = ("all", "active", "ended")
@@ -561,19 +601,27 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 @dataclass(frozen=True)
 class PartySearch:
     """What the admin's party list asks for. A party matches when it has any of the room codes,
-    hosts, content ids or seated participants, or every one of the title words (all exact values:
+    hosts, content ids, seated participants or banned users, or every one of the title words (all exact values:
     no operator and no pattern ever comes from a term), and the status (``all``, ``active`` or ``ended``). No terms at all: every party."""
 
     room_codes: tuple[str, ...] = ()
     host_ids: tuple[str, ...] = ()
     content_ids: tuple[str, ...] = ()
     participant_ids: tuple[str, ...] = ()  # anyone holding a seat (the host included)
+    banned_ids: tuple[str, ...] = ()  # anyone removed and banned by the host or a co-host
     title_words: tuple[str, ...] = ()  # every one of these words is in the title (title_words())
     status: str = "all"
 
     @property
     def has_terms(self) -> bool:
-        return bool(self.room_codes or self.host_ids or self.content_ids or self.participant_ids or self.title_words)
+        return bool(
+            self.room_codes
+            or self.host_ids
+            or self.content_ids
+            or self.participant_ids
+            or self.banned_ids
+            or self.title_words
+        )
 
 
 def _search_filter(search: PartySearch) -> dict[str, Any]:
@@ -600,6 +648,7 @@ def _search_filter(search: PartySearch) -> dict[str, Any]:
         + [{"host_id": host_id} for host_id in search.host_ids]
         + [{"content_id": content_id} for content_id in search.content_ids]
         + [{"participants.user_id": user_id} for user_id in search.participant_ids]
+        + [{"banned_ids": user_id} for user_id in search.banned_ids]
         + ([{"$and": [{"title_words": word} for word in search.title_words]}] if search.title_words else [])
     )
     return {"$or": [{**branch, **status} for branch in branches]}

@@ -246,9 +246,10 @@ def moderation_record(
 PARTY_SEARCH_MAX_TITLE_WORDS = 8
 
 
-def _host_ids_for(term: str) -> tuple[str, ...]:
+def people_matching(*, term: str) -> tuple[str, ...]:
     """The users a moderator may mean by ``term``: that user id, and users with that username or
-    display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS."""
+    display name (any letter case), at most PARTY_SEARCH_MAX_HOSTS (staff searches of parties and
+    of messages by author)."""
     condition = Q(username__iexact=term) | Q(first_name__iexact=term)
     if _USER_ID_RE.match(term):
         condition |= Q(pk=int(term))
@@ -257,8 +258,9 @@ def _host_ids_for(term: str) -> tuple[str, ...]:
 
 
 def party_search(*, text: str, status: str) -> LazyResults[Party]:
-    """Parties for staff, newest first: those whose room code (any letter case), host or seated
-    participant (user id, username or display name, any letter case) or content id is exactly
+    """Parties for staff, newest first: those whose room code (any letter case), host, seated
+    participant or banned user (user id, username or display name, any letter case; a person who
+    left, or whom staff removed without a ban, leaves no trace in the party) or content id is exactly
     ``text``, or whose title has every word of ``text`` (any letter case); every party when empty;
     with ``status`` ``all``, ``active`` or ``ended``. Paged lazily: give it to a Paginator."""
     if status not in repository.PARTY_STATUSES:
@@ -268,9 +270,10 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
     if text:
         search = PartySearch(
             room_codes=(text.upper(),) if _ROOM_CODE_RE.match(text) else (),
-            host_ids=(people := _host_ids_for(text)),
+            host_ids=(people := people_matching(term=text)),
             content_ids=(text,),
             participant_ids=people,
+            banned_ids=people,
             title_words=tuple(repository.title_words(text)[:PARTY_SEARCH_MAX_TITLE_WORDS]),
             status=status,
         )
@@ -278,6 +281,28 @@ def party_search(*, text: str, status: str) -> LazyResults[Party]:
         count=lambda: repository.count_parties(search),
         fetch=lambda *, offset, limit: repository.search_parties(search, offset=offset, limit=limit),
     )
+
+
+TITLE_WORDS_BACKFILL_BATCH_SIZE = 500
+
+
+def party_title_words_backfill(
+    *, batch_size: int = TITLE_WORDS_BACKFILL_BATCH_SIZE, on_batch: Callable[[int, int], None] | None = None
+) -> int:
+    """Give every party stored before title words existed its ``title_words``, so that staff can
+    find it by title; ``batch_size`` parties a read, newest first. Idempotent: a party
+    that has them is never read or written again, so an interrupted run is finished by the next
+    one. ``on_batch(read, filled)`` gets the running totals. Returns how many parties changed."""
+    read = filled = 0
+    after: tuple[datetime, str] | None = None
+    while batch := repository.list_missing_title_words(after=after, limit=batch_size):
+        _last_id, _title, last_created = batch[-1]
+        after = (last_created, _last_id)
+        filled += repository.set_title_words({party_id: title for party_id, title, _at in batch})
+        read += len(batch)
+        if on_batch is not None:
+            on_batch(read, filled)
+    return filled
 
 
 def party_labels_for_staff(*, party_ids: list[str]) -> dict[str, tuple[str, str]]:
@@ -503,6 +528,34 @@ def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser
         if updated is None:  # lifted by someone else, the role lost, or the party ended meanwhile
             raise NotFound("That user is not banned from this party.")
         record.detail = _in_room_detail(party, user, f"lifted the ban on {target.user_name} (user {target_id})")
+    return _banned_users(updated)
+
+
+def party_unban_by_moderator(*, party_id: str, user_id: str, moderator, reason: str = "") -> list[BannedUser]:
+    """Staff lift a ban from the admin: the room code admits the user again (they join as anyone
+    does). As in the room (participant_unban), nothing is broadcast, since bans are never sent to
+    the party. Forbidden for anyone but active staff and in an ended party; NotFound when the user
+    is not banned. Returns the bans left."""
+    if not (moderator.is_active and moderator.is_staff):
+        raise Forbidden("Only staff can do that.")
+    party = party_get_for_moderator(party_id=party_id)
+    if user_id not in party.banned_ids:
+        raise NotFound("That user is not banned from this party.")
+    if not party.is_active:
+        raise Forbidden("The party has ended.")
+    target = next(banned for banned in _banned_users(party) if banned.user_id == user_id)
+    with moderation_record(
+        moderator=moderator,
+        action=ModerationAction.Action.UNBAN_PARTICIPANT,
+        party_id=party_id,
+        room_code=party.room_code,
+        target_user_id=user_id,
+        reason=reason,
+    ) as record:
+        updated = repository.unban_participant(party_id, actor_id=None, target_id=user_id)
+        if updated is None:  # lifted by someone else, or the party ended, meanwhile
+            raise NotFound("That user is not banned from this party.")
+        record.detail = f"Lifted the ban on {target.user_name} (user {user_id}) in party {party.room_code}."
     return _banned_users(updated)
 
 

@@ -1,5 +1,5 @@
-"""Staff moderation of chat in the admin: a party's messages (searchable by text and by user) and
-deleting a message. Messages are MongoDB documents, so these are admin pages
+"""Staff moderation of chat in the admin: a party's messages (searchable by text and by user),
+messages in every party by author, and deleting a message. Messages are MongoDB documents, so these are admin pages
 (``admin.site.register_view``) that call chat.services only; the admin site checks staff and CSRF."""
 
 from __future__ import annotations
@@ -137,11 +137,7 @@ def user_messages_view(request, user_id: str, *, site):
     page = Paginator(services.message_search_by_author(user_id=user_id), MESSAGES_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    labels = party_labels_for_staff(party_ids=[m.party_id for m in page.object_list])
-    rows = [
-        {"message": m, "room_code": labels.get(m.party_id, ("", ""))[0], "title": labels.get(m.party_id, ("", ""))[1]}
-        for m in page.object_list
-    ]
+    rows = _rows_with_party_labels(page)
     name = account.get_username() if account is not None else f"user {user_id}"
     return render_page(
         request,
@@ -155,8 +151,48 @@ def user_messages_view(request, user_id: str, *, site):
     )
 
 
+class AuthorSearchForm(forms.Form):
+    author = forms.CharField(
+        label="Author",
+        max_length=SEARCH_MAX_LENGTH,
+        required=False,
+        help_text="A user id, username or display name, any letter case: that user's messages in every party.",
+    )
+
+    def clean_author(self) -> str:
+        return clean_single_line(self.cleaned_data.get("author", ""))
+
+
+def _rows_with_party_labels(page) -> list[dict]:
+    labels = party_labels_for_staff(party_ids=[m.party_id for m in page.object_list])
+    return [
+        {"message": m, "room_code": labels.get(m.party_id, ("", ""))[0], "title": labels.get(m.party_id, ("", ""))[1]}
+        for m in page.object_list
+    ]
+
+
+@require_http_methods(["GET"])
+def message_search_view(request, *, site):
+    """Messages in every party by an author staff name (username or display name, any case)."""
+    form = AuthorSearchForm(request.GET)
+    author = form.cleaned_data["author"] if form.is_valid() else ""
+    results = services.message_search_by_author_name(author=author) if author else []
+    page = Paginator(results, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
+    return render_page(
+        request,
+        site,
+        "admin/chat/message_search.html",
+        title="Chat messages by author",
+        form=form,
+        author=author,
+        page=page,
+        rows=_rows_with_party_labels(page),
+    )
+
+
 admin.site.register_view("mongo/parties/<str:party_id>/messages/", message_list_view, name="mongo_party_messages")
 admin.site.register_view("mongo/users/<str:user_id>/messages/", user_messages_view, name="mongo_user_messages")
+admin.site.register_view("mongo/messages/", message_search_view, name="mongo_message_search", link="Chat messages")
 admin.site.register_view(
     "mongo/parties/<str:party_id>/messages/<str:message_id>/delete/", message_delete_view, name="mongo_message_delete"
 )

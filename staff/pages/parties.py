@@ -1,5 +1,5 @@
 """Staff moderation of parties in the admin: a searchable party list, a party's page, ending a
-party and removing a participant; and the read-only moderation log.
+party, removing a participant and lifting a ban; and the read-only moderation log.
 
 Parties are MongoDB documents, so these are admin pages (``admin.site.register_view``), not
 ModelAdmins; they call parties.services only. The admin site checks staff and CSRF for each."""
@@ -39,8 +39,8 @@ class PartySearchForm(forms.Form):
         max_length=SEARCH_MAX_LENGTH,
         required=False,
         help_text=(
-            "A room code, a host or participant (user id, username or display name), a content id, "
-            "or words of the title; any letter case."
+            "A room code, a host, participant or banned user (user id, username or display name), "
+            "a content id, or words of the title; any letter case."
         ),
     )
     status = forms.ChoiceField(
@@ -183,6 +183,46 @@ def party_remove_participant_view(request, party_id: str, user_id: str, *, site)
     )
 
 
+@require_http_methods(["GET", "POST"])
+def party_unban_view(request, party_id: str, user_id: str, *, site):
+    party = _party_or_404(party_id)
+    user_id = user_id_or_404(user_id)
+    ban = next((b for b in services.party_bans_for_staff(party=party) if b.user_id == user_id), None)
+    if ban is None:
+        raise Http404("That user is not banned from this party.")
+    detail_url = reverse(f"{site.name}:mongo_party_detail", args=[party.id])
+    if not party.is_active:
+        messages.info(request, f"Party {party.room_code} has ended; its bans no longer matter.")
+        return redirect(detail_url)
+    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.party_unban_by_moderator(
+                party_id=party.id, user_id=user_id, moderator=request.user, reason=form.cleaned_data["reason"]
+            )
+        except NotFound:
+            messages.warning(request, f"{ban.user_name} is no longer banned from this party.")
+        except Forbidden as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"The ban on {ban.user_name} was lifted; the room code admits them again.")
+        return redirect(detail_url)
+    return render_page(
+        request,
+        site,
+        "admin/watchparty/confirm_action.html",
+        title=f"Lift the ban on {ban.user_name}?",
+        party=party,
+        form=form,
+        question=(
+            f"Lift the ban on {ban.user_name} (user {ban.user_id}) in party {party.room_code}? "
+            "The room code admits them again; they are not told, and take a seat only if they join."
+        ),
+        confirm_label="Yes, lift the ban",
+        cancel_url=detail_url,
+    )
+
+
 admin.site.register_view("mongo/parties/", party_list_view, name="mongo_party_list", link="Parties")
 admin.site.register_view("mongo/parties/<str:party_id>/", party_detail_view, name="mongo_party_detail")
 admin.site.register_view("mongo/parties/<str:party_id>/end/", party_end_view, name="mongo_party_end")
@@ -190,6 +230,9 @@ admin.site.register_view(
     "mongo/parties/<str:party_id>/participants/<str:user_id>/remove/",
     party_remove_participant_view,
     name="mongo_party_remove_participant",
+)
+admin.site.register_view(
+    "mongo/parties/<str:party_id>/bans/<str:user_id>/lift/", party_unban_view, name="mongo_party_unban"
 )
 
 

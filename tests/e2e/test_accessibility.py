@@ -63,8 +63,8 @@ def test_home_invite_and_room_are_accessible(people, viewport):
 
 
 def test_admin_pages_are_accessible(people, make_staff, viewport):
-    """The admin index and the MongoDB data pages (parties, a party, its messages, the database)
-    pass axe-core."""
+    """The admin index and the MongoDB data pages (parties, a party, its messages, the database,
+    messages by author) pass axe-core."""
     alice = people("alice", "Alice")
     make_staff(alice)
     alice.page.set_viewport_size(VIEWPORTS[viewport])
@@ -76,6 +76,7 @@ def test_admin_pages_are_accessible(people, make_staff, viewport):
         f"/admin/mongo/parties/{party_id}/",
         f"/admin/mongo/parties/{party_id}/messages/",
         "/admin/mongo/database/",
+        "/admin/mongo/messages/?author=alice",
     ):
         response = alice.goto(path)
         assert response.ok, path

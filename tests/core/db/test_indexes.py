@@ -122,6 +122,9 @@ def _exercise_parties(make_user):
             results = services.party_search(text=str(text), status=status)
             results.count()
             results[0:2]
+    # The title-words backfill (title_words_created, under null): both pages, and the bulk update.
+    get_db()["parties"].update_one({"room_code": party.room_code}, {"$unset": {"title_words": ""}})
+    assert services.party_title_words_backfill(batch_size=1) == 1
     chat_services.playback_update(party_id=party.id, user=host, state="playing", position=3.0)
     _exercise_chat(party, host, guest)
     # In-room moderation (by _id; the role conditions filter the one document).
@@ -134,6 +137,10 @@ def _exercise_parties(make_user):
     banned = make_user()
     services.party_join(room_code=party.room_code, user=banned)
     services.participant_remove(party_id=party.id, user=host, target_id=str(banned.pk))
+    # Staff search by a banned user (banned_created), every status.
+    for status in parties.repository.PARTY_STATUSES:
+        found = services.party_search(text=banned.username, status=status)
+        assert found.count() == (0 if status == "ended" else 1) and found[0:2] is not None
     services.participant_unban(party_id=party.id, user=host, target_id=str(banned.pk))
     services.party_end(party_id=party.id, user=host)
 
@@ -164,6 +171,13 @@ def _exercise_chat(party, host, guest):
     # Staff: one user's messages in every party (user_timestamp_id), with their parties' codes (_id).
     by_host = chat_services.message_search_by_author(user_id=str(host.pk))
     by_host.count()
+    # The admin's author search: by name, any case, one author or several ($in on the same index).
+    for author in (host.username.upper(), str(host.pk)):
+        by_name = chat_services.message_search_by_author_name(author=author)
+        by_name.count()
+        by_name[0:2]
+    both = chat.repository.search_user_messages([str(host.pk), str(guest.pk)], offset=0, limit=2)
+    assert both and chat.repository.count_user_messages([str(host.pk), str(guest.pk)]) >= len(both)
     services.party_labels_for_staff(party_ids=[m.party_id for m in by_host[0:2]])
     chat.repository.count_all()
     edited = chat_services.message_edit(party_id=party.id, user=host, message_id=sent[2].message.id, text="m2!")

@@ -160,6 +160,66 @@ def test_one_users_messages_across_parties_newest_first_with_room_codes(staff_cl
     assert reverse("admin:mongo_user_messages", args=[str(guest.pk)]) in detail
 
 
+def search_url(**params) -> str:
+    return reverse("admin:mongo_message_search") + ("?" + urlencode(params) if params else "")
+
+
+def test_author_search_finds_messages_in_every_party_by_username_or_display_name(staff_client, party, user, guest):
+    """The admin's "Chat messages" search finds an author's messages in every party, newest first,
+    by username or display name in any letter case, or by user id; each names its party."""
+    other = party_services.party_create(
+        user=user, data=PartySettings(content_id="x", content_type="vod", content_title="Dune")
+    )
+    party_services.party_join(room_code=other.room_code, user=guest)
+    first, _alice, second = say(party, guest, "one"), say(party, user, "not bob"), say(other, guest, "two")
+    assert f'href="{search_url()}"' in staff_client.get(reverse("admin:index")).content.decode()
+    for term in ("bob_g", "BOB_G", "bob", "bOb", str(guest.pk), "  Bob "):
+        response = staff_client.get(search_url(author=term))
+        assert response.status_code == 200
+        assert listed_ids(response) == [second.id, first.id], term
+    page = staff_client.get(search_url(author="BOB")).content.decode()
+    assert f'<a href="{reverse("admin:mongo_party_detail", args=[other.id])}">{other.room_code}</a>' in page
+    assert "Dune" in page and "2 messages in every party" in page
+    assert reverse("admin:mongo_message_delete", args=[party.id, first.id]) in page
+
+
+def test_author_search_matches_whole_names_and_never_a_pattern(staff_client, party, user, guest):
+    """Part of a name, a pattern or an operator finds nobody; an empty search lists nothing."""
+    say(party, guest, "hello")
+    for term in ("bo", "b.*", ".*", "^bob", '{"$ne": null}', "$where", "(", "\\"):
+        response = staff_client.get(search_url(author=term))
+        assert response.status_code == 200 and listed_ids(response) == [], term
+        assert "No messages." in response.content.decode()
+    empty = staff_client.get(search_url())
+    assert listed_ids(empty) == [] and "Name an author" in empty.content.decode()
+    too_long = staff_client.get(search_url(author="b" * 101))
+    assert too_long.status_code == 200 and listed_ids(too_long) == []
+    assert "at most 100 characters" in too_long.content.decode()
+
+
+def test_author_search_pages_hold_50_messages(staff_client, party, guest):
+    """An author's 55 messages are shown 50 then 5, newest first."""
+    start = utcnow()
+    stored = [
+        repository.insert_message(
+            NewMessage(
+                party_id=party.id,
+                user_id=str(guest.pk),
+                user_name="Bob",
+                message=f"m{i}",
+                message_type="text",
+                client_id=None,
+                timestamp=start + timedelta(milliseconds=i),
+            )
+        )
+        for i in range(55)
+    ]
+    newest_first = [m.id for m in reversed(stored)]
+    first = staff_client.get(search_url(author="bob"))
+    assert listed_ids(first) == newest_first[:50] and "Page 1 of 2" in first.content.decode()
+    assert listed_ids(staff_client.get(search_url(author="bob", page=2))) == newest_first[50:]
+
+
 def test_delete_asks_for_confirmation_first(staff_client, party, guest):
     """Opening "Delete" shows the message and a confirmation form; nothing is deleted yet."""
     message = say(party, guest, "rude words")
@@ -238,6 +298,7 @@ def test_non_staff_cannot_read_or_delete(client, make_user, party, guest, who):
     receive = listen(party.id)
     delete_url = reverse("admin:mongo_message_delete", args=[party.id, message.id])
     assert_redirects_to_admin_login(client.get(messages_url(party)))
+    assert_redirects_to_admin_login(client.get(search_url(author=guest.username)))
     assert_redirects_to_admin_login(client.get(delete_url))
     assert_redirects_to_admin_login(client.post(delete_url))
     assert repository.get_message(party.id, message.id) is not None

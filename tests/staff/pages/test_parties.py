@@ -105,6 +105,23 @@ def test_party_list_search_by_participant_and_title_words_in_any_case(staff_clie
     assert room_codes(staff_client.get(list_url(q="dana"))) == []  # seat holders only
 
 
+def test_party_list_search_finds_parties_by_a_banned_user(staff_client, user, make_user):
+    """Search finds a party by someone the host removed and banned (username, display name or id,
+    any case), in any status; a person who merely left is not found."""
+    banned, leaver = make_user(username="eve_b", display_name="Eve"), make_user(display_name="Lee")
+    party = create(user)
+    for person in (banned, leaver):
+        services.party_join(room_code=party.room_code, user=person)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(banned.pk))
+    services.party_leave(party_id=party.id, user=leaver)
+    for term in ("EVE_B", "eve", str(banned.pk)):
+        assert room_codes(staff_client.get(list_url(q=term))) == [party.room_code], term
+    assert room_codes(staff_client.get(list_url(q="eve", status="active"))) == [party.room_code]
+    assert room_codes(staff_client.get(list_url(q="lee"))) == []
+    services.party_end(party_id=party.id, user=user)
+    assert room_codes(staff_client.get(list_url(q="eve", status="ended"))) == [party.room_code]
+
+
 def test_party_search_text_is_never_an_operator(staff_client, user):
     """Search text that looks like a query operator or a pattern is taken literally and finds nothing."""
     create(user, content_id="film-1")
@@ -315,6 +332,94 @@ def test_party_remove_participant_service_refuses_unknown_seat(staff, party_with
     party, _guest = party_with_guest
     with pytest.raises(NotFound):
         services.party_remove_participant(party_id=party.id, user_id=str(make_user().pk), moderator=staff)
+    assert not ModerationAction.objects.exists()
+
+
+# --- lifting a ban ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def banned_party(user, make_user):
+    """An active party whose host removed and banned "Ban"."""
+    banned = make_user(display_name="Ban")
+    party = create(user)
+    services.party_join(room_code=party.room_code, user=banned)
+    services.participant_remove(party_id=party.id, user=user, target_id=str(banned.pk))
+    ModerationAction.objects.all().delete()  # the host's own act; the tests look at staff's
+    return party, banned
+
+
+def test_staff_lift_a_ban_from_the_party_page(staff_client, staff, banned_party):
+    """ "Lift ban" on the party page asks first, then lifts the ban (the room code admits them again),
+    records it with the reason, and tells the party nothing, as the in-room unban does."""
+    party, banned = banned_party
+    detail = reverse("admin:mongo_party_detail", args=[party.id])
+    url = reverse("admin:mongo_party_unban", args=[party.id, str(banned.pk)])
+    ban_row = staff_client.get(detail).content.decode().split(f'<tr id="ban-{banned.pk}">')[1].split("</tr>")[0]
+    assert f'href="{url}"' in ban_row and "Lift ban" in ban_row
+    receive = listen(party.id)
+    confirm = staff_client.get(url).content.decode()
+    assert "Ban" in confirm and "Yes, lift the ban" in confirm and "csrfmiddlewaretoken" in confirm
+    assert str(banned.pk) in repository.get_party(party.id).banned_ids
+    response = staff_client.post(url, {"reason": "appeal accepted"})
+    assert response.status_code == 302 and response["Location"] == detail
+    assert repository.get_party(party.id).banned_ids == ()
+    record = ModerationAction.objects.get()
+    assert (record.moderator, record.action, record.room_code, record.target_user_id) == (
+        staff,
+        "unban_participant",
+        party.room_code,
+        str(banned.pk),
+    )
+    assert "Ban" in record.detail and "Reason: appeal accepted" in record.detail
+    assert nothing_heard(receive)
+    page = staff_client.get(detail).content.decode()
+    assert "was lifted" in page and "Nobody is banned." in page
+    assert services.party_join(room_code=party.room_code, user=banned).has_participant(str(banned.pk))
+
+
+def test_lifting_a_ban_needs_staff_and_the_csrf_token(client, make_user, staff, banned_party):
+    """Anonymous and non-staff users are sent to the login, and a POST without the CSRF token is
+    refused; the ban stays and nothing is recorded."""
+    party, banned = banned_party
+    url = reverse("admin:mongo_party_unban", args=[party.id, str(banned.pk)])
+    assert_redirects_to_admin_login(client.get(url))
+    assert_redirects_to_admin_login(client.post(url))
+    client.force_login(make_user())
+    assert_redirects_to_admin_login(client.post(url))
+    csrf_client = Client(enforce_csrf_checks=True)
+    csrf_client.force_login(staff)
+    assert csrf_client.post(url).status_code == 403
+    assert repository.get_party(party.id).banned_ids == (str(banned.pk),)
+    assert not ModerationAction.objects.exists()
+
+
+def test_unban_service_refuses_non_staff_and_unknown_bans(banned_party, user, make_user, staff):
+    """The service itself refuses a non-staff moderator (even the host) and a user who is not
+    banned, and records nothing."""
+    from core.errors import Forbidden, NotFound
+
+    party, banned = banned_party
+    with pytest.raises(Forbidden):
+        services.party_unban_by_moderator(party_id=party.id, user_id=str(banned.pk), moderator=user)
+    with pytest.raises(NotFound):
+        services.party_unban_by_moderator(party_id=party.id, user_id=str(make_user().pk), moderator=staff)
+    assert repository.get_party(party.id).banned_ids == (str(banned.pk),)
+    assert not ModerationAction.objects.exists()
+
+
+def test_lifting_a_ban_in_an_ended_party_or_of_no_one_is_refused(staff_client, user, banned_party, make_user):
+    """An ended party offers no "Lift ban" and its link changes nothing; a user who is not banned
+    (or a malformed id) is a 404 page."""
+    party, banned = banned_party
+    for user_id in ("abc", str(make_user().pk)):
+        url = reverse("admin:mongo_party_unban", args=[party.id, user_id])
+        assert staff_client.get(url).status_code == 404 and staff_client.post(url).status_code == 404
+    services.party_end(party_id=party.id, user=user)
+    url = reverse("admin:mongo_party_unban", args=[party.id, str(banned.pk)])
+    assert url not in staff_client.get(reverse("admin:mongo_party_detail", args=[party.id])).content.decode()
+    assert "has ended" in staff_client.post(url, follow=True).content.decode()
+    assert repository.get_party(party.id).banned_ids == (str(banned.pk),)
     assert not ModerationAction.objects.exists()
 
 
