@@ -51,8 +51,17 @@ def _dev_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if key not in {"MONGODB_URI", "REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG"}
     }
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", LOG_LEVEL="WARNING", **extra)
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # Never the developer's data, nor the file a ./dev serve of theirs holds while the tests run.
+        EMBEDDED_DB_PATH=str(tmp_path / "embedded-db.sqlite3"),
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
     return env
+
+
+_serving_group: dict[str, int] = {}  # base URL -> the process group of the ./dev serve answering there
 
 
 @contextlib.contextmanager
@@ -70,6 +79,7 @@ def dev_serve(tmp_path: Path, **extra: str):
             start_new_session=True,
         )
         base_url = f"http://127.0.0.1:{port}"
+        _serving_group[base_url] = process.pid
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -101,6 +111,40 @@ def test_serve_answers_a_range_request_for_a_static_file_with_206(tmp_path):
             assert response.status == 206
             assert response.headers["Content-Range"] == f"bytes 0-99/{len(on_disk)}"
             assert response.read() == on_disk[:100]
+
+
+def _peak_memory_kib(process_group: int) -> int:
+    """The largest peak resident size (VmHWM) among the processes of the group: the reloader and its server."""
+    peaks = []
+    for pid in subprocess.run(["pgrep", "-g", str(process_group)], capture_output=True, text=True).stdout.split():
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            peaks += [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")]
+    return max(peaks)
+
+
+def test_seeking_in_a_large_site_video_streams_it_instead_of_loading_it(tmp_path):
+    """A seek in a 256 MiB video on this site (Range: bytes=N-) answers 206 with the rest of the file
+    while the server's memory grows by far less than the file: it is read in blocks, not whole."""
+    static = tmp_path / "static"
+    static.mkdir()
+    size = 256 * 1024 * 1024
+    with (static / "film.mp4").open("wb") as film:
+        film.truncate(size)  # sparse: nothing to write, and it reads as zeros
+    env = {"DJANGO_SETTINGS_MODULE": "tests.static_settings", "TEST_STATIC_DIR": str(static)}
+    with dev_serve(tmp_path, **env) as base_url:
+        group = _serving_group[base_url]
+        before = _peak_memory_kib(group)
+        request = urllib.request.Request(f"{base_url}/static/t/film.mp4", headers={"Range": "bytes=1000-"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert response.status == 206
+            assert response.headers["Content-Range"] == f"bytes 1000-{size - 1}/{size}"
+            received = 0
+            while block := response.read(1024 * 1024):
+                received += len(block)
+        grown_mib = (_peak_memory_kib(group) - before) / 1024
+    assert received == size - 1000
+    assert grown_mib < 64, f"serving the 256 MiB file raised the server's peak memory by {grown_mib:.0f} MiB"
 
 
 def test_serve_ignores_a_forged_x_forwarded_for_from_localhost(tmp_path):

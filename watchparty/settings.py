@@ -122,9 +122,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-# Static files straight from the app server, in DEBUG too (watchparty/serve.py): one way of serving,
+# Static files straight from the app server (WhiteNoise, streamed under ASGI: core/http/static.py), in
+# DEBUG too (watchparty/serve.py): one way of serving,
 # with Range requests (206) for the videos a party plays from this site.
-MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(1, "core.http.static.StaticFilesMiddleware")
 # In DEBUG, files are found in the apps' static folders as they are now (no collectstatic needed).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
