@@ -1,12 +1,25 @@
-"""What the admin's database page shows: each collection's document count and indexes, and how
-the indexes differ from the declared ones. Plain data only; read-only."""
+"""What the admin's database page and /health/database show: each collection's document count
+and indexes, and how the indexes differ from the declared ones. Plain data only; read-only."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chat import repository as chat_repository
 from core.db.client import get_db, using_embedded_database
 from core.db.indexes import declared_indexes, describe_indexes, index_differences
+from parties import repository as party_repository
+
+
+def database_health() -> dict[str, Any]:
+    """What /health/database reports: ``{"active_parties", "total_messages", "indexes"}``
+    (each collection's indexes as ``describe_indexes`` gives them). Raises PyMongoError when the
+    database does not answer."""
+    return {
+        "active_parties": party_repository.count_active(),
+        "total_messages": chat_repository.count_all(),
+        "indexes": describe_indexes(get_db()),
+    }
 
 
 def database_overview() -> dict[str, Any]:

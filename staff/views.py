@@ -16,12 +16,10 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from chat import repository as chat_repository
-from core.db.client import get_db
-from core.db.indexes import describe_indexes
 from core.http import metrics as app_metrics
 from core.http.health import dependency_status
 from parties import repository as party_repository
+from staff.dbinfo import database_health
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +92,7 @@ def health_database(request):
     if not operator_allowed(request):
         return _forbidden()
     try:
-        db = get_db()
-        body = {
-            "status": "ok",
-            "active_parties": party_repository.count_active(),
-            "total_messages": chat_repository.count_all(),
-            "indexes": describe_indexes(db),
-        }
+        body = {"status": "ok", **database_health()}
     except PyMongoError:
         logger.warning("Database health report failed", exc_info=True)
         return JsonResponse(
