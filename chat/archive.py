@@ -179,6 +179,10 @@ class ArchiveFile:
     def close(self) -> None:
         if self._fd is not None:
             try:
+                if self.created and os.fstat(self._fd).st_size == 0:
+                    # Opening made the file and nothing went in: an empty file is no gzip archive
+                    # (zcat refuses it), so none is left behind. Removed while still locked.
+                    os.unlink(self.path)
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             finally:
                 os.close(self._fd)

@@ -13,13 +13,6 @@ from core.timeutil import isoformat_z
 MAX_BATCH_SIZE = 10_000
 
 
-def _is_empty(path: str) -> bool:
-    try:
-        return os.path.getsize(path) == 0
-    except OSError:
-        return False
-
-
 class Command(BaseCommand):
     help = (
         "Export chat messages older than --older-than that are not archived yet to --output, as "
@@ -73,7 +66,6 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if using_embedded_database():
             self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
-        existed = os.path.exists(output)
         try:
             progress = message_archive(
                 older_than=age, output=output, delete=delete, batch_size=batch_size, on_batch=self._progress
@@ -85,10 +77,7 @@ class Command(BaseCommand):
                 f"Archiving stopped: {exc}. Nothing is lost: run the same command again, with the same "
                 "--output, to finish."
             ) from None
-        if not existed and progress.written == 0 and progress.recovered == 0 and _is_empty(output):
-            # Opening the archive created the file; with nothing in it, it is not a gzip file
-            # (zcat rejects it), so leave no file behind.
-            os.remove(output)
+        if not os.path.exists(output):  # nothing to archive: chat.archive leaves no empty file
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Nothing to archive: no messages older than {format_duration(age)} "
