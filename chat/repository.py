@@ -61,12 +61,12 @@ INDEXES = [
         expire_after_seconds=_ttl_seconds,
     ),
     # Replies to one message, found when it is deleted (`delete_message` blanks their quotes).
-    # Partial: only replies are in it.
+    # Partial, so that only replies are in it; an equality match on reply_to.id implies the filter.
     IndexSpec(
         COLLECTION,
         "party_reply_to_id",
         (("party_id", ASCENDING), ("reply_to.id", ASCENDING)),
-        partial_filter={"reply_to": {"$type": "object"}},
+        partial_filter={"reply_to.id": {"$exists": True}},
     ),
     # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
     # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
