@@ -21,8 +21,8 @@ from pathlib import Path
 from core.text import is_emoji
 
 OUTPUT = Path(__file__).resolve().parent / "static" / "watchparty" / "js" / "emoji-data.js"
-# The server's rule (settings.REACTION_EMOJI_MAX_LENGTH); read from the settings module's value at
-# generation time would need Django configured, so the generator takes it as an argument default.
+# settings.REACTION_EMOJI_MAX_LENGTH, written out so that the generator runs without Django set up
+# (tests/web/test_emoji_catalog.py checks that the two agree).
 MAX_LENGTH = 10
 SKIN_TONES = {chr(code) for code in range(0x1F3FB, 0x1F400)}
 SKIPPED_GROUPS = {"Component"}

@@ -39,7 +39,7 @@ def set_hidden(person, hidden: bool) -> None:
     )
 
 
-def test_a_reply_shows_its_quote_and_jumps_to_the_original(people):
+def test_a_reply_shows_its_quote_and_jumps_to_the_original(people, artifacts_dir):
     """Bob replies to Alice: she sees the quote; after a reload, with the original pages back,
     clicking the quote loads the earlier page and brings the original into view."""
     alice, bob = people("alice", "Alice"), people("bob", "Bob")
@@ -56,6 +56,7 @@ def test_a_reply_shows_its_quote_and_jumps_to_the_original(people):
     quote = message_item(alice, "Yes please").locator(".msg-quote")
     expect(quote).to_contain_text("Alice")
     expect(quote).to_contain_text("Pizza at the break?")
+    alice.page.screenshot(path=str(artifacts_dir / "reply-quote.png"))
 
     # 60 more messages: after a reload the reply is on Alice's first page, the original is not.
     post_messages([alice, bob], party_id, [f"filler {n}" for n in range(60)])
