@@ -298,6 +298,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             text=data["message"],
             message_type=data["message_type"],
             client_id=data.get("client_id"),
+            reply_to=data.get("reply_to"),
         )
         if not (result.created and result.delivered) or self.layer_down_since is not None:
             # A repeat is answered to the sender alone; so is a message the layer could not fan out,

@@ -8,7 +8,7 @@ or repeats a message.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -60,6 +60,14 @@ INDEXES = [
         partial_filter={"archived_at": {"$type": "date"}},
         expire_after_seconds=_ttl_seconds,
     ),
+    # Replies to one message, found when it is deleted (`delete_message` blanks their quotes).
+    # Partial, so that only replies are in it; an equality match on reply_to.id implies the filter.
+    IndexSpec(
+        COLLECTION,
+        "party_reply_to_id",
+        (("party_id", ASCENDING), ("reply_to.id", ASCENDING)),
+        partial_filter={"reply_to.id": {"$exists": True}},
+    ),
     # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
     # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
     IndexSpec(
@@ -91,6 +99,10 @@ class Message:
     client_id: str | None
     timestamp: datetime
     edited_at: datetime | None = None
+    # The quoted original of a reply, as it was when replied to: {id, user_id, user_name, text};
+    # text "" (and deleted True) once the original is deleted.
+    reply_to: dict[str, Any] | None = None
+    mentions: list[str] = field(default_factory=list)  # the user ids an @name in the text names
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,8 @@ class NewMessage:
     message_type: str
     client_id: str | None
     timestamp: datetime
+    reply_to: dict[str, Any] | None = None
+    mentions: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,8 @@ def _to_message(doc: dict[str, Any]) -> Message:
         client_id=doc.get("client_id"),
         timestamp=doc["timestamp"],
         edited_at=doc.get("edited_at"),
+        reply_to=dict(doc["reply_to"]) if doc.get("reply_to") else None,
+        mentions=list(doc.get("mentions") or []),
     )
 
 
@@ -160,6 +176,8 @@ def _projection(lang: str | None) -> dict[str, int]:
         "client_id": 1,
         "timestamp": 1,
         "edited_at": 1,
+        "reply_to": 1,
+        "mentions": 1,
     }
     if lang:
         projection[f"translations.{lang}"] = 1
@@ -182,6 +200,10 @@ def insert_message(new: NewMessage) -> Message:
     }
     if new.client_id is not None:
         doc["client_id"] = new.client_id
+    if new.reply_to is not None:
+        doc["reply_to"] = dict(new.reply_to)
+    if new.mentions:
+        doc["mentions"] = list(new.mentions)
     try:
         _messages().insert_one(doc)
     except DuplicateKeyError as exc:
@@ -272,11 +294,26 @@ def delete_message(party_id: str, message_id: str, *, author_id: str | None = No
     if author_id is not None:
         query["user_id"] = author_id
     doc = _messages().find_one_and_delete(query)
-    return _to_message(doc) if doc else None
+    if doc is None:
+        return None
+    # A reply keeps who it answered but no longer quotes what was removed (a moderator's deletion
+    # must not live on in the quotes).
+    _messages().update_many(
+        {"party_id": party_id, "reply_to.id": message_id},
+        {"$set": {"reply_to.text": "", "reply_to.deleted": True}},
+    )
+    return _to_message(doc)
 
 
 def edit_message(
-    party_id: str, message_id: str, *, author_id: str, text: str, edited_at: datetime, sent_after: datetime
+    party_id: str,
+    message_id: str,
+    *,
+    author_id: str,
+    text: str,
+    edited_at: datetime,
+    sent_after: datetime,
+    mentions: Sequence[str] = (),
 ) -> Message | None:
     """Replace the text of a text message by ``author_id`` sent after ``sent_after``, in one
     conditional update; its translations, now stale, are cleared. None when no message matches
@@ -291,7 +328,15 @@ def edit_message(
             "message_type": "text",
             "timestamp": {"$gt": sent_after},
         },
-        {"$set": {"message": text, "edited_at": edited_at, "source_language": None, "translations": {}}},
+        {
+            "$set": {
+                "message": text,
+                "edited_at": edited_at,
+                "source_language": None,
+                "translations": {},
+                "mentions": list(mentions),
+            }
+        },
         projection=_projection(None),
         return_document=ReturnDocument.AFTER,
     )

@@ -84,6 +84,9 @@ class ChatSendSerializer(serializers.Serializer):
     message = MessageTextField()
     message_type = serializers.ChoiceField(choices=CLIENT_MESSAGE_TYPES, required=False, default="text")
     client_id = StrictCharField(min_length=1, max_length=64, required=False, trim_whitespace=False)
+    # The message this one answers (same party; checked by the service). An addition: a client
+    # that never sends it is unaffected.
+    reply_to = ObjectIdField(required=False)
 
     def validate(self, attrs):
         if attrs.get("message_type") == "emoji" and not (
@@ -152,6 +155,22 @@ class PlaybackUpdateSerializer(serializers.Serializer):
     rate = StrictNumberField(required=False, default=1.0, min_value=MIN_PLAYBACK_RATE, max_value=MAX_PLAYBACK_RATE)
 
 
+class ReplyQuoteSerializer(serializers.Serializer):
+    """What a reply quotes of its original, as it was when replied to. ``text`` is empty and
+    ``deleted`` true once the original was deleted."""
+
+    id = serializers.CharField()
+    user_id = serializers.CharField()
+    user_name = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    deleted = serializers.BooleanField(default=False)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["deleted"] = bool(instance.get("deleted", False))
+        return data
+
+
 class MessageSerializer(serializers.Serializer):
     id = serializers.CharField()
     party_id = serializers.CharField()
@@ -165,6 +184,8 @@ class MessageSerializer(serializers.Serializer):
     client_id = serializers.CharField(allow_null=True)
     timestamp = UtcDateTimeField()
     edited_at = UtcDateTimeField(allow_null=True)
+    reply_to = ReplyQuoteSerializer(allow_null=True)
+    mentions = serializers.ListField(child=serializers.CharField())
 
 
 class MessagePageSerializer(serializers.Serializer):

@@ -35,6 +35,11 @@ from parties.services import moderation_record, party_get_for_member, people_mat
 logger = logging.getLogger(__name__)
 
 RESUME_MAX_MESSAGES = 1000
+# A reply quotes this many characters of its original (the client shows one line of it).
+REPLY_SNIPPET_CHARS = 100
+# At most this many people are mentioned by one message: a message naming the whole party
+# notifies no more than this.
+MENTIONS_MAX = 10
 
 
 @dataclass(frozen=True)
@@ -110,13 +115,67 @@ def _check_chat_rate(*, party_id: str, user_id: str) -> None:
     )
 
 
-def message_send(*, party_id: str, user, text: str, message_type: str, client_id: str | None) -> SendResult:
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def mentioned_ids(text: str, party: Party, *, author_id: str) -> list[str]:
+    """The participants an ``@name`` in ``text`` names (case-insensitively, by the name the party
+    shows; the author excluded), in the order written, at most MENTIONS_MAX. A name must end at
+    a non-name character, and the longest name wins: "@Ada Lovelace" names Ada Lovelace, not Ada."""
+    if "@" not in text:
+        return []
+    folded = text.casefold()
+    names = sorted(
+        ((p.user_name.casefold(), p.user_id) for p in party.participants if p.user_name and p.user_id != author_id),
+        key=lambda pair: -len(pair[0]),
+    )
+    found: list[tuple[int, str]] = []
+    taken: set[int] = set()
+    for name, user_id in names:
+        start = folded.find("@" + name)
+        while start != -1:
+            end = start + 1 + len(name)
+            before_ok = start == 0 or not _is_name_char(folded[start - 1])
+            after_ok = end == len(folded) or not _is_name_char(folded[end])
+            if before_ok and after_ok and start not in taken:
+                taken.add(start)
+                if all(user_id != seen for _, seen in found):
+                    found.append((start, user_id))
+                break
+            start = folded.find("@" + name, start + 1)
+    return [user_id for _, user_id in sorted(found)][:MENTIONS_MAX]
+
+
+def _reply_quote(*, party_id: str, reply_to: str) -> dict:
+    """The quote a reply keeps of its original, which must be a message of the same party."""
+    original = repository.get_message(party_id, reply_to)
+    if original is None:
+        raise Invalid({"reply_to": ["The message you reply to is not in this party (it may have been deleted)."]})
+    return {
+        "id": original.id,
+        "user_id": original.user_id,
+        "user_name": original.user_name,
+        "text": original.message[:REPLY_SNIPPET_CHARS],
+    }
+
+
+def message_send(
+    *,
+    party_id: str,
+    user,
+    text: str,
+    message_type: str,
+    client_id: str | None,
+    reply_to: str | None = None,
+) -> SendResult:
     """Store a chat message, then deliver it to every socket of the party.
 
     A repeated ``client_id`` returns the stored message and stores nothing new, so a client may
-    resend after a timeout without creating a duplicate.
+    resend after a timeout without creating a duplicate. ``reply_to`` names a message of the
+    party, which the new one quotes; ``@name`` mentions of participants are resolved here.
     """
-    _party_for_writing(party_id=party_id, user=user)
+    party = _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
         _check_chat_rate(party_id=party_id, user_id=user_id)
@@ -126,6 +185,11 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
         if existing:
             return SendResult(existing, created=False)
         raise
+    existing = client_id and reply_to and repository.find_by_client_id(party_id, user_id, client_id)
+    if existing:
+        # A resend whose original has been deleted since is still the message that was stored.
+        return SendResult(existing, created=False)
+    quote = _reply_quote(party_id=party_id, reply_to=reply_to) if reply_to else None
     try:
         message = repository.insert_message(
             NewMessage(
@@ -136,6 +200,8 @@ def message_send(*, party_id: str, user, text: str, message_type: str, client_id
                 message_type=message_type,
                 client_id=client_id,
                 timestamp=utcnow(),
+                reply_to=quote,
+                mentions=mentioned_ids(text, party, author_id=user_id),
             )
         )
     except repository.DuplicateClientId:
@@ -276,13 +342,19 @@ def reaction_remove(*, party_id: str, message_id: str, user, emoji: str) -> dict
 def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:
     """The author replaces the text of their own text message, within CHAT_MESSAGE_EDIT_SECONDS
     of sending it; the party gets ``message.edited``. Edits count against both chat send limits."""
-    _party_for_writing(party_id=party_id, user=user)
+    party = _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     _check_chat_rate(party_id=party_id, user_id=user_id)
     now = utcnow()
     window = settings.CHAT_MESSAGE_EDIT_SECONDS
     edited = repository.edit_message(
-        party_id, message_id, author_id=user_id, text=text, edited_at=now, sent_after=now - timedelta(seconds=window)
+        party_id,
+        message_id,
+        author_id=user_id,
+        text=text,
+        edited_at=now,
+        sent_after=now - timedelta(seconds=window),
+        mentions=mentioned_ids(text, party, author_id=user_id),
     )
     if edited is None:
         current = repository.get_message(party_id, message_id)
@@ -296,7 +368,12 @@ def message_edit(*, party_id: str, user, message_id: str, text: str) -> Message:
     broadcast(
         party_id,
         "message.edited",
-        {"message_id": edited.id, "message": edited.message, "edited_at": isoformat_z(edited.edited_at)},
+        {
+            "message_id": edited.id,
+            "message": edited.message,
+            "edited_at": isoformat_z(edited.edited_at),
+            "mentions": edited.mentions,
+        },
     )
     _translate_later(edited)
     return edited

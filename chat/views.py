@@ -70,6 +70,7 @@ class MessageListCreateView(APIView):
             text=serializer.validated_data["message"],
             message_type=serializer.validated_data["message_type"],
             client_id=serializer.validated_data.get("client_id"),
+            reply_to=serializer.validated_data.get("reply_to"),
         )
         return Response(
             services.message_payload(result.message),

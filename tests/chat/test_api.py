@@ -41,6 +41,8 @@ def test_post_and_page_messages(user, api_client, party):
         "client_id",
         "timestamp",
         "edited_at",
+        "reply_to",
+        "mentions",
     }
     assert body["timestamp"].endswith("Z")
 
@@ -122,3 +124,14 @@ def test_schema_documents_chat_endpoints(api_client):
     document = yaml.safe_load(api_client().get("/api/schema/").content)
     assert "/api/parties/{party_id}/messages/" in document["paths"]
     assert {"post", "delete"} <= set(document["paths"]["/api/parties/{party_id}/messages/{message_id}/reactions/"])
+
+
+def test_post_a_reply_over_http(user, api_client, party):
+    """The HTTP send takes reply_to as chat.send does: the reply quotes; a bad id is a 400."""
+    client = api_client(user)
+    url = f"/api/parties/{party.id}/messages/"
+    original = client.post(url, {"message": "first"}, format="json").json()
+    reply = client.post(url, {"message": "second", "reply_to": original["id"]}, format="json")
+    assert reply.status_code == 201 and reply.json()["reply_to"]["text"] == "first"
+    bad = client.post(url, {"message": "third", "reply_to": "nope"}, format="json")
+    assert bad.status_code == 400 and "reply_to" in bad.json()["errors"]

@@ -26,6 +26,8 @@ MESSAGE_FIELDS = {
     "client_id",
     "timestamp",
     "edited_at",
+    "reply_to",
+    "mentions",
     "archived_at",
 }
 PARTY = "65a1b2c3d4e5f60718293a4b"

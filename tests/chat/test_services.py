@@ -71,6 +71,8 @@ def test_send_broadcasts_the_public_shape_without_building_a_serializer(user, pa
         "client_id": "c1",
         "timestamp": isoformat_z(stored.timestamp),
         "edited_at": None,
+        "reply_to": None,
+        "mentions": [],
     }
     assert built == []
 

@@ -22,7 +22,11 @@ function formatTime(iso) {
 }
 
 export class ChatView {
-  constructor({ scroller, list, pendingList, me, onReact, onRetry, onDiscard }) {
+  /**
+   * onReact(id, emoji, "add" | "remove"); onMoreReactions(id, button): open the emoji picker;
+   * onReply(message): start a reply; onJump(id): the quote of a reply was clicked.
+   */
+  constructor({ scroller, list, pendingList, me, onReact, onRetry, onDiscard, onMoreReactions, onReply, onJump }) {
     this.scroller = scroller;
     this.list = list;
     this.pendingList = pendingList;
@@ -34,6 +38,15 @@ export class ChatView {
     this.pending = new Map(); // client_id -> {el, statusEl}
     this.onReact = onReact;
     list.addEventListener("click", (event) => {
+      const action = event.target.closest("button[data-chat]");
+      if (action && list.contains(action)) {
+        const entry = this.messages.get(action.closest("li[data-id]")?.dataset.id);
+        if (!entry) return;
+        if (action.dataset.chat === "more-reactions") onMoreReactions?.(entry.message.id, action);
+        else if (action.dataset.chat === "reply") onReply?.(entry.message);
+        else if (action.dataset.chat === "quote") onJump?.(entry.message.reply_to?.id, entry.message);
+        return;
+      }
       const button = event.target.closest("button[data-emoji]");
       if (!button || !list.contains(button)) return;
       const item = button.closest("li[data-id]");
@@ -188,7 +201,51 @@ export class ChatView {
     this.messages.set(message.id, { message: { ...message }, el });
   }
 
+  /** Reactions of `id` as they stand: whether `emoji` is one of mine. */
+  reacted(id, emoji) {
+    return (this.messages.get(id)?.message.reactions?.[emoji] || []).includes(this.me);
+  }
+
+  /** Scroll to a loaded message, focus it and mark it for a moment. False when it is not loaded. */
+  reveal(id) {
+    const entry = this.messages.get(id);
+    if (!entry) return false;
+    entry.el.scrollIntoView({ block: "center" });
+    entry.el.focus({ preventScroll: true });
+    entry.el.classList.remove("msg-flash");
+    void entry.el.offsetWidth; // restart the animation
+    entry.el.classList.add("msg-flash");
+    return true;
+  }
+
+  mentionsMe(message) {
+    return Array.isArray(message.mentions) && message.mentions.includes(this.me);
+  }
+
+  /** An edit re-reads the mentions (message.edited carries them). */
+  setMentions(id, mentions) {
+    const entry = this.messages.get(id);
+    if (!entry || !Array.isArray(mentions)) return;
+    entry.message.mentions = mentions;
+    this.markMention(entry.el, entry.message);
+  }
+
+  markMention(item, message) {
+    const mine = this.mentionsMe(message);
+    item.classList.toggle("msg-mention", mine);
+    const flag = item.querySelector(".msg-mention-flag");
+    if (mine && !flag) item.querySelector(".msg-meta")?.append(h("span", { class: "badge badge-mention msg-mention-flag", text: "mentions you" }));
+    if (!mine && flag) flag.remove();
+  }
+
   remove(id) {
+    // Replies quoting it keep who they answered, not what was said (as the server now stores them).
+    for (const other of this.messages.values()) {
+      if (other.message.reply_to?.id === id) {
+        other.message.reply_to = { ...other.message.reply_to, text: "", deleted: true };
+        other.el.querySelector(".msg-quote")?.replaceWith(this.renderQuote(other.message.reply_to));
+      }
+    }
     const entry = this.messages.get(id);
     if (!entry) return;
     entry.el.remove();
@@ -231,10 +288,47 @@ export class ChatView {
       QUICK_REACTIONS.map((emoji) =>
         h("button", { type: "button", class: "quick", "data-emoji": emoji, title: `React with ${emoji}`, text: emoji }),
       ),
+      h("button", {
+        type: "button",
+        class: "quick quick-more",
+        "data-chat": "more-reactions",
+        "aria-haspopup": "dialog",
+        "aria-expanded": "false",
+        "aria-label": "More reactions",
+        title: "More reactions",
+        text: "+",
+      }),
+      h("button", {
+        type: "button",
+        class: "quick quick-reply",
+        "data-chat": "reply",
+        "aria-label": `Reply to ${message.user_name}`,
+        title: "Reply",
+        text: "↩",
+      }),
     );
-    item.append(meta, text, reactions, quick);
+    const quote = message.reply_to && typeof message.reply_to === "object" ? this.renderQuote(message.reply_to) : null;
+    item.append(meta, quote || "", text, reactions, quick);
     this.renderReactions(item, message.reactions || {});
+    this.markMention(item, message);
     return item;
+  }
+
+  renderQuote(replyTo) {
+    const name = typeof replyTo.user_name === "string" ? replyTo.user_name : "";
+    const gone = replyTo.deleted || !replyTo.text;
+    const snippet = gone ? "Original message deleted" : replyTo.text;
+    return h(
+      "button",
+      {
+        type: "button",
+        class: `msg-quote${gone ? " msg-quote-gone" : ""}`,
+        "data-chat": "quote",
+        "aria-label": `Replying to ${name}: ${snippet}. Show the original`,
+      },
+      h("span", { class: "msg-quote-author", dir: "auto", text: name }),
+      h("span", { class: "msg-quote-text", dir: "auto", text: snippet }),
+    );
   }
 
   setReactions(id, reactions) {
@@ -276,7 +370,7 @@ export class ChatView {
 
   // --- pending sends --------------------------------------------------------------------------
 
-  addPending(clientId, text) {
+  addPending(clientId, text, replyTo = null) {
     const statusEl = h("span", { class: "pending-status", text: "Sending…" });
     const body = h("p", { class: "msg-text", dir: "auto" });
     body.textContent = text;
@@ -284,6 +378,7 @@ export class ChatView {
       "li",
       { class: "msg msg-mine msg-pending", "data-client-id": clientId },
       h("div", { class: "msg-meta" }, statusEl),
+      replyTo ? h("p", { class: "msg-quote msg-quote-pending small", dir: "auto", text: `↩ ${replyTo.user_name}` }) : "",
       body,
     );
     this.pendingList.append(el);

@@ -4,6 +4,8 @@ import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
 import { ChatView } from "./chat.js";
 import { confirmAction } from "./confirm.js";
 import { $, formatClock, h, randomId } from "./dom.js";
+import { EmojiPicker, insertAtCaret } from "./emoji.js";
+import { MentionAlerts, MentionCompleter } from "./mentions.js";
 import { Moderation } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
@@ -17,6 +19,7 @@ const TYPING_SEND_EVERY_MS = 1100; // the server allows one a second
 const TYPING_SHOW_MS = 3000;
 const ACK_TIMEOUT_MS = 10000;
 const OLDER_TIMEOUT_MS = 10000;
+const JUMP_MAX_PAGES = 5; // a reply's original further back than this many pages is "not loaded"
 
 const root = $("#room");
 const partyId = root.dataset.partyId;
@@ -53,6 +56,12 @@ const els = {
   input: $("#message-input"),
   send: $("#send-btn"),
   connection: $("#connection-state"),
+  emoji: $("#emoji-btn"),
+  replyBar: $("#reply-bar"),
+  replyText: $("#reply-text"),
+  replyCancel: $("#reply-cancel"),
+  mentionCount: $("#mention-count"),
+  notifyAsk: $("#notify-ask"),
 };
 
 const notices = new Notices($("#notices"));
@@ -81,7 +90,9 @@ const state = {
   requests: [],
   olderBlockedUntil: 0, // a rate-limited `history`: no new one before this time (ms)
   resumeTimer: null,
-  pending: new Map(), // client_id -> {text, timer, failed}
+  pending: new Map(), // client_id -> {text, timer, failed, replyTo}
+  replyTo: null, // {id, user_name, text}: the message the next send answers
+  jump: null, // {id, pages}: a reply's original being looked for in older pages
 };
 
 const socket = new PartySocket(partySocketUrl(partyId), { onFrame, onStatus });
@@ -90,16 +101,28 @@ function sendFrame(frame) {
   return socket.send(frame);
 }
 
+function react(messageId, emoji, op) {
+  if (!state.ready || !sendFrame({ type: `reaction.${op}`, message_id: messageId, emoji })) {
+    notices.show("offline-action", "warn", "Not connected right now; try again in a moment.", { timeout: 4000 });
+  }
+}
+
+const picker = new EmojiPicker();
+
 const chat = new ChatView({
   scroller: els.scroller,
   list: els.messages,
   pendingList: els.pending,
   me,
-  onReact(messageId, emoji, op) {
-    if (!state.ready || !sendFrame({ type: `reaction.${op}`, message_id: messageId, emoji })) {
-      notices.show("offline-action", "warn", "Not connected right now; try again in a moment.", { timeout: 4000 });
-    }
+  onReact: react,
+  onMoreReactions(messageId, button) {
+    picker.open(button, {
+      label: "React with an emoji",
+      onPick: (emoji) => react(messageId, emoji, chat.reacted(messageId, emoji) ? "remove" : "add"),
+    });
   },
+  onReply: startReply,
+  onJump: jumpTo,
   onRetry(clientId) {
     const pending = state.pending.get(clientId);
     if (!pending) return;
@@ -122,6 +145,17 @@ const moderation = new Moderation({
   notices,
   onRolesChange: (roles) =>
     renderParty({ ...state.party, ...roles, participants: [...state.participants.values()], participant_count: state.participants.size }),
+});
+
+const mentionCompleter = new MentionCompleter({
+  input: els.input,
+  people: () => [...state.participants.values()].filter((person) => person.user_id !== me),
+});
+const mentionAlerts = new MentionAlerts({
+  button: els.mentionCount,
+  askButton: els.notifyAsk,
+  chat,
+  onJump: (id) => jumpTo(id),
 });
 
 // The page's <video>, or a YouTube player behind the same interface (youtube.js); made with the
@@ -300,6 +334,11 @@ function updateComposer() {
   const enabled = Boolean(party) && !reason;
   els.input.disabled = !enabled;
   els.send.disabled = !enabled;
+  els.emoji.disabled = !enabled;
+  if (!enabled) {
+    cancelReply();
+    mentionCompleter.close();
+  }
   els.input.placeholder = reason || "Say something…";
 }
 
@@ -311,6 +350,10 @@ function setConnection(text, level) {
 // --- frames from the server --------------------------------------------------------------------
 
 function onFrame(frame) {
+  if (frame.type === "message.edited" && Array.isArray(frame.mentions)) {
+    chat.setMentions(frame.message_id, frame.mentions);
+    if (!frame.mentions.includes(me)) mentionAlerts.forget(frame.message_id);
+  }
   if (moderation.onFrame(frame)) return undefined;
   switch (frame.type) {
     case "party.state":
@@ -332,6 +375,11 @@ function onFrame(frame) {
       return onLeft(frame);
     case "message.deleted":
       chat.remove(frame.message_id);
+      mentionAlerts.forget(frame.message_id);
+      if (state.replyTo?.id === frame.message_id) {
+        cancelReply();
+        notices.show("reply", "warn", "The message you were replying to was deleted.", { timeout: 5000 });
+      }
       return renderHistoryStatus();
     case "party.ended":
       return showEnded();
@@ -390,7 +438,8 @@ function onChatMessage(message) {
     markOnline(message.user_id, 1);
     renderPeople();
   }
-  chat.merge([message]);
+  const added = chat.merge([message]);
+  for (const fresh of added) mentionAlerts.arrived(fresh);
   renderHistoryStatus();
 }
 
@@ -430,6 +479,7 @@ function onHistory(frame) {
     chat.merge(messages, { older: true });
     state.nextBefore = typeof frame.next_before === "string" ? frame.next_before : null;
     state.loadingOlder = false;
+    if (state.jump) continueJump();
   } else {
     chat.merge(messages);
     if (messages.length >= RESUME_MAX) requestResume(messages[messages.length - 1].id);
@@ -532,9 +582,59 @@ function showOlderRateLimited() {
 
 function submitMessage(text) {
   const clientId = randomId();
-  state.pending.set(clientId, { text, timer: null, failed: false });
-  chat.addPending(clientId, text);
+  const replyTo = state.replyTo;
+  state.pending.set(clientId, { text, timer: null, failed: false, replyTo });
+  chat.addPending(clientId, text, replyTo);
+  cancelReply();
   transmit(clientId);
+}
+
+// --- replies: the message the next send answers, and jumping to a reply's original ----------------
+
+function startReply(message) {
+  if (els.input.disabled || !message || message.message_type === "system") return;
+  state.replyTo = { id: message.id, user_name: message.user_name, text: message.message };
+  els.replyText.textContent = `Replying to ${message.user_name}: ${message.message}`;
+  els.replyBar.hidden = false;
+  els.input.focus();
+}
+
+function cancelReply() {
+  state.replyTo = null;
+  els.replyBar.hidden = true;
+  els.replyText.textContent = "";
+}
+
+/** Show a reply's original: loaded, or looked for in up to JUMP_MAX_PAGES older pages. */
+function jumpTo(id, quote = null) {
+  if (!id) return;
+  if (quote?.deleted) {
+    notices.show("jump", "info", "The original message was deleted.", { timeout: 5000 });
+    return;
+  }
+  if (chat.reveal(id)) return;
+  state.jump = { id, pages: 0 };
+  continueJump();
+}
+
+function continueJump() {
+  const jump = state.jump;
+  if (chat.reveal(jump.id)) {
+    state.jump = null;
+    notices.clear("jump");
+    return;
+  }
+  if (!state.nextBefore || jump.pages >= JUMP_MAX_PAGES || !state.ready) {
+    state.jump = null;
+    const text = state.nextBefore
+      ? "The original message is further back: scroll up to load earlier messages."
+      : "The original message is no longer in this chat.";
+    notices.show("jump", "info", text, { timeout: 6000 });
+    return;
+  }
+  jump.pages += 1;
+  notices.show("jump", "info", "Looking for the original message in earlier messages…", { timeout: 4000 });
+  loadOlder();
 }
 
 function transmit(clientId) {
@@ -543,6 +643,7 @@ function transmit(clientId) {
   clearTimeout(pending.timer);
   pending.timer = null;
   const frame = { type: "chat.send", message: pending.text, message_type: "text", client_id: clientId };
+  if (pending.replyTo) frame.reply_to = pending.replyTo.id;
   if (!state.ready || !sendFrame(frame)) {
     chat.setPendingStatus(clientId, "Waiting for the connection…");
     return; // sent again from onPartyState
@@ -721,7 +822,25 @@ els.input.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     els.composer.requestSubmit();
+  } else if (event.key === "Escape" && state.replyTo) {
+    event.preventDefault();
+    cancelReply();
   }
+});
+
+els.replyCancel.addEventListener("click", () => {
+  cancelReply();
+  els.input.focus();
+});
+
+els.emoji.addEventListener("click", () => {
+  picker.open(els.emoji, {
+    label: "Insert an emoji",
+    onPick: (emoji) => {
+      insertAtCaret(els.input, emoji);
+      els.input.focus();
+    },
+  });
 });
 
 // Typing: at most one frame per TYPING_SEND_EVERY_MS; keystrokes inside that window are covered
