@@ -48,7 +48,16 @@ from core.realtime.fanout import (
     user_group,
 )
 from parties import services as party_services
-from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
+from parties.serializers import (
+    ParticipantRefSerializer,
+    PartyBansSerializer,
+    PartySerializer,
+    QueueAddSerializer,
+    QueueItemRefSerializer,
+    QueueMoveSerializer,
+    QueueNextSerializer,
+    QueueSettingsSerializer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +69,8 @@ def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 
-def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
-    serializer = serializer_class(data=frame)
+def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
+    serializer = serializer_class(data=frame, context=context or {})
     if not serializer.is_valid():
         raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
     return serializer.validated_data
@@ -272,6 +281,12 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "history": "HISTORY_RATE_LIMIT",
         "resume": "RESUME_RATE_LIMIT",
         "ping": "PING_RATE_LIMIT",
+        "queue.add": "QUEUE_RATE_LIMIT",
+        "queue.remove": "QUEUE_RATE_LIMIT",
+        "queue.move": "QUEUE_RATE_LIMIT",
+        "queue.play": "QUEUE_RATE_LIMIT",
+        "queue.next": "QUEUE_RATE_LIMIT",
+        "queue.settings": "QUEUE_RATE_LIMIT",
     }
 
     async def check_frame_rate(self, frame_type: str) -> None:
@@ -385,6 +400,46 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         )
         await self.send_json({"type": "party.bans", **PartyBansSerializer({"banned": banned}).data})
 
+    # The shared queue: the services authorize each frame and broadcast ``queue.state``.
+
+    def site_origin(self) -> str | None:
+        """The origin the room page came from ('self' in its media-src), as the socket reached us."""
+        host = dict(self.scope.get("headers") or []).get(b"host")
+        if not host:
+            return None
+        scheme = "https" if self.scope.get("scheme") == "wss" else "http"
+        return f"{scheme}://{host.decode('latin-1')}"
+
+    async def on_queue_add(self, frame):
+        data = _validated(QueueAddSerializer, frame, {"site_origin": self.site_origin()})
+        await db_call(party_services.queue_add)(
+            party_id=self.party_id, user=self.user, content_id=data["content_id"], title=data["title"]
+        )
+
+    async def on_queue_remove(self, frame):
+        data = _validated(QueueItemRefSerializer, frame)
+        await db_call(party_services.queue_remove)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_move(self, frame):
+        data = _validated(QueueMoveSerializer, frame)
+        await db_call(party_services.queue_move)(
+            party_id=self.party_id, user=self.user, item_id=data["item_id"], to=data["to"]
+        )
+
+    async def on_queue_play(self, frame):
+        data = _validated(QueueItemRefSerializer, frame)
+        await db_call(party_services.queue_play)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_next(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        await db_call(party_services.queue_next)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_settings(self, frame):
+        data = _validated(QueueSettingsSerializer, frame)
+        await db_call(party_services.queue_settings)(
+            party_id=self.party_id, user=self.user, guests_may_queue=data["guests_may_queue"]
+        )
+
     # Frames that change nothing: served without re-reading the account (every other frame checks
     # that the account is still active first).
     READ_ONLY_FRAMES = frozenset({"history", "resume", "ping"})
@@ -407,6 +462,12 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "co_host.remove": on_co_host_remove,
         "host.transfer": on_host_transfer,
         "participant.unban": on_participant_unban,
+        "queue.add": on_queue_add,
+        "queue.remove": on_queue_remove,
+        "queue.move": on_queue_move,
+        "queue.play": on_queue_play,
+        "queue.next": on_queue_next,
+        "queue.settings": on_queue_settings,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
@@ -442,6 +503,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     message_translated = forward
     message_edited = forward
     party_roles = forward
+    queue_state = forward
 
     async def participant_joined(self, event):
         # A socket is not told that it connected itself.

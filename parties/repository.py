@@ -139,6 +139,18 @@ class Playback:
 
 
 @dataclass(frozen=True)
+class QueueItem:
+    """A video in the party's shared queue (or the one playing now)."""
+
+    id: str
+    content_id: str
+    title: str
+    added_by: str
+    added_by_name: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     room_code: str
@@ -160,6 +172,14 @@ class Party:
     co_host_ids: tuple[str, ...] = ()
     muted_ids: tuple[str, ...] = ()
     banned_ids: tuple[str, ...] = ()
+    # The shared queue (absent from documents written before it): what plays after the current
+    # item, in order; the current item's id and title (its link is content_id); whether guests may
+    # add; and the version every queue change compares and increments.
+    queue: tuple[QueueItem, ...] = ()
+    current_item_id: str = ""
+    current_title: str = ""
+    guests_may_queue: bool = False
+    queue_version: int = 0
 
     @property
     def participant_count(self) -> int:
@@ -192,6 +212,7 @@ class NewParty:
     chat_enabled: bool
     sync_playback: bool
     created_at: datetime
+    current_item_id: str = ""
 
 
 class RoomCodeTaken(Exception):
@@ -232,7 +253,34 @@ def _to_party(doc: dict[str, Any]) -> Party:
         co_host_ids=tuple(doc.get("co_host_ids") or ()),
         muted_ids=tuple(doc.get("muted_ids") or ()),
         banned_ids=tuple(doc.get("banned_ids") or ()),
+        queue=tuple(_to_item(item) for item in doc.get("queue") or ()),
+        current_item_id=doc.get("current_item_id") or "",
+        current_title=doc.get("current_title") or "",
+        guests_may_queue=bool(doc.get("guests_may_queue", False)),
+        queue_version=int(doc.get("queue_version") or 0),
     )
+
+
+def _to_item(doc: dict[str, Any]) -> QueueItem:
+    return QueueItem(
+        id=doc["id"],
+        content_id=doc["content_id"],
+        title=doc.get("title", ""),
+        added_by=doc["added_by"],
+        added_by_name=doc.get("added_by_name", ""),
+        added_at=doc["added_at"],
+    )
+
+
+def _item_doc(item: QueueItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "content_id": item.content_id,
+        "title": item.title,
+        "added_by": item.added_by,
+        "added_by_name": item.added_by_name,
+        "added_at": item.added_at,
+    }
 
 
 def _oid(party_id: str) -> ObjectId | None:
@@ -262,6 +310,11 @@ def insert_party(new: NewParty) -> Party:
         "co_host_ids": [],
         "muted_ids": [],
         "banned_ids": [],
+        "queue": [],
+        "current_item_id": new.current_item_id,
+        "current_title": "",
+        "guests_may_queue": False,
+        "queue_version": 0,
     }
     try:
         _parties().insert_one(doc)
@@ -467,6 +520,86 @@ def set_playback(party_id: str, *, state: str, position: float, updated_at: date
     return result.matched_count == 1
 
 
+# --- The shared queue ----------------------------------------------------------------------------
+# Every change reads the party, computes the new queue (and current item), and writes it back only
+# if queue_version is still the one read and the actor may still make it: a concurrent change
+# makes the filter miss (None) and the caller reads again, so no change is ever lost or applied
+# twice (two reports of the same item's end advance once). All by _id: no index needed.
+
+
+def _queue_moderator(actor_id: str) -> dict[str, Any]:
+    """The actor is the host or a co-host."""
+    return {"$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}]}
+
+
+def _queue_adder(actor_id: str) -> dict[str, Any]:
+    """The actor is the host or a co-host, or holds an unmuted seat and guests may add."""
+    return {
+        "$or": [
+            {"host_id": actor_id},
+            {"co_host_ids": actor_id},
+            {"participants.user_id": actor_id, "guests_may_queue": True, "muted_ids": {"$ne": actor_id}},
+        ]
+    }
+
+
+def _version_filter(version: int) -> dict[str, Any]:
+    # Parties stored before the queue have no queue_version: they are at version 0.
+    return {"queue_version": {"$in": [0, None]}} if version == 0 else {"queue_version": version}
+
+
+def replace_queue(
+    party_id: str,
+    *,
+    version: int,
+    actor_id: str,
+    adder: bool = False,
+    queue: list[QueueItem],
+    current: QueueItem | None = None,
+    content_type: str | None = None,
+    playback: Playback | None = None,
+    at: datetime,
+) -> Party | None:
+    """Store the new queue (and, with ``current``, the item playing now: its link becomes
+    content_id, and ``playback`` restarts it). None unless the party is active, still at
+    ``version`` and ``actor_id`` is the host or a co-host (with ``adder``: or a guest who may add)."""
+    change: dict[str, Any] = {"queue": [_item_doc(item) for item in queue], "last_activity_at": at}
+    if current is not None:
+        change.update(
+            {
+                "content_id": current.content_id,
+                "current_item_id": current.id,
+                "current_title": current.title,
+            }
+        )
+        if content_type is not None:
+            change["content_type"] = content_type
+    if playback is not None:
+        change["playback"] = {
+            "state": playback.state,
+            "position": playback.position,
+            "rate": playback.rate,
+            "updated_at": playback.updated_at,
+        }
+    return _update_party(
+        party_id,
+        {
+            "ended_at": None,
+            "$and": [_version_filter(version), _queue_adder(actor_id) if adder else _queue_moderator(actor_id)],
+        },
+        {"$set": change, "$inc": {"queue_version": 1}},
+    )
+
+
+def set_guests_may_queue(party_id: str, *, actor_id: str, allowed: bool) -> Party | None:
+    """The host opens or locks the queue to guests. None unless ``actor_id`` hosts the active party."""
+    return _update_party(
+        party_id,
+        {"ended_at": None, "host_id": actor_id},
+        {"$set": {"guests_may_queue": allowed}, "$inc": {"queue_version": 1}},
+    )
+
+
 _LIST_PROJECTION = {
     "room_code": 1,
     "host_id": 1,
@@ -484,6 +617,10 @@ _LIST_PROJECTION = {
     "ended_at": 1,
     "co_host_ids": 1,
     "muted_ids": 1,
+    "queue": 1,
+    "current_item_id": 1,
+    "current_title": 1,
+    "guests_may_queue": 1,
 }
 
 

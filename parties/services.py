@@ -17,14 +17,15 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.db.paging import LazyResults
-from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
+from core.errors import Banned, Forbidden, Muted, NotFound, PartyFull, PartyLimit, QueueFull
 from core.ratelimit import check_rate
 from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
 from parties import repository
+from parties.media import is_link
 from parties.models import ModerationAction
-from parties.repository import NewParty, Participant, Party, PartySearch
+from parties.repository import NewParty, Participant, Party, PartySearch, Playback, QueueItem
 
 ROOM_CODE_ALPHABET = string.ascii_uppercase + string.digits
 ROOM_CODE_LENGTH = 6
@@ -71,6 +72,7 @@ def party_create(*, user, data: PartySettings) -> Party:
                     chat_enabled=data.chat_enabled,
                     sync_playback=data.sync_playback,
                     created_at=utcnow(),
+                    current_item_id=new_item_id(),
                 )
             )
         except repository.RoomCodeTaken:
@@ -614,4 +616,192 @@ def host_transfer(*, party_id: str, user, target_id: str) -> Party:
     broadcast(
         party_id, "party.roles", party_roles_payload(updated, action="host_transferred", user_id=target_id, by=actor_id)
     )
+    return updated
+
+
+# --- The shared queue (host and co-hosts; guests add when the host lets them) -------------------
+# Each change is authorized here from the party as read, for a clear refusal, and again by the
+# update's filter (repository.replace_queue), which also compares the queue's version: a change
+# that lost a race is computed again from the party as it now is.
+
+QUEUE_ATTEMPTS = 5
+
+
+def new_item_id() -> str:
+    return secrets.token_hex(6)
+
+
+def queue_item_payload(item: QueueItem) -> dict:
+    return {
+        "id": item.id,
+        "content_id": item.content_id,
+        "title": item.title,
+        "added_by": item.added_by,
+        "added_by_name": item.added_by_name,
+        "added_at": isoformat_z(item.added_at),
+    }
+
+
+def current_item_payload(party: Party) -> dict:
+    """The item playing now; parties stored before the queue have the id ""."""
+    return {"id": party.current_item_id, "content_id": party.content_id, "title": party.current_title}
+
+
+def queue_payload(party: Party, *, action: str, item_id: str, by: str) -> dict:
+    """The ``queue.state`` frame: the queue as it is now, what plays, and what just changed."""
+    playback = party.playback
+    return {
+        "queue": [queue_item_payload(item) for item in party.queue],
+        "current_item": current_item_payload(party),
+        "content_id": party.content_id,
+        "content_type": party.content_type,
+        "guests_may_queue": party.guests_may_queue,
+        "playback": {
+            "state": playback.state,
+            "position": playback.position,
+            "rate": playback.rate,
+            "updated_at": isoformat_z(playback.updated_at),
+        },
+        "action": action,
+        "item_id": item_id,
+        "by": by,
+    }
+
+
+def _may_add(party: Party, user_id: str) -> None:
+    if party.is_moderator(user_id):
+        return
+    if not party.guests_may_queue:
+        raise Forbidden("Only the host and co-hosts can add videos to this party's queue.")
+    if user_id in party.muted_ids:
+        raise Muted("The host has muted you: you cannot add videos for now.")
+
+
+def _change_queue(
+    *,
+    party_id: str,
+    user,
+    action: str,
+    compute: Callable[[Party], tuple[list[QueueItem], QueueItem | None, str]],
+    adder: bool = False,
+) -> Party:
+    """Apply ``compute(party) -> (queue, new current item or None, item id)`` to the party as read,
+    retrying when another change came first; broadcast ``queue.state``."""
+    actor_id = str(user.pk)
+    for _attempt in range(QUEUE_ATTEMPTS):
+        party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+        if adder:
+            _may_add(party, actor_id)
+        else:
+            _require_moderator(party, actor_id)
+        queue, current, item_id = compute(party)
+        now = utcnow()
+        playback = None
+        content_type = None
+        if current is not None:
+            # Every socket starts the new item from its beginning, playing if the party was.
+            playback = Playback(state=party.playback.state, position=0.0, updated_at=now, rate=party.playback.rate)
+            content_type = "vod" if is_link(current.content_id) else None
+        updated = repository.replace_queue(
+            party_id,
+            version=party.queue_version,
+            actor_id=actor_id,
+            adder=adder,
+            queue=queue,
+            current=current,
+            content_type=content_type,
+            playback=playback,
+            at=now,
+        )
+        if updated is not None:
+            broadcast(party_id, "queue.state", queue_payload(updated, action=action, item_id=item_id, by=actor_id))
+            return updated
+    raise Forbidden("The queue changed meanwhile; try again.")
+
+
+def _queued(party: Party, item_id: str) -> QueueItem:
+    item = next((item for item in party.queue if item.id == item_id), None)
+    if item is None:
+        raise NotFound("That video is not in the queue.")
+    return item
+
+
+def queue_add(*, party_id: str, user, content_id: str, title: str = "") -> Party:
+    """Add a video (a link or name that creating a party accepts; the caller validated it) at the
+    end of the queue. QueueFull past PARTY_QUEUE_MAX_ITEMS."""
+    item = QueueItem(
+        id=new_item_id(),
+        content_id=content_id,
+        title=title,
+        added_by=str(user.pk),
+        added_by_name=user_display_name(user),
+        added_at=utcnow(),
+    )
+
+    def compute(party: Party):
+        limit = settings.PARTY_QUEUE_MAX_ITEMS
+        if len(party.queue) >= limit:
+            raise QueueFull(f"The queue is full (at most {limit} videos); remove one first.")
+        return [*party.queue, item], None, item.id
+
+    return _change_queue(party_id=party_id, user=user, action="added", compute=compute, adder=True)
+
+
+def queue_remove(*, party_id: str, user, item_id: str) -> Party:
+    """Take a video out of the queue (host and co-hosts)."""
+
+    def compute(party: Party):
+        _queued(party, item_id)
+        return [item for item in party.queue if item.id != item_id], None, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="removed", compute=compute)
+
+
+def queue_move(*, party_id: str, user, item_id: str, to: int) -> Party:
+    """Move a queued video to place ``to`` (0: next; past the end: last)."""
+
+    def compute(party: Party):
+        item = _queued(party, item_id)
+        rest = [other for other in party.queue if other.id != item_id]
+        rest.insert(min(max(to, 0), len(rest)), item)
+        return rest, None, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="moved", compute=compute)
+
+
+def queue_play(*, party_id: str, user, item_id: str) -> Party:
+    """Play a queued video now: it leaves the queue and every socket switches to it."""
+
+    def compute(party: Party):
+        item = _queued(party, item_id)
+        return [other for other in party.queue if other.id != item_id], item, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="played", compute=compute)
+
+
+def queue_next(*, party_id: str, user, item_id: str) -> Party:
+    """Go on to the next queued video, if ``item_id`` still plays: the host's player reports the
+    end of an item this way, and the host or a co-host skips. An older report (the item already
+    changed) changes nothing and says so, so two reports of one end advance once."""
+
+    def compute(party: Party):
+        if party.current_item_id != item_id:
+            raise NotFound("That video is no longer playing.")
+        if not party.queue:
+            raise NotFound("Nothing is queued after this video.")
+        return list(party.queue[1:]), party.queue[0], item_id
+
+    return _change_queue(party_id=party_id, user=user, action="advanced", compute=compute)
+
+
+def queue_settings(*, party_id: str, user, guests_may_queue: bool) -> Party:
+    """The host lets guests add videos to the queue, or not (CyTube's open or locked playlist)."""
+    actor_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if party.host_id != actor_id:
+        raise Forbidden("Only the host can change who may add videos.")
+    updated = repository.set_guests_may_queue(party_id, actor_id=actor_id, allowed=guests_may_queue)
+    if updated is None:
+        raise Forbidden("Only the host can change who may add videos.")
+    broadcast(party_id, "queue.state", queue_payload(updated, action="settings", item_id="", by=actor_id))
     return updated

@@ -142,6 +142,10 @@ def _exercise_parties(make_user):
         found = services.party_search(text=banned.username, status=status)
         assert found.count() == (0 if status == "ended" else 1) and found[0:2] is not None
     services.participant_unban(party_id=party.id, user=host, target_id=str(banned.pk))
+    # The shared queue (by _id; the version and role conditions filter the one document).
+    services.queue_settings(party_id=party.id, user=host, guests_may_queue=True)
+    item = services.queue_add(party_id=party.id, user=host, content_id="/m/a.mp4").queue[0]
+    services.queue_play(party_id=party.id, user=host, item_id=item.id)
     services.party_end(party_id=party.id, user=host)
 
 
