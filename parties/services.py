@@ -699,8 +699,9 @@ def _change_queue(
         playback = None
         content_type = None
         if current is not None:
-            # Every socket starts the new item from its beginning, playing if the party was.
-            playback = Playback(state=party.playback.state, position=0.0, updated_at=now, rate=party.playback.rate)
+            # Every socket starts the new item from its beginning, playing: the host's player has
+            # just reported the end (and paused), or the host asked for it to play now.
+            playback = Playback(state="playing", position=0.0, updated_at=now, rate=party.playback.rate)
             content_type = "vod" if is_link(current.content_id) else None
         updated = repository.replace_queue(
             party_id,

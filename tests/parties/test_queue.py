@@ -93,12 +93,13 @@ def test_move_reorders_and_clamps(room):
     assert [i.id for i in repository.get_party(party.id).queue] == [ids[2], ids[0], ids[1]]
 
 
-def test_play_now_switches_content_and_restarts_playback(room):
-    """Playing a queued video makes it the party's content_id, from 0, playing if the party was."""
+def test_play_now_switches_content_and_plays_it_from_the_start(room):
+    """Playing a queued video makes it the party's content_id, playing from 0 (also when the party
+    was paused, as it is when the host's player reports an end)."""
     party, host, _guest = room
     from chat import services as chat_services
 
-    chat_services.playback_update(party_id=party.id, user=host, state="playing", position=42.0)
+    chat_services.playback_update(party_id=party.id, user=host, state="paused", position=42.0)
     item = services.queue_add(party_id=party.id, user=host, content_id=YOUTUBE, title="Song").queue[0]
     played = services.queue_play(party_id=party.id, user=host, item_id=item.id)
     assert (played.content_id, played.current_title, played.current_item_id) == (YOUTUBE, "Song", item.id)

@@ -7,6 +7,7 @@ import { $, formatClock, h, randomId } from "./dom.js";
 import { Moderation } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
+import { QueueView } from "./queue.js";
 import { PartySocket, partySocketUrl } from "./socket.js";
 import { YouTubeMedia, youtubeId } from "./youtube.js";
 
@@ -114,6 +115,27 @@ const chat = new ChatView({
   },
 });
 
+// Open on a desktop; folded to its one-line summary on a phone, where the chat needs the room.
+$("#queue-details").open = !window.matchMedia("(max-width: 600px)").matches;
+
+const queueView = new QueueView({
+  els: {
+    panel: $("#queue-panel"),
+    now: $("#now-playing"),
+    list: $("#queue-list"),
+    count: $("#queue-count"),
+    form: $("#queue-form"),
+    input: $("#queue-input"),
+    title: $("#queue-title-input"),
+    open: $("#queue-open"),
+    openLabel: $("#queue-open-label"),
+    skip: $("#queue-skip"),
+  },
+  me,
+  send: (frame) => state.ready && sendFrame(frame),
+  notices,
+});
+
 const moderation = new Moderation({
   me,
   chat,
@@ -140,7 +162,61 @@ function ensurePlayer(party) {
   const { videoId } = source(party);
   if (videoId) media = new YouTubeMedia(els.youtube, videoId);
   player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus });
+  media.addEventListener("ended", onMediaEnded);
   return player;
+}
+
+/** What plays changed (queue.play, queue.next): drop this player and make one for the new item. */
+function dropPlayer() {
+  if (!player) return;
+  player.detach();
+  media.removeEventListener("ended", onMediaEnded);
+  if (media !== els.video) {
+    media.destroy();
+    // YouTube's player replaced its element with a frame: the next one needs a fresh element.
+    els.youtube = h("div", { id: "yt-player" });
+    els.youtubeFrame.replaceChildren(els.youtube);
+  } else {
+    els.video.removeAttribute("src");
+    els.video.load();
+  }
+  media = els.video;
+  player = null;
+}
+
+/** The host's and co-hosts' players report the end of an item, naming it: the server goes on to
+ * the next once, however many report it, and never past an item that already changed. */
+function onMediaEnded() {
+  if (!state.ready || !queueView.isModerator() || !queueView.hasNext()) return;
+  sendFrame({ type: "queue.next", item_id: queueView.currentId() });
+}
+
+function onQueueState(frame) {
+  if (!state.party || !frame || !Array.isArray(frame.queue)) return;
+  const before = state.party;
+  const switched =
+    frame.content_id !== before.content_id ||
+    (frame.current_item && before.current_item && frame.current_item.id !== before.current_item.id);
+  const party = {
+    ...before,
+    queue: frame.queue,
+    guests_may_queue: Boolean(frame.guests_may_queue),
+    current_item: frame.current_item || before.current_item,
+    content_id: typeof frame.content_id === "string" ? frame.content_id : before.content_id,
+    content_type: frame.content_type || before.content_type,
+    playback: frame.playback || before.playback,
+  };
+  if (!switched) {
+    state.party = party;
+    queueView.render(party);
+    return;
+  }
+  dropPlayer();
+  renderParty(party);
+  clock.sample(frame.playback && frame.playback.updated_at);
+  player.apply(party.playback, { initial: true });
+  const current = party.current_item || {};
+  notices.show("queue", "info", `Now playing: ${current.title || party.content_id}`, { timeout: 4000 });
 }
 
 // --- rendering ---------------------------------------------------------------------------------
@@ -164,6 +240,7 @@ function renderParty(party) {
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
   moderation.setParty(party);
+  queueView.render(party);
   const { src, videoId } = source(party);
   els.video.hidden = !src || Boolean(videoId);
   els.youtubeFrame.hidden = !videoId;
@@ -321,6 +398,8 @@ function onFrame(frame) {
       return onHistory(frame);
     case "reaction.update":
       return chat.setReactions(frame.message_id, frame.reactions);
+    case "queue.state":
+      return onQueueState(frame);
     case "playback.state":
       clock.sample(frame.updated_at);
       return player?.apply(frame);
@@ -481,6 +560,8 @@ function onError(frame) {
   switch (frame.code) {
     case "rate_limited":
       return undefined; // chat.send, history and resume carry a client_id: this was typing or the like
+    case "queue_full":
+      return notices.show("queue", "warn", frame.detail || "The queue is full.", { timeout: 6000 });
     case "chat_disabled":
       return notices.show("chat", "warn", "Chat is turned off for this party.", { timeout: 6000 });
     case "forbidden":

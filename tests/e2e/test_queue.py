@@ -1,0 +1,89 @@
+"""The shared queue in the browser: two people, the host queues, plays now and lets the queue run
+on at the end of a video; the guest's player switches with the host's (docs/PROTOCOL.md)."""
+
+from __future__ import annotations
+
+from tests.e2e.helpers import VIEWPORTS, assert_accessible, create_party_on_home, expect, join_on_home
+
+PLAYER = "document.querySelector('#player')"
+
+
+def wait_src(person, suffix: str) -> None:
+    person.page.wait_for_function(
+        f"(s) => {{ const v = {PLAYER}; return v.readyState >= 1 && v.currentSrc.endsWith(s); }}", arg=suffix
+    )
+
+
+def add(person, link: str, title: str) -> None:
+    page = person.page
+    page.get_by_label("Add a video (YouTube link or video file)").fill(link)
+    page.get_by_label("Title (optional)").fill(title)
+    page.get_by_role("button", name="Add to queue").click()
+
+
+def test_the_queue_switches_the_video_for_everyone(people, server, artifacts_dir):
+    """Alice queues two videos; Bob sees them but no controls; Play now switches both players; the
+    end of a video goes on to the next for both; the guest may add once Alice opens the queue."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Clips")
+    join_on_home(bob, code)
+    expect(bob.page.locator("#queue-form")).to_be_hidden()  # the queue is locked to guests
+
+    add(alice, "/static/e2e/clip.webm?second", "Second clip")
+    add(alice, "/static/e2e/clip.webm?third", "Third clip")
+    for person in (alice, bob):
+        expect(person.page.locator("#queue-list .queue-name")).to_have_text(["Second clip", "Third clip"])
+    expect(bob.page.get_by_role("button", name="Play now: Second clip")).to_have_count(0)
+
+    # Keyboard: Alice moves the third clip up, and her focus stays on it.
+    alice.page.get_by_role("button", name="Move up: Third clip").focus()
+    alice.page.keyboard.press("Enter")
+    for person in (alice, bob):
+        expect(person.page.locator("#queue-list .queue-name")).to_have_text(["Third clip", "Second clip"])
+    alice.page.get_by_role("button", name="Move up: Second clip").click()
+
+    alice.page.get_by_role("button", name="Play now: Second clip").click()
+    for person in (alice, bob):
+        expect(person.page.locator("#now-playing")).to_have_text("Now playing: Second clip")
+        wait_src(person, "?second")
+        expect(person.page.locator("#queue-list .queue-name")).to_have_text(["Third clip"])
+
+    for person in (alice, bob):  # playing, from its start
+        person.page.wait_for_function(f"() => !{PLAYER}.paused && {PLAYER}.currentTime > 0.3")
+
+    # Alice seeks near the end: at the end both go on to the third clip, from its start.
+    alice.page.evaluate(f"{PLAYER}.currentTime = 18.5")
+    for person in (alice, bob):
+        expect(person.page.locator("#now-playing")).to_have_text("Now playing: Third clip", timeout=15000)
+        wait_src(person, "?third")
+    for person in (alice, bob):  # from its start, playing
+        person.page.wait_for_function(
+            f"() => !{PLAYER}.paused && {PLAYER}.currentTime > 0.3 && {PLAYER}.currentTime < 8"
+        )
+    expect(bob.page.locator("#queue-list")).to_have_text("Nothing queued.")
+
+    # Alice opens the queue to guests: Bob adds a video, which Alice sees.
+    alice.page.get_by_label("Guests may add videos").check()
+    expect(bob.page.locator("#queue-form")).to_be_visible()
+    add(bob, "/static/e2e/clip.webm?fourth", "Bob's pick")
+    expect(alice.page.locator("#queue-list")).to_contain_text("Bob's pick")
+    expect(alice.page.locator("#queue-list")).to_contain_text("added by Bob")
+
+    # A link the player cannot play is refused with the reason.
+    add(bob, "javascript:alert(1)", "")
+    expect(bob.page.locator("#notices")).to_contain_text("javascript:")
+
+    assert_accessible(alice.page, "the room with a queue (host, desktop)")
+    alice.page.screenshot(path=str(artifacts_dir / "queue-host.png"), full_page=True)
+    bob.page.set_viewport_size(VIEWPORTS["phone"])
+    bob.page.reload()
+    expect(bob.page.locator("#connection-state")).to_have_text("Live")
+    # Folded on a phone to one line; opened with the keyboard.
+    expect(bob.page.locator("#queue-list")).to_be_hidden()
+    bob.page.locator("#queue-details summary").focus()
+    bob.page.keyboard.press("Enter")
+    expect(bob.page.locator("#queue-list")).to_contain_text("Bob's pick")
+    assert_accessible(bob.page, "the room with a queue (guest, phone)")
+    bob.page.screenshot(path=str(artifacts_dir / "queue-guest-phone.png"))
+    assert party_id

@@ -1,0 +1,151 @@
+// The shared queue (docs/PROTOCOL.md, "The shared queue"): what plays now, what comes next, and
+// for the host and co-hosts Play now, Move up/down, Remove and Skip; the add form for whoever may
+// add (the host and co-hosts, and guests when the host opens the queue). The server authorizes
+// every frame; these controls only show what the user may ask for. All text goes in as text.
+import { h } from "./dom.js";
+
+export class QueueView {
+  /** els: {panel, now, list, count, form, input, title, open, openLabel, skip}; send(frame) -> bool. */
+  constructor({ els, me, send, notices }) {
+    this.els = els;
+    this.me = me;
+    this.send = send;
+    this.notices = notices;
+    this.party = null;
+    els.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.add();
+    });
+    els.list.addEventListener("click", (event) => this.onItemClick(event));
+    els.open.addEventListener("change", () => {
+      if (!this.frame({ type: "queue.settings", guests_may_queue: els.open.checked })) {
+        els.open.checked = !els.open.checked;
+      }
+    });
+    els.skip.addEventListener("click", () => this.next());
+  }
+
+  frame(frame) {
+    if (this.send(frame)) return true;
+    this.notices.show("offline-action", "warn", "Not connected right now; try again in a moment.", { timeout: 4000 });
+    return false;
+  }
+
+  isModerator() {
+    const party = this.party;
+    return Boolean(party) && (party.host_id === this.me || (party.co_host_ids || []).includes(this.me));
+  }
+
+  mayAdd() {
+    const party = this.party;
+    if (!party || party.ended_at) return false;
+    if (this.isModerator()) return true;
+    return Boolean(party.guests_may_queue) && !(party.muted_ids || []).includes(this.me);
+  }
+
+  /** The current item's id ("" for a party stored before the queue), for queue.next. */
+  currentId() {
+    return (this.party && this.party.current_item && this.party.current_item.id) || "";
+  }
+
+  hasNext() {
+    return Boolean(this.party && Array.isArray(this.party.queue) && this.party.queue.length);
+  }
+
+  render(party) {
+    this.party = party;
+    const { els } = this;
+    const queue = Array.isArray(party.queue) ? party.queue : [];
+    const current = party.current_item || { content_id: party.content_id, title: "" };
+    els.now.textContent = `Now playing: ${current.title || current.content_id}`;
+    els.now.title = current.title || current.content_id;
+    els.count.textContent = queue.length ? `(${queue.length})` : "";
+    const moderator = this.isModerator() && !party.ended_at;
+    // A keyboard user who moved an item keeps their place: the same button of the same item.
+    const focused = document.activeElement && els.list.contains(document.activeElement) ? document.activeElement : null;
+    const refocus = focused && focused.closest("li[data-item-id]") && [focused.closest("li").dataset.itemId, focused.dataset.action];
+    els.list.replaceChildren(
+      ...queue.map((item, index) => {
+        const name = item.title || item.content_id;
+        const li = h(
+          "li",
+          { class: "queue-item", "data-item-id": item.id },
+          h("span", { class: "queue-name", dir: "auto", text: name }),
+          h("span", { class: "muted small", dir: "auto", text: ` added by ${item.added_by_name}` }),
+        );
+        if (moderator) {
+          const button = (action, text, label, disabled = false) =>
+            h("button", {
+              type: "button",
+              class: "btn btn-small btn-ghost",
+              "data-action": action,
+              "aria-label": `${label}: ${name}`,
+              disabled,
+              text,
+            });
+          li.append(
+            h(
+              "span",
+              { class: "queue-actions" },
+              button("play", "Play now", "Play now"),
+              button("up", "↑", "Move up", index === 0),
+              button("down", "↓", "Move down", index === queue.length - 1),
+              button("remove", "Remove", "Remove"),
+            ),
+          );
+        }
+        return li;
+      }),
+    );
+    if (!queue.length) els.list.append(h("li", { class: "queue-empty muted small", text: "Nothing queued." }));
+    if (refocus) {
+      const [itemId, action] = refocus;
+      const li = [...els.list.children].find((node) => node.dataset.itemId === itemId);
+      const again = li && li.querySelector(`button[data-action="${action}"]:not([disabled])`);
+      if (again) again.focus();
+      else els.list.closest("section").focus();
+    }
+    els.form.hidden = !this.mayAdd();
+    els.openLabel.hidden = party.host_id !== this.me || Boolean(party.ended_at);
+    els.open.checked = Boolean(party.guests_may_queue);
+    els.skip.hidden = !moderator || !queue.length;
+  }
+
+  add() {
+    const contentId = this.els.input.value.trim();
+    if (!contentId) return;
+    const title = this.els.title.value.trim();
+    if (this.frame({ type: "queue.add", content_id: contentId, ...(title ? { title } : {}) })) {
+      this.els.input.value = "";
+      this.els.title.value = "";
+    }
+  }
+
+  next() {
+    this.frame({ type: "queue.next", item_id: this.currentId() });
+  }
+
+  onItemClick(event) {
+    const button = event.target.closest("button[data-action]");
+    const li = button && button.closest("li[data-item-id]");
+    if (!li || !this.party) return;
+    const itemId = li.dataset.itemId;
+    const index = this.party.queue.findIndex((item) => item.id === itemId);
+    switch (button.dataset.action) {
+      case "play":
+        this.frame({ type: "queue.play", item_id: itemId });
+        break;
+      case "up":
+        this.frame({ type: "queue.move", item_id: itemId, to: Math.max(0, index - 1) });
+        break;
+      case "down":
+        this.frame({ type: "queue.move", item_id: itemId, to: index + 1 });
+        break;
+      case "remove":
+        this.frame({ type: "queue.remove", item_id: itemId });
+        break;
+      default:
+        break;
+    }
+  }
+}
