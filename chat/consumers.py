@@ -287,6 +287,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "queue.play": "QUEUE_RATE_LIMIT",
         "queue.next": "QUEUE_RATE_LIMIT",
         "queue.settings": "QUEUE_RATE_LIMIT",
+        "queue.vote_skip": "QUEUE_RATE_LIMIT",
     }
 
     async def check_frame_rate(self, frame_type: str) -> None:
@@ -436,9 +437,11 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_queue_settings(self, frame):
         data = _validated(QueueSettingsSerializer, frame)
-        await db_call(party_services.queue_settings)(
-            party_id=self.party_id, user=self.user, guests_may_queue=data["guests_may_queue"]
-        )
+        await db_call(party_services.queue_settings)(party_id=self.party_id, user=self.user, **data)
+
+    async def on_queue_vote_skip(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        await db_call(party_services.queue_vote_skip)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
 
     # Frames that change nothing: served without re-reading the account (every other frame checks
     # that the account is still active first).
@@ -468,6 +471,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "queue.play": on_queue_play,
         "queue.next": on_queue_next,
         "queue.settings": on_queue_settings,
+        "queue.vote_skip": on_queue_vote_skip,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
@@ -504,6 +508,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     message_edited = forward
     party_roles = forward
     queue_state = forward
+    queue_votes = forward
 
     async def participant_joined(self, event):
         # A socket is not told that it connected itself.

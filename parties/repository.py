@@ -180,6 +180,10 @@ class Party:
     current_title: str = ""
     guests_may_queue: bool = False
     queue_version: int = 0
+    # Vote to skip: who voted to skip the current item (cleared when it changes), and the share of
+    # the people present whose votes skip it (0: voting is off).
+    skip_votes: tuple[str, ...] = ()
+    skip_ratio: float = 0.5
 
     @property
     def participant_count(self) -> int:
@@ -258,6 +262,8 @@ def _to_party(doc: dict[str, Any]) -> Party:
         current_title=doc.get("current_title") or "",
         guests_may_queue=bool(doc.get("guests_may_queue", False)),
         queue_version=int(doc.get("queue_version") or 0),
+        skip_votes=tuple(doc.get("skip_votes") or ()),
+        skip_ratio=float(doc.get("skip_ratio", 0.5)),
     )
 
 
@@ -312,9 +318,11 @@ def insert_party(new: NewParty) -> Party:
         "banned_ids": [],
         "queue": [],
         "current_item_id": new.current_item_id,
-        "current_title": "",
+        "current_title": new.content_title,  # the first video goes by the party's title
         "guests_may_queue": False,
         "queue_version": 0,
+        "skip_votes": [],
+        "skip_ratio": 0.5,
     }
     try:
         _parties().insert_one(doc)
@@ -552,7 +560,7 @@ def replace_queue(
     party_id: str,
     *,
     version: int,
-    actor_id: str,
+    actor_id: str | None,
     adder: bool = False,
     queue: list[QueueItem],
     current: QueueItem | None = None,
@@ -562,7 +570,8 @@ def replace_queue(
 ) -> Party | None:
     """Store the new queue (and, with ``current``, the item playing now: its link becomes
     content_id, and ``playback`` restarts it). None unless the party is active, still at
-    ``version`` and ``actor_id`` is the host or a co-host (with ``adder``: or a guest who may add)."""
+    ``version`` and ``actor_id`` is the host or a co-host (with ``adder``: or a guest who may add;
+    ``None``: the party itself, when the votes to skip reach the threshold)."""
     change: dict[str, Any] = {"queue": [_item_doc(item) for item in queue], "last_activity_at": at}
     if current is not None:
         change.update(
@@ -570,6 +579,7 @@ def replace_queue(
                 "content_id": current.content_id,
                 "current_item_id": current.id,
                 "current_title": current.title,
+                "skip_votes": [],
             }
         )
         if content_type is not None:
@@ -581,22 +591,44 @@ def replace_queue(
             "rate": playback.rate,
             "updated_at": playback.updated_at,
         }
+    conditions = [_version_filter(version)]
+    if actor_id is not None:
+        conditions.append(_queue_adder(actor_id) if adder else _queue_moderator(actor_id))
     return _update_party(
         party_id,
-        {
-            "ended_at": None,
-            "$and": [_version_filter(version), _queue_adder(actor_id) if adder else _queue_moderator(actor_id)],
-        },
+        {"ended_at": None, "$and": conditions},
         {"$set": change, "$inc": {"queue_version": 1}},
     )
 
 
-def set_guests_may_queue(party_id: str, *, actor_id: str, allowed: bool) -> Party | None:
-    """The host opens or locks the queue to guests. None unless ``actor_id`` hosts the active party."""
+def set_queue_settings(
+    party_id: str, *, actor_id: str, guests_may_queue: bool | None = None, skip_ratio: float | None = None
+) -> Party | None:
+    """The host opens or locks the queue to guests, and sets the share of votes that skips. None
+    unless ``actor_id`` hosts the active party."""
+    change: dict[str, Any] = {}
+    if guests_may_queue is not None:
+        change["guests_may_queue"] = guests_may_queue
+    if skip_ratio is not None:
+        change["skip_ratio"] = skip_ratio
+    return _update_party(
+        party_id, {"ended_at": None, "host_id": actor_id}, {"$set": change, "$inc": {"queue_version": 1}}
+    )
+
+
+def add_skip_vote(party_id: str, *, user_id: str, item_id: str) -> Party | None:
+    """Count ``user_id``'s vote to skip ``item_id`` (once: a set). None unless the party is
+    active, ``item_id`` still plays, voting is on and the user holds an unmuted seat."""
     return _update_party(
         party_id,
-        {"ended_at": None, "host_id": actor_id},
-        {"$set": {"guests_may_queue": allowed}, "$inc": {"queue_version": 1}},
+        {
+            "ended_at": None,
+            "current_item_id": item_id,
+            "skip_ratio": {"$gt": 0},
+            "participants.user_id": user_id,
+            "muted_ids": {"$ne": user_id},
+        },
+        {"$addToSet": {"skip_votes": user_id}},
     )
 
 
@@ -621,6 +653,8 @@ _LIST_PROJECTION = {
     "current_item_id": 1,
     "current_title": 1,
     "guests_may_queue": 1,
+    "skip_votes": 1,
+    "skip_ratio": 1,
 }
 
 

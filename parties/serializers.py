@@ -114,8 +114,27 @@ class QueueNextSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+class RatioField(serializers.FloatField):
+    """A JSON number from 0 to 1 (not a string, not a boolean)."""
+
+    default_error_messages = {"invalid": "Must be a number from 0 to 1."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)) or not 0 <= data <= 1:
+            self.fail("invalid")
+        return float(data)
+
+
 class QueueSettingsSerializer(serializers.Serializer):
-    guests_may_queue = StrictBooleanField()
+    """``queue.settings``: either or both of the host's queue settings."""
+
+    guests_may_queue = StrictBooleanField(required=False)
+    skip_ratio = RatioField(required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give guests_may_queue, skip_ratio or both.")
+        return attrs
 
 
 class QueueItemSerializer(serializers.Serializer):
@@ -188,6 +207,8 @@ class PartySerializer(serializers.Serializer):
     current_item = CurrentItemSerializer(source="*")
     queue = QueueItemSerializer(many=True)
     guests_may_queue = serializers.BooleanField()
+    skip_ratio = serializers.FloatField()
+    skip_votes = serializers.ListField(child=serializers.CharField())
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)
     ended_at = UtcDateTimeField(allow_null=True)

@@ -3,6 +3,7 @@ these apply the change and broadcast it."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import string
@@ -19,6 +20,7 @@ from django.db.models import Q
 from core.db.paging import LazyResults
 from core.errors import Banned, Forbidden, Muted, NotFound, PartyFull, PartyLimit, QueueFull
 from core.ratelimit import check_rate
+from core.realtime import presence
 from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
@@ -656,6 +658,8 @@ def queue_payload(party: Party, *, action: str, item_id: str, by: str) -> dict:
         "content_id": party.content_id,
         "content_type": party.content_type,
         "guests_may_queue": party.guests_may_queue,
+        "skip_ratio": party.skip_ratio,
+        "skip_votes": list(party.skip_votes),
         "playback": {
             "state": playback.state,
             "position": playback.position,
@@ -795,14 +799,69 @@ def queue_next(*, party_id: str, user, item_id: str) -> Party:
     return _change_queue(party_id=party_id, user=user, action="advanced", compute=compute)
 
 
-def queue_settings(*, party_id: str, user, guests_may_queue: bool) -> Party:
-    """The host lets guests add videos to the queue, or not (CyTube's open or locked playlist)."""
+def queue_settings(
+    *, party_id: str, user, guests_may_queue: bool | None = None, skip_ratio: float | None = None
+) -> Party:
+    """The host lets guests add videos to the queue, or not (CyTube's open or locked playlist), and
+    sets the share of the people present whose votes skip a video (CyTube's voteskip ratio; 0: off)."""
     actor_id = str(user.pk)
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     if party.host_id != actor_id:
-        raise Forbidden("Only the host can change who may add videos.")
-    updated = repository.set_guests_may_queue(party_id, actor_id=actor_id, allowed=guests_may_queue)
+        raise Forbidden("Only the host can change the queue's settings.")
+    updated = repository.set_queue_settings(
+        party_id, actor_id=actor_id, guests_may_queue=guests_may_queue, skip_ratio=skip_ratio
+    )
     if updated is None:
-        raise Forbidden("Only the host can change who may add videos.")
+        raise Forbidden("Only the host can change the queue's settings.")
     broadcast(party_id, "queue.state", queue_payload(updated, action="settings", item_id="", by=actor_id))
     return updated
+
+
+def skip_votes_needed(party: Party, online: list[str]) -> tuple[list[str], int]:
+    """The votes that count (of people present: a socket open) and how many skip the item:
+    the ratio of the people present, rounded up, at least one."""
+    present = {user_id for user_id in online if party.has_participant(user_id)}
+    votes = [user_id for user_id in party.skip_votes if user_id in present]
+    return votes, max(1, math.ceil(party.skip_ratio * len(present) - 1e-9))
+
+
+def queue_vote_skip(*, party_id: str, user, item_id: str) -> Party:
+    """A participant votes to skip the video playing now, once per video. When the votes of the
+    people present reach the host's ratio and something is queued, the next video plays
+    (``queue.state``, action ``vote_skipped``); otherwise the party hears ``queue.votes``."""
+    user_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if user_id in party.muted_ids:
+        raise Muted("The host has muted you: you cannot vote for now.")
+    if party.skip_ratio <= 0:
+        raise Forbidden("Voting to skip is off in this party.")
+    if party.current_item_id != item_id:
+        raise NotFound("That video is no longer playing.")
+    voted = repository.add_skip_vote(party_id, user_id=user_id, item_id=item_id)
+    if voted is None:
+        raise NotFound("That video is no longer playing.")
+    for _attempt in range(QUEUE_ATTEMPTS):
+        votes, needed = skip_votes_needed(voted, presence.get_registry().online(party_id))
+        if len(votes) < needed or not voted.queue or voted.current_item_id != item_id:
+            broadcast(party_id, "queue.votes", {"item_id": item_id, "votes": votes, "needed": needed})
+            return voted
+        now = utcnow()
+        skipped = repository.replace_queue(
+            party_id,
+            version=voted.queue_version,
+            actor_id=None,  # the votes decided; the update still requires the queue as read
+            queue=list(voted.queue[1:]),
+            current=voted.queue[0],
+            content_type="vod" if is_link(voted.queue[0].content_id) else None,
+            playback=Playback(state="playing", position=0.0, updated_at=now, rate=voted.playback.rate),
+            at=now,
+        )
+        if skipped is not None:
+            broadcast(
+                party_id, "queue.state", queue_payload(skipped, action="vote_skipped", item_id=item_id, by=user_id)
+            )
+            return skipped
+        voted = repository.get_party(party_id)
+        if voted is None or not voted.is_active:
+            raise NotFound("No such party.")
+    raise Forbidden("The queue changed meanwhile; try again.")

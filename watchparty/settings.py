@@ -321,7 +321,7 @@ HISTORY_RATE_LIMIT = (env_int("HISTORY_RATE_LIMIT_COUNT", 10), env_int("HISTORY_
 RESUME_RATE_LIMIT = (env_int("RESUME_RATE_LIMIT_COUNT", 10), env_int("RESUME_RATE_LIMIT_SECONDS", 60))
 PING_RATE_LIMIT = (env_int("PING_RATE_LIMIT_COUNT", 10), env_int("PING_RATE_LIMIT_SECONDS", 60))
 # The shared queue's frames (queue.add, queue.remove, queue.move, queue.play, queue.next,
-# queue.settings) share one window.
+# queue.settings, queue.vote_skip) share one window.
 QUEUE_RATE_LIMIT = (env_int("QUEUE_RATE_LIMIT_COUNT", 20), env_int("QUEUE_RATE_LIMIT_SECONDS", 10))
 FRAME_RATE_LIMIT = (env_int("FRAME_RATE_LIMIT_COUNT", 30), env_int("FRAME_RATE_LIMIT_SECONDS", 10))
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)

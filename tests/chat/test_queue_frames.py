@@ -138,3 +138,49 @@ async def test_queue_frames_are_rate_limited(room):
         assert (await receive_type(host, "error"))["code"] == "rate_limited"
     finally:
         await host.disconnect()
+
+
+async def test_vote_to_skip_counts_then_skips_for_everyone(room):
+    """At ratio 1 with two present, the guest's vote is heard as queue.votes (1 of 2); the host's
+    vote then skips: both sockets switch to the next video."""
+    s = await sync_to_async(room)()
+    host, _ = await joined(s, "host")
+    guest, state = await joined(s, "guest")
+    try:
+        current = state["party"]["current_item"]["id"]
+        await host.send_json_to({"type": "queue.settings", "skip_ratio": 1})
+        await host.send_json_to({"type": "queue.add", "content_id": YOUTUBE, "title": "Next"})
+        for _ in range(2):
+            await receive_type(guest, "queue.state")
+        await guest.send_json_to({"type": "queue.vote_skip", "item_id": current})
+        votes = await receive_type(host, "queue.votes")
+        assert votes == {"type": "queue.votes", "item_id": current, "votes": [str(s["guest"].pk)], "needed": 2}
+        await host.send_json_to({"type": "queue.vote_skip", "item_id": current})
+        for socket in (host, guest):
+            skipped = await receive_type(socket, "queue.state")
+            while skipped["action"] != "vote_skipped":
+                skipped = await receive_type(socket, "queue.state")
+            assert skipped["current_item"]["title"] == "Next" and skipped["skip_votes"] == []
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "queue.vote_skip", "item_id": 5},
+        {"type": "queue.settings", "skip_ratio": 1.5},
+        {"type": "queue.settings", "skip_ratio": True},
+        {"type": "queue.settings"},
+    ],
+)
+async def test_malformed_vote_and_ratio_frames_are_invalid(room, frame):
+    """A ratio outside 0-1, a non-number, no setting at all, or a non-string item id: `invalid`."""
+    s = await sync_to_async(room)()
+    host, _ = await joined(s, "host")
+    try:
+        await host.send_json_to(frame)
+        assert (await receive_type(host, "error"))["code"] == "invalid"
+    finally:
+        await host.disconnect()

@@ -87,3 +87,27 @@ def test_the_queue_switches_the_video_for_everyone(people, server, artifacts_dir
     assert_accessible(bob.page, "the room with a queue (guest, phone)")
     bob.page.screenshot(path=str(artifacts_dir / "queue-guest-phone.png"))
     assert party_id
+
+
+def test_votes_skip_the_video_for_everyone(people, server):
+    """Alice sets the vote ratio to everyone here; Bob's vote shows as 1 of 2 for both; Alice's
+    vote skips, and both players switch to the queued video."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    _party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Votes")
+    join_on_home(bob, code)
+    alice.page.get_by_label("Skip when voted by").select_option(label="everyone here")
+    add(alice, "/static/e2e/clip.webm?next", "Next clip")
+    vote = bob.page.locator("#queue-vote")
+    expect(vote).to_have_text("Vote to skip (0 of 2)")
+    vote.click()
+    expect(vote).to_have_attribute("aria-pressed", "true")
+    expect(alice.page.locator("#queue-vote")).to_have_text("Vote to skip (1 of 2)")
+    expect(alice.page.locator("#now-playing")).to_have_text("Now playing: Votes")
+    alice.page.locator("#queue-vote").click()
+    for person in (alice, bob):
+        expect(person.page.locator("#now-playing")).to_have_text("Now playing: Next clip")
+        expect(person.page.locator("#notices")).to_contain_text("Skipped by vote.")
+        wait_src(person, "?next")
+    expect(bob.page.locator("#queue-vote")).to_be_hidden()  # nothing left to skip to
+    assert_accessible(bob.page, "the room after a vote skip (guest, desktop)")

@@ -54,6 +54,8 @@ def test_create_returns_party(user, api_client):
         "current_item",
         "queue",
         "guests_may_queue",
+        "skip_ratio",
+        "skip_votes",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1

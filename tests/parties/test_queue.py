@@ -5,6 +5,7 @@ import pytest
 from django.test import override_settings
 
 from core.errors import Forbidden, Muted, NotFound, QueueFull
+from core.realtime import presence
 from parties import repository, services
 from parties.services import PartySettings
 
@@ -31,6 +32,18 @@ def test_host_adds_and_latecomers_read_the_queue(room):
         ("/media/b.mp4", "", str(host.pk)),
     ]
     assert stored.content_id == CLIP and len(stored.current_item_id) == 12
+
+
+def test_the_first_video_goes_by_the_partys_title(user):
+    """The item a party is created with is named by the party's title."""
+    party = services.party_create(
+        user=user, data=PartySettings(content_id=CLIP, content_type="vod", content_title="Film night")
+    )
+    assert services.current_item_payload(party) == {
+        "id": party.current_item_id,
+        "content_id": CLIP,
+        "title": "Film night",
+    }
 
 
 def test_guest_may_add_only_when_the_host_opens_the_queue(room):
@@ -147,3 +160,73 @@ def test_queue_changes_in_an_ended_party_are_refused(room):
     services.party_end(party_id=party.id, user=host)
     with pytest.raises(Forbidden):
         services.queue_add(party_id=party.id, user=host, content_id=YOUTUBE)
+
+
+# --- Vote to skip ------------------------------------------------------------------------------
+
+
+def present(party, *users):
+    """Open a socket for each user in the presence registry, as connecting does."""
+    for n, member in enumerate(users):
+        presence.get_registry().add(party.id, str(member.pk), f"test-channel-{party.id}-{n}", 5)
+
+
+@pytest.fixture
+def three(room, make_user):
+    party, host, guest = room
+    other = make_user(display_name="Other")
+    services.party_join(room_code=party.room_code, user=other)
+    services.queue_add(party_id=party.id, user=host, content_id=YOUTUBE, title="Next")
+    yield party, host, guest, other
+    for member in (host, guest, other):
+        for n in range(3):
+            presence.get_registry().remove(party.id, str(member.pk), f"test-channel-{party.id}-{n}")
+
+
+def test_votes_skip_at_the_hosts_ratio_once_per_person(three):
+    """Three present at ratio 0.5 need two votes; a repeated vote counts once; the second voter's
+    vote plays the next video, and the votes start over for it."""
+    party, host, guest, other = three
+    present(party, host, guest, other)
+    item = party.current_item_id
+    after_one = services.queue_vote_skip(party_id=party.id, user=guest, item_id=item)
+    again = services.queue_vote_skip(party_id=party.id, user=guest, item_id=item)
+    assert after_one.current_item_id == item and again.skip_votes == (str(guest.pk),)
+    skipped = services.queue_vote_skip(party_id=party.id, user=other, item_id=item)
+    assert skipped.current_title == "Next" and skipped.skip_votes == () and skipped.queue == ()
+
+
+def test_only_people_present_count(three):
+    """Of the seats, only those with a socket open count: two present at 0.5 need one vote."""
+    party, host, guest, _other = three
+    present(party, host, guest)
+    skipped = services.queue_vote_skip(party_id=party.id, user=guest, item_id=party.current_item_id)
+    assert skipped.current_title == "Next"
+
+
+def test_the_host_sets_the_ratio_and_zero_turns_voting_off(three):
+    """At ratio 1 every present person must vote; at 0 a vote is refused; a guest cannot set it."""
+    party, host, guest, other = three
+    present(party, host, guest, other)
+    with pytest.raises(Forbidden):
+        services.queue_settings(party_id=party.id, user=guest, skip_ratio=0.0)
+    services.queue_settings(party_id=party.id, user=host, skip_ratio=1.0)
+    for voter in (guest, other):
+        services.queue_vote_skip(party_id=party.id, user=voter, item_id=party.current_item_id)
+    assert repository.get_party(party.id).current_item_id == party.current_item_id
+    assert services.queue_vote_skip(party_id=party.id, user=host, item_id=party.current_item_id).current_title == "Next"
+    services.queue_settings(party_id=party.id, user=host, skip_ratio=0.0)
+    with pytest.raises(Forbidden, match="off"):
+        services.queue_vote_skip(party_id=party.id, user=guest, item_id=repository.get_party(party.id).current_item_id)
+
+
+def test_a_muted_person_and_a_stale_item_cannot_vote(three):
+    """A muted guest's vote is refused; so is a vote for a video that no longer plays."""
+    party, host, guest, other = three
+    present(party, host, guest, other)
+    services.participant_mute(party_id=party.id, user=host, target_id=str(guest.pk), muted=True)
+    with pytest.raises(Muted):
+        services.queue_vote_skip(party_id=party.id, user=guest, item_id=party.current_item_id)
+    with pytest.raises(NotFound):
+        services.queue_vote_skip(party_id=party.id, user=other, item_id="0123456789ab")
+    assert repository.get_party(party.id).skip_votes == ()

@@ -146,6 +146,8 @@ def _exercise_parties(make_user):
     services.queue_settings(party_id=party.id, user=host, guests_may_queue=True)
     item = services.queue_add(party_id=party.id, user=host, content_id="/m/a.mp4").queue[0]
     services.queue_play(party_id=party.id, user=host, item_id=item.id)
+    services.queue_add(party_id=party.id, user=host, content_id="/m/b.mp4")
+    services.queue_vote_skip(party_id=party.id, user=host, item_id=item.id)
     services.party_end(party_id=party.id, user=host)
 
 

@@ -5,13 +5,18 @@
 import { h } from "./dom.js";
 
 export class QueueView {
-  /** els: {panel, now, list, count, form, input, title, open, openLabel, skip}; send(frame) -> bool. */
-  constructor({ els, me, send, notices }) {
+  /**
+   * els: {panel, now, list, count, form, input, title, open, openLabel, skip, vote, hostSettings,
+   * ratio}; send(frame) -> bool; onlineCount() -> how many people have the room open.
+   */
+  constructor({ els, me, send, notices, onlineCount }) {
     this.els = els;
     this.me = me;
     this.send = send;
     this.notices = notices;
+    this.onlineCount = onlineCount;
     this.party = null;
+    this.needed = null; // from the last queue.votes for the current item; else worked out here
     els.form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.add();
@@ -23,6 +28,34 @@ export class QueueView {
       }
     });
     els.skip.addEventListener("click", () => this.next());
+    els.vote.addEventListener("click", () => {
+      if (this.frame({ type: "queue.vote_skip", item_id: this.currentId() })) els.vote.disabled = true;
+    });
+    els.ratio.addEventListener("change", () => {
+      const ratio = Number(els.ratio.value);
+      if (!this.frame({ type: "queue.settings", skip_ratio: ratio })) els.ratio.value = String(this.party.skip_ratio);
+    });
+  }
+
+  /** queue.votes: who voted to skip the current item, and how many votes skip it. */
+  onVotes(frame) {
+    if (!this.party || frame.item_id !== this.currentId() || !Array.isArray(frame.votes)) return;
+    this.party.skip_votes = frame.votes;
+    this.needed = Number.isFinite(frame.needed) ? frame.needed : null;
+    this.renderVote();
+  }
+
+  renderVote() {
+    const { party, els } = this;
+    const ratio = Number(party.skip_ratio ?? 0.5);
+    const votes = Array.isArray(party.skip_votes) ? party.skip_votes : [];
+    const muted = (party.muted_ids || []).includes(this.me);
+    els.vote.hidden = !ratio || !this.hasNext() || muted || Boolean(party.ended_at);
+    const needed = this.needed ?? Math.max(1, Math.ceil(ratio * Math.max(1, this.onlineCount())));
+    const voted = votes.includes(this.me);
+    els.vote.textContent = `Vote to skip (${votes.length} of ${needed})`;
+    els.vote.setAttribute("aria-pressed", String(voted));
+    els.vote.disabled = voted;
   }
 
   frame(frame) {
@@ -53,6 +86,7 @@ export class QueueView {
   }
 
   render(party) {
+    if (!this.party || (this.party.current_item || {}).id !== (party.current_item || {}).id) this.needed = null;
     this.party = party;
     const { els } = this;
     const queue = Array.isArray(party.queue) ? party.queue : [];
@@ -109,6 +143,9 @@ export class QueueView {
     els.openLabel.hidden = party.host_id !== this.me || Boolean(party.ended_at);
     els.open.checked = Boolean(party.guests_may_queue);
     els.skip.hidden = !moderator || !queue.length;
+    els.hostSettings.hidden = els.openLabel.hidden;
+    els.ratio.value = String(Number(party.skip_ratio ?? 0.5));
+    this.renderVote();
   }
 
   add() {

@@ -130,10 +130,14 @@ const queueView = new QueueView({
     open: $("#queue-open"),
     openLabel: $("#queue-open-label"),
     skip: $("#queue-skip"),
+    vote: $("#queue-vote"),
+    hostSettings: $("#queue-host-settings"),
+    ratio: $("#queue-ratio"),
   },
   me,
   send: (frame) => state.ready && sendFrame(frame),
   notices,
+  onlineCount: () => state.online.size,
 });
 
 const moderation = new Moderation({
@@ -201,6 +205,8 @@ function onQueueState(frame) {
     ...before,
     queue: frame.queue,
     guests_may_queue: Boolean(frame.guests_may_queue),
+    skip_ratio: Number.isFinite(frame.skip_ratio) ? frame.skip_ratio : before.skip_ratio,
+    skip_votes: Array.isArray(frame.skip_votes) ? frame.skip_votes : before.skip_votes,
     current_item: frame.current_item || before.current_item,
     content_id: typeof frame.content_id === "string" ? frame.content_id : before.content_id,
     content_type: frame.content_type || before.content_type,
@@ -216,7 +222,8 @@ function onQueueState(frame) {
   clock.sample(frame.playback && frame.playback.updated_at);
   player.apply(party.playback, { initial: true });
   const current = party.current_item || {};
-  notices.show("queue", "info", `Now playing: ${current.title || party.content_id}`, { timeout: 4000 });
+  const why = frame.action === "vote_skipped" ? "Skipped by vote. " : "";
+  notices.show("queue", "info", `${why}Now playing: ${current.title || party.content_id}`, { timeout: 4000 });
 }
 
 // --- rendering ---------------------------------------------------------------------------------
@@ -400,6 +407,8 @@ function onFrame(frame) {
       return chat.setReactions(frame.message_id, frame.reactions);
     case "queue.state":
       return onQueueState(frame);
+    case "queue.votes":
+      return queueView.onVotes(frame);
     case "playback.state":
       clock.sample(frame.updated_at);
       return player?.apply(frame);
