@@ -7,6 +7,7 @@ carry a finished JSON frame, which is forwarded as it is.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -60,6 +61,19 @@ from parties.serializers import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Timers ending a wait for buffering viewers (kept referenced until they finish).
+_wait_timers: set[asyncio.Task] = set()
+
+
+async def _expire_wait(party_id: str, since) -> None:
+    """End the wait that began at ``since`` once it has lasted PARTY_WAIT_TIMEOUT_SECONDS. The wait
+    is in the party document: if this process stops first, the host's play or pause ends it."""
+    try:
+        await asyncio.sleep(settings.PARTY_WAIT_TIMEOUT_SECONDS)
+        await db_call(party_services.wait_expire)(party_id=party_id, since=since)
+    except Exception:  # noqa: BLE001 - a timer has nobody to answer
+        logger.exception("Ending the wait in party %s failed", party_id)
 
 
 def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
@@ -288,6 +302,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "queue.next": "QUEUE_RATE_LIMIT",
         "queue.settings": "QUEUE_RATE_LIMIT",
         "queue.vote_skip": "QUEUE_RATE_LIMIT",
+        "player.buffering": "PLAYER_STATE_RATE_LIMIT",
+        "player.ready": "PLAYER_STATE_RATE_LIMIT",
     }
 
     async def check_frame_rate(self, frame_type: str) -> None:
@@ -443,6 +459,21 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         data = _validated(QueueNextSerializer, frame)
         await db_call(party_services.queue_vote_skip)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
 
+    # Wait for everyone: each player reports buffering and ready.
+
+    async def on_player_buffering(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        since = await db_call(party_services.player_buffering)(
+            party_id=self.party_id, user=self.user, item_id=data["item_id"]
+        )
+        if since is not None:
+            task = asyncio.get_running_loop().create_task(_expire_wait(self.party_id, since))
+            _wait_timers.add(task)
+            task.add_done_callback(_wait_timers.discard)
+
+    async def on_player_ready(self, frame):
+        await db_call(party_services.player_ready)(party_id=self.party_id, user=self.user)
+
     # Frames that change nothing: served without re-reading the account (every other frame checks
     # that the account is still active first).
     READ_ONLY_FRAMES = frozenset({"history", "resume", "ping"})
@@ -472,6 +503,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "queue.next": on_queue_next,
         "queue.settings": on_queue_settings,
         "queue.vote_skip": on_queue_vote_skip,
+        "player.buffering": on_player_buffering,
+        "player.ready": on_player_ready,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
@@ -509,6 +542,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     party_roles = forward
     queue_state = forward
     queue_votes = forward
+    party_waiting = forward
 
     async def participant_joined(self, event):
         # A socket is not told that it connected itself.

@@ -184,6 +184,13 @@ class Party:
     # the people present whose votes skip it (0: voting is off).
     skip_votes: tuple[str, ...] = ()
     skip_ratio: float = 0.5
+    # Wait for everyone: whether the party waits for buffering viewers (the host may turn it off),
+    # who is buffering now, since when the party waits for them (None: it does not), and who it
+    # went on without after the timeout (for the current item: they then catch up on their own).
+    wait_for_all: bool = True
+    waiting: tuple[str, ...] = ()
+    wait_since: datetime | None = None
+    wait_skipped: tuple[str, ...] = ()
 
     @property
     def participant_count(self) -> int:
@@ -264,6 +271,11 @@ def _to_party(doc: dict[str, Any]) -> Party:
         queue_version=int(doc.get("queue_version") or 0),
         skip_votes=tuple(doc.get("skip_votes") or ()),
         skip_ratio=float(doc.get("skip_ratio", 0.5)),
+        # Parties stored before the wait existed do not wait: their host never chose it.
+        wait_for_all=bool(doc.get("wait_for_all", False)),
+        waiting=tuple(doc.get("waiting") or ()),
+        wait_since=doc.get("wait_since"),
+        wait_skipped=tuple(doc.get("wait_skipped") or ()),
     )
 
 
@@ -323,6 +335,10 @@ def insert_party(new: NewParty) -> Party:
         "queue_version": 0,
         "skip_votes": [],
         "skip_ratio": 0.5,
+        "wait_for_all": True,
+        "waiting": [],
+        "wait_since": None,
+        "wait_skipped": [],
     }
     try:
         _parties().insert_one(doc)
@@ -522,6 +538,9 @@ def set_playback(party_id: str, *, state: str, position: float, updated_at: date
             "$set": {
                 "playback": {"state": state, "position": position, "rate": rate, "updated_at": updated_at},
                 "last_activity_at": updated_at,
+                # The host's own play, pause or seek ends any wait for buffering viewers.
+                "waiting": [],
+                "wait_since": None,
             }
         },
     )
@@ -580,6 +599,10 @@ def replace_queue(
                 "current_item_id": current.id,
                 "current_title": current.title,
                 "skip_votes": [],
+                # A new item: nobody is waited for yet, and nobody was left behind.
+                "waiting": [],
+                "wait_since": None,
+                "wait_skipped": [],
             }
         )
         if content_type is not None:
@@ -602,7 +625,12 @@ def replace_queue(
 
 
 def set_queue_settings(
-    party_id: str, *, actor_id: str, guests_may_queue: bool | None = None, skip_ratio: float | None = None
+    party_id: str,
+    *,
+    actor_id: str,
+    guests_may_queue: bool | None = None,
+    skip_ratio: float | None = None,
+    wait_for_all: bool | None = None,
 ) -> Party | None:
     """The host opens or locks the queue to guests, and sets the share of votes that skips. None
     unless ``actor_id`` hosts the active party."""
@@ -611,6 +639,8 @@ def set_queue_settings(
         change["guests_may_queue"] = guests_may_queue
     if skip_ratio is not None:
         change["skip_ratio"] = skip_ratio
+    if wait_for_all is not None:
+        change["wait_for_all"] = wait_for_all
     return _update_party(
         party_id, {"ended_at": None, "host_id": actor_id}, {"$set": change, "$inc": {"queue_version": 1}}
     )
@@ -630,6 +660,71 @@ def add_skip_vote(party_id: str, *, user_id: str, item_id: str) -> Party | None:
         },
         {"$addToSet": {"skip_votes": user_id}},
     )
+
+
+# --- Wait for everyone -------------------------------------------------------------------------
+# The wait lives in the party document (waiting, wait_since), so every server process sees it and
+# any of them may end it; wait_since names one wait, so that ending it twice ends it once.
+
+
+def _playback_doc(playback: Playback) -> dict[str, Any]:
+    return {
+        "state": playback.state,
+        "position": playback.position,
+        "rate": playback.rate,
+        "updated_at": playback.updated_at,
+    }
+
+
+def _waitable(user_id: str, item_id: str) -> dict[str, Any]:
+    """The party waits for buffering viewers, ``item_id`` plays, and ``user_id`` holds an unmuted
+    seat and was not already left behind on this item."""
+    return {
+        "ended_at": None,
+        "wait_for_all": True,
+        "current_item_id": item_id,
+        "participants.user_id": user_id,
+        "$and": [{"muted_ids": {"$ne": user_id}}, {"wait_skipped": {"$ne": user_id}}],
+    }
+
+
+def wait_start(party_id: str, *, user_id: str, item_id: str, paused: Playback, at: datetime) -> Party | None:
+    """The first buffering viewer: the party pauses (``paused``) and waits for them. None unless
+    the party is playing and not yet waiting (and ``_waitable``)."""
+    return _update_party(
+        party_id,
+        {**_waitable(user_id, item_id), "playback.state": "playing", "wait_since": None},
+        {"$set": {"waiting": [user_id], "wait_since": at, "playback": _playback_doc(paused)}},
+    )
+
+
+def wait_join(party_id: str, *, user_id: str, item_id: str) -> Party | None:
+    """Another buffering viewer joins a wait under way. None unless the party is waiting."""
+    return _update_party(
+        party_id,
+        {**_waitable(user_id, item_id), "wait_since": {"$ne": None}},
+        {"$addToSet": {"waiting": user_id}},
+    )
+
+
+def wait_leave(party_id: str, *, user_id: str) -> Party | None:
+    """The viewer is ready (or gone): no longer waited for. None unless they were."""
+    return _update_party(party_id, {"ended_at": None, "waiting": user_id}, {"$pull": {"waiting": user_id}})
+
+
+def wait_end(
+    party_id: str, *, since: datetime, resume: Playback, left_behind: list[str], everyone_ready: bool
+) -> Party | None:
+    """End the wait that began at ``since``: the party plays on (``resume``). With
+    ``everyone_ready`` only if nobody is buffering any more; otherwise (the timeout) those still
+    buffering are left behind for this item. None when that wait is over already."""
+    query: dict[str, Any] = {"ended_at": None, "wait_since": since}
+    if everyone_ready:
+        query["waiting.0"] = {"$exists": False}
+    update: dict[str, Any] = {"$set": {"waiting": [], "wait_since": None, "playback": _playback_doc(resume)}}
+    if left_behind:
+        update["$addToSet"] = {"wait_skipped": {"$each": left_behind}}
+    return _update_party(party_id, query, update)
 
 
 _LIST_PROJECTION = {
@@ -655,6 +750,10 @@ _LIST_PROJECTION = {
     "guests_may_queue": 1,
     "skip_votes": 1,
     "skip_ratio": 1,
+    "wait_for_all": 1,
+    "waiting": 1,
+    "wait_since": 1,
+    "wait_skipped": 1,
 }
 
 

@@ -130,10 +130,11 @@ class QueueSettingsSerializer(serializers.Serializer):
 
     guests_may_queue = StrictBooleanField(required=False)
     skip_ratio = RatioField(required=False)
+    wait_for_all = StrictBooleanField(required=False)
 
     def validate(self, attrs):
         if not attrs:
-            raise serializers.ValidationError("Give guests_may_queue, skip_ratio or both.")
+            raise serializers.ValidationError("Give guests_may_queue, skip_ratio or wait_for_all.")
         return attrs
 
 
@@ -209,6 +210,8 @@ class PartySerializer(serializers.Serializer):
     guests_may_queue = serializers.BooleanField()
     skip_ratio = serializers.FloatField()
     skip_votes = serializers.ListField(child=serializers.CharField())
+    wait_for_all = serializers.BooleanField()
+    waiting = serializers.ListField(child=serializers.CharField())
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)
     ended_at = UtcDateTimeField(allow_null=True)

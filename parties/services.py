@@ -9,7 +9,7 @@ import secrets
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from django.conf import settings
@@ -660,6 +660,7 @@ def queue_payload(party: Party, *, action: str, item_id: str, by: str) -> dict:
         "guests_may_queue": party.guests_may_queue,
         "skip_ratio": party.skip_ratio,
         "skip_votes": list(party.skip_votes),
+        "wait_for_all": party.wait_for_all,
         "playback": {
             "state": playback.state,
             "position": playback.position,
@@ -800,17 +801,29 @@ def queue_next(*, party_id: str, user, item_id: str) -> Party:
 
 
 def queue_settings(
-    *, party_id: str, user, guests_may_queue: bool | None = None, skip_ratio: float | None = None
+    *,
+    party_id: str,
+    user,
+    guests_may_queue: bool | None = None,
+    skip_ratio: float | None = None,
+    wait_for_all: bool | None = None,
 ) -> Party:
     """The host lets guests add videos to the queue, or not (CyTube's open or locked playlist), and
-    sets the share of the people present whose votes skip a video (CyTube's voteskip ratio; 0: off)."""
+    sets the share of the people present whose votes skip a video (CyTube's voteskip ratio; 0: off),
+    and whether the party waits for buffering viewers (``wait_for_all``)."""
     actor_id = str(user.pk)
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     if party.host_id != actor_id:
         raise Forbidden("Only the host can change the queue's settings.")
     updated = repository.set_queue_settings(
-        party_id, actor_id=actor_id, guests_may_queue=guests_may_queue, skip_ratio=skip_ratio
+        party_id,
+        actor_id=actor_id,
+        guests_may_queue=guests_may_queue,
+        skip_ratio=skip_ratio,
+        wait_for_all=wait_for_all,
     )
+    if wait_for_all is False and updated is not None and updated.wait_since is not None:
+        _end_wait(updated, everyone_ready=False, left_behind=False)
     if updated is None:
         raise Forbidden("Only the host can change the queue's settings.")
     broadcast(party_id, "queue.state", queue_payload(updated, action="settings", item_id="", by=actor_id))
@@ -865,3 +878,109 @@ def queue_vote_skip(*, party_id: str, user, item_id: str) -> Party:
         if voted is None or not voted.is_active:
             raise NotFound("No such party.")
     raise Forbidden("The queue changed meanwhile; try again.")
+
+
+# --- Wait for everyone (Syncplay's ready state, Jellyfin SyncPlay's waiting state) ---------------
+# A viewer's player reports that it is buffering, then that it is ready. While anyone buffers, the
+# party is paused for all (playback.state, by "wait") and waits; when the last one is ready it plays
+# on from where it paused, for all. After PARTY_WAIT_TIMEOUT_SECONDS it plays on without those
+# still buffering, who catch up on their own (their reports for this item no longer pause anyone).
+
+
+def _position_now(playback: Playback, now: datetime) -> float:
+    if playback.state != "playing":
+        return playback.position
+    return playback.position + max(0.0, (now - playback.updated_at).total_seconds()) * playback.rate
+
+
+def _playback_frame(playback: Playback) -> dict:
+    return {
+        "state": playback.state,
+        "position": playback.position,
+        "rate": playback.rate,
+        "updated_at": isoformat_z(playback.updated_at),
+        "by": "wait",
+    }
+
+
+def waiting_payload(party: Party) -> dict:
+    """The ``party.waiting`` frame: who is buffering, and until when the party waits for them."""
+    names = {p.user_id: p.user_name for p in party.participants}
+    until = None
+    if party.wait_since is not None:
+        until = isoformat_z(party.wait_since + timedelta(seconds=settings.PARTY_WAIT_TIMEOUT_SECONDS))
+    return {
+        "waiting": [{"user_id": user_id, "user_name": names.get(user_id, "")} for user_id in party.waiting],
+        "until": until,
+    }
+
+
+def _end_wait(party: Party, *, everyone_ready: bool, left_behind: bool = True) -> Party | None:
+    """Play on from where the wait paused, for everyone; None when that wait already ended."""
+    now = utcnow()
+    resume = Playback(state="playing", position=party.playback.position, updated_at=now, rate=party.playback.rate)
+    ended = repository.wait_end(
+        party.id,
+        since=party.wait_since,
+        resume=resume,
+        left_behind=list(party.waiting) if left_behind else [],
+        everyone_ready=everyone_ready,
+    )
+    if ended is not None:
+        broadcast(ended.id, "playback.state", _playback_frame(ended.playback))
+        broadcast(ended.id, "party.waiting", waiting_payload(ended))
+    return ended
+
+
+def player_buffering(*, party_id: str, user, item_id: str) -> datetime | None:
+    """``user``'s player is buffering ``item_id``. If the party waits for everyone and is playing,
+    it pauses for all and waits; returns when that wait began (the caller ends it after the
+    timeout), or None when nothing changed (not waiting for everyone, already left behind on this
+    item, paused, another item, muted)."""
+    user_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if user_id in party.muted_ids:
+        return None  # a muted viewer watches, but cannot pause everyone (their player catches up)
+    if party.wait_since is not None:
+        joined = repository.wait_join(party_id, user_id=user_id, item_id=item_id)
+        if joined is not None and len(joined.waiting) != len(party.waiting):
+            broadcast(party_id, "party.waiting", waiting_payload(joined))
+        return None
+    now = utcnow()
+    paused = Playback(
+        state="paused", position=_position_now(party.playback, now), updated_at=now, rate=party.playback.rate
+    )
+    started = repository.wait_start(party_id, user_id=user_id, item_id=item_id, paused=paused, at=now)
+    if started is None:
+        return None
+    broadcast(party_id, "playback.state", _playback_frame(started.playback))
+    broadcast(party_id, "party.waiting", waiting_payload(started))
+    return started.wait_since
+
+
+def player_ready(*, party_id: str, user) -> None:
+    """``user``'s player can play again: no longer waited for; the last one ready resumes the party."""
+    party_get_for_member(party_id=party_id, user=user, require_active=True)
+    _leave_wait(party_id, str(user.pk))
+
+
+def _leave_wait(party_id: str, user_id: str) -> None:
+    left = repository.wait_leave(party_id, user_id=user_id)
+    if left is None:
+        return
+    if left.waiting or left.wait_since is None or _end_wait(left, everyone_ready=True) is None:
+        broadcast(party_id, "party.waiting", waiting_payload(left))
+
+
+def player_gone(*, party_id: str, user_id: str) -> None:
+    """The user's last socket in the party closed: the party no longer waits for them."""
+    _leave_wait(party_id, user_id)
+
+
+def wait_expire(*, party_id: str, since: datetime) -> None:
+    """The wait that began at ``since`` has lasted PARTY_WAIT_TIMEOUT_SECONDS: the party plays on
+    without those still buffering. Nothing when that wait already ended (any process may call it)."""
+    party = repository.get_party(party_id)
+    if party is None or not party.is_active or party.wait_since != since:
+        return
+    _end_wait(party, everyone_ready=False)

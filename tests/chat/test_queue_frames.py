@@ -184,3 +184,47 @@ async def test_malformed_vote_and_ratio_frames_are_invalid(room, frame):
         assert (await receive_type(host, "error"))["code"] == "invalid"
     finally:
         await host.disconnect()
+
+
+async def test_a_buffering_viewer_pauses_everyone_until_ready(room):
+    """player.buffering from the guest: both sockets hear the party paused (by "wait") and who is
+    buffering; player.ready: both hear it play on from the same position."""
+    s = await sync_to_async(room)()
+    host, _ = await joined(s, "host")
+    guest, state = await joined(s, "guest")
+    try:
+        await host.send_json_to({"type": "playback.update", "state": "playing", "position": 5})
+        for socket in (host, guest):
+            await receive_type(socket, "playback.state")
+        await guest.send_json_to({"type": "player.buffering", "item_id": state["party"]["current_item"]["id"]})
+        for socket in (host, guest):
+            paused = await receive_type(socket, "playback.state")
+            assert paused["state"] == "paused" and paused["by"] == "wait"
+            waiting = await receive_type(socket, "party.waiting")
+            assert waiting["waiting"] == [{"user_id": str(s["guest"].pk), "user_name": "Guest"}] and waiting["until"]
+        await guest.send_json_to({"type": "player.ready"})
+        for socket in (host, guest):
+            resumed = await receive_type(socket, "playback.state")
+            assert resumed["state"] == "playing" and resumed["position"] == paused["position"]
+            assert (await receive_type(socket, "party.waiting"))["waiting"] == []
+    finally:
+        await host.disconnect()
+        await guest.disconnect()
+
+
+@override_settings(PARTY_WAIT_TIMEOUT_SECONDS=1)
+async def test_after_the_timeout_the_party_plays_on_without_the_slow_viewer(room):
+    """A viewer who stays buffering is waited for PARTY_WAIT_TIMEOUT_SECONDS, then the party plays on."""
+    s = await sync_to_async(room)()
+    host, _ = await joined(s, "host")
+    guest, state = await joined(s, "guest")
+    try:
+        await host.send_json_to({"type": "playback.update", "state": "playing", "position": 5})
+        await receive_type(host, "playback.state")
+        await guest.send_json_to({"type": "player.buffering", "item_id": state["party"]["current_item"]["id"]})
+        assert (await receive_type(host, "playback.state"))["state"] == "paused"
+        resumed = await receive_type(host, "playback.state", timeout=4)
+        assert resumed["state"] == "playing" and resumed["by"] == "wait"
+    finally:
+        await host.disconnect()
+        await guest.disconnect()

@@ -56,6 +56,8 @@ def test_create_returns_party(user, api_client):
         "guests_may_queue",
         "skip_ratio",
         "skip_votes",
+        "wait_for_all",
+        "waiting",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1
