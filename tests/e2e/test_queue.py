@@ -111,3 +111,29 @@ def test_votes_skip_the_video_for_everyone(people, server):
         wait_src(person, "?next")
     expect(bob.page.locator("#queue-vote")).to_be_hidden()  # nothing left to skip to
     assert_accessible(bob.page, "the room after a vote skip (guest, desktop)")
+
+
+def test_a_buffering_viewer_pauses_and_resumes_the_party(people, server):
+    """Bob's copy of the next video is slow to load: the party pauses for Alice too and both see
+    who it waits for; once Bob's video loads the party plays on for both."""
+    alice = people("alice", "Alice")
+    bob = people("bob", "Bob")
+    _party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Wait")
+    join_on_home(bob, code)
+    held = []
+    bob.page.route("**/clip.webm?slow*", lambda route: held.append(route))  # Bob's network stalls
+
+    add(alice, "/static/e2e/clip.webm?slow", "Slow clip")
+    alice.page.get_by_role("button", name="Play now: Slow clip").click()
+    expect(alice.page.locator("#wait-status")).to_have_text("Waiting for Bob to load…")
+    expect(bob.page.locator("#wait-status")).to_have_text("Waiting for you to load…")
+    alice.page.wait_for_function(f"() => {PLAYER}.paused")
+    paused_at = alice.page.evaluate(f"{PLAYER}.currentTime")
+    alice.page.wait_for_timeout(1500)
+    assert alice.page.evaluate(f"{PLAYER}.currentTime") == paused_at  # the party waits for Bob
+
+    assert held  # Bob's player did ask for the video
+    bob.page.unroute("**/clip.webm?slow*")  # the held requests go on to the server
+    for person in (alice, bob):
+        expect(person.page.locator("#wait-status")).to_have_text("")
+        person.page.wait_for_function(f"(t) => !{PLAYER}.paused && {PLAYER}.currentTime > t + 0.5", arg=paused_at)

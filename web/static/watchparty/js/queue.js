@@ -31,6 +31,11 @@ export class QueueView {
     els.vote.addEventListener("click", () => {
       if (this.frame({ type: "queue.vote_skip", item_id: this.currentId() })) els.vote.disabled = true;
     });
+    els.waitForAll.addEventListener("change", () => {
+      if (!this.frame({ type: "queue.settings", wait_for_all: els.waitForAll.checked })) {
+        els.waitForAll.checked = !els.waitForAll.checked;
+      }
+    });
     els.ratio.addEventListener("change", () => {
       const ratio = Number(els.ratio.value);
       if (!this.frame({ type: "queue.settings", skip_ratio: ratio })) els.ratio.value = String(this.party.skip_ratio);
@@ -144,6 +149,8 @@ export class QueueView {
     els.open.checked = Boolean(party.guests_may_queue);
     els.skip.hidden = !moderator || !queue.length;
     els.hostSettings.hidden = els.openLabel.hidden;
+    els.waitLabel.hidden = els.openLabel.hidden;
+    els.waitForAll.checked = Boolean(party.wait_for_all);
     els.ratio.value = String(Number(party.skip_ratio ?? 0.5));
     this.renderVote();
   }

@@ -43,6 +43,7 @@ const els = {
   fullscreen: $("#fullscreen-btn"),
   resync: $("#resync-btn"),
   syncStatus: $("#sync-status"),
+  waitStatus: $("#wait-status"),
   people: $("#participants"),
   count: $("#participant-count"),
   scroller: $("#chat-scroll"),
@@ -133,6 +134,8 @@ const queueView = new QueueView({
     vote: $("#queue-vote"),
     hostSettings: $("#queue-host-settings"),
     ratio: $("#queue-ratio"),
+    waitLabel: $("#wait-label"),
+    waitForAll: $("#wait-for-all"),
   },
   me,
   send: (frame) => state.ready && sendFrame(frame),
@@ -165,7 +168,7 @@ function ensurePlayer(party) {
   if (player) return player;
   const { videoId } = source(party);
   if (videoId) media = new YouTubeMedia(els.youtube, videoId);
-  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus });
+  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus, onBuffering });
   media.addEventListener("ended", onMediaEnded);
   return player;
 }
@@ -188,6 +191,23 @@ function dropPlayer() {
   player = null;
 }
 
+/** Wait for everyone: this player stalled while the party plays, or can play again. */
+function onBuffering(buffering) {
+  if (!state.ready || !state.party) return;
+  if (buffering) {
+    if (state.party.wait_for_all) sendFrame({ type: "player.buffering", item_id: queueView.currentId() });
+  } else sendFrame({ type: "player.ready" });
+}
+
+/** Who the party waits for (party.waiting, or the ids in party.state), in words. */
+function renderWaiting(waiting) {
+  const names = waiting.map((entry) => {
+    if (entry.user_id === me) return "you";
+    return entry.user_name || state.participants.get(entry.user_id)?.user_name || "someone";
+  });
+  els.waitStatus.textContent = names.length ? `Waiting for ${names.join(", ")} to load…` : "";
+}
+
 /** The host's and co-hosts' players report the end of an item, naming it: the server goes on to
  * the next once, however many report it, and never past an item that already changed. */
 function onMediaEnded() {
@@ -207,6 +227,7 @@ function onQueueState(frame) {
     guests_may_queue: Boolean(frame.guests_may_queue),
     skip_ratio: Number.isFinite(frame.skip_ratio) ? frame.skip_ratio : before.skip_ratio,
     skip_votes: Array.isArray(frame.skip_votes) ? frame.skip_votes : before.skip_votes,
+    wait_for_all: typeof frame.wait_for_all === "boolean" ? frame.wait_for_all : before.wait_for_all,
     current_item: frame.current_item || before.current_item,
     content_id: typeof frame.content_id === "string" ? frame.content_id : before.content_id,
     content_type: frame.content_type || before.content_type,
@@ -218,6 +239,7 @@ function onQueueState(frame) {
     return;
   }
   dropPlayer();
+  renderWaiting([]); // a new item: nobody is waited for
   renderParty(party);
   clock.sample(frame.playback && frame.playback.updated_at);
   player.apply(party.playback, { initial: true });
@@ -411,7 +433,11 @@ function onFrame(frame) {
       return queueView.onVotes(frame);
     case "playback.state":
       clock.sample(frame.updated_at);
+      // The party waits for a buffering viewer, or plays on: the host's player follows too.
+      if (frame.by === "wait" && player?.isHost) return player.follow(frame);
       return player?.apply(frame);
+    case "party.waiting":
+      return renderWaiting(Array.isArray(frame.waiting) ? frame.waiting : []);
     case "typing":
       return onTyping(frame);
     case "participant.joined":
@@ -451,6 +477,7 @@ function onPartyState(frame) {
   state.ready = true;
   renderParty(frame.party);
   player?.apply(frame.party.playback, { initial: true });
+  renderWaiting((frame.party.waiting || []).map((userId) => ({ user_id: userId })));
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   if (sameSocket) chat.replace(messages);
