@@ -204,6 +204,18 @@ def test_only_people_present_count(three):
     assert skipped.current_title == "Next"
 
 
+def test_an_absent_persons_vote_does_not_count(three):
+    """At ratio 1 with two present, a vote from someone with no socket open counts for nothing."""
+    party, host, guest, other = three
+    present(party, host, guest)
+    services.queue_settings(party_id=party.id, user=host, skip_ratio=1.0)
+    item = party.current_item_id
+    services.queue_vote_skip(party_id=party.id, user=other, item_id=item)
+    services.queue_vote_skip(party_id=party.id, user=guest, item_id=item)
+    assert repository.get_party(party.id).current_item_id == item
+    assert services.queue_vote_skip(party_id=party.id, user=host, item_id=item).current_title == "Next"
+
+
 def test_the_host_sets_the_ratio_and_zero_turns_voting_off(three):
     """At ratio 1 every present person must vote; at 0 a vote is refused; a guest cannot set it."""
     party, host, guest, other = three
