@@ -7,6 +7,7 @@ carry a finished JSON frame, which is forwarded as it is.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -48,9 +49,31 @@ from core.realtime.fanout import (
     user_group,
 )
 from parties import services as party_services
-from parties.serializers import ParticipantRefSerializer, PartyBansSerializer, PartySerializer
+from parties.serializers import (
+    ParticipantRefSerializer,
+    PartyBansSerializer,
+    PartySerializer,
+    QueueAddSerializer,
+    QueueItemRefSerializer,
+    QueueMoveSerializer,
+    QueueNextSerializer,
+    QueueSettingsSerializer,
+)
 
 logger = logging.getLogger(__name__)
+
+# Timers ending a wait for buffering viewers (kept referenced until they finish).
+_wait_timers: set[asyncio.Task] = set()
+
+
+async def _expire_wait(party_id: str, since) -> None:
+    """End the wait that began at ``since`` once it has lasted PARTY_WAIT_TIMEOUT_SECONDS. The wait
+    is in the party document: if this process stops first, the host's play or pause ends it."""
+    try:
+        await asyncio.sleep(settings.PARTY_WAIT_TIMEOUT_SECONDS)
+        await db_call(party_services.wait_expire)(party_id=party_id, since=since)
+    except Exception:  # noqa: BLE001 - a timer has nobody to answer
+        logger.exception("Ending the wait in party %s failed", party_id)
 
 
 def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
@@ -60,8 +83,8 @@ def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 
-def _validated(serializer_class, frame: dict[str, Any]) -> dict[str, Any]:
-    serializer = serializer_class(data=frame)
+def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
+    serializer = serializer_class(data=frame, context=context or {})
     if not serializer.is_valid():
         raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
     return serializer.validated_data
@@ -272,6 +295,15 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "history": "HISTORY_RATE_LIMIT",
         "resume": "RESUME_RATE_LIMIT",
         "ping": "PING_RATE_LIMIT",
+        "queue.add": "QUEUE_RATE_LIMIT",
+        "queue.remove": "QUEUE_RATE_LIMIT",
+        "queue.move": "QUEUE_RATE_LIMIT",
+        "queue.play": "QUEUE_RATE_LIMIT",
+        "queue.next": "QUEUE_RATE_LIMIT",
+        "queue.settings": "QUEUE_RATE_LIMIT",
+        "queue.vote_skip": "QUEUE_RATE_LIMIT",
+        "player.buffering": "PLAYER_STATE_RATE_LIMIT",
+        "player.ready": "PLAYER_STATE_RATE_LIMIT",
     }
 
     async def check_frame_rate(self, frame_type: str) -> None:
@@ -386,6 +418,63 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         )
         await self.send_json({"type": "party.bans", **PartyBansSerializer({"banned": banned}).data})
 
+    # The shared queue: the services authorize each frame and broadcast ``queue.state``.
+
+    def site_origin(self) -> str | None:
+        """The origin the room page came from ('self' in its media-src), as the socket reached us."""
+        host = dict(self.scope.get("headers") or []).get(b"host")
+        if not host:
+            return None
+        scheme = "https" if self.scope.get("scheme") == "wss" else "http"
+        return f"{scheme}://{host.decode('latin-1')}"
+
+    async def on_queue_add(self, frame):
+        data = _validated(QueueAddSerializer, frame, {"site_origin": self.site_origin()})
+        await db_call(party_services.queue_add)(
+            party_id=self.party_id, user=self.user, content_id=data["content_id"], title=data["title"]
+        )
+
+    async def on_queue_remove(self, frame):
+        data = _validated(QueueItemRefSerializer, frame)
+        await db_call(party_services.queue_remove)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_move(self, frame):
+        data = _validated(QueueMoveSerializer, frame)
+        await db_call(party_services.queue_move)(
+            party_id=self.party_id, user=self.user, item_id=data["item_id"], to=data["to"]
+        )
+
+    async def on_queue_play(self, frame):
+        data = _validated(QueueItemRefSerializer, frame)
+        await db_call(party_services.queue_play)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_next(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        await db_call(party_services.queue_next)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    async def on_queue_settings(self, frame):
+        data = _validated(QueueSettingsSerializer, frame)
+        await db_call(party_services.queue_settings)(party_id=self.party_id, user=self.user, **data)
+
+    async def on_queue_vote_skip(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        await db_call(party_services.queue_vote_skip)(party_id=self.party_id, user=self.user, item_id=data["item_id"])
+
+    # Wait for everyone: each player reports buffering and ready.
+
+    async def on_player_buffering(self, frame):
+        data = _validated(QueueNextSerializer, frame)
+        since = await db_call(party_services.player_buffering)(
+            party_id=self.party_id, user=self.user, item_id=data["item_id"]
+        )
+        if since is not None:
+            task = asyncio.get_running_loop().create_task(_expire_wait(self.party_id, since))
+            _wait_timers.add(task)
+            task.add_done_callback(_wait_timers.discard)
+
+    async def on_player_ready(self, frame):
+        await db_call(party_services.player_ready)(party_id=self.party_id, user=self.user)
+
     # Frames that change nothing: served without re-reading the account (every other frame checks
     # that the account is still active first).
     READ_ONLY_FRAMES = frozenset({"history", "resume", "ping"})
@@ -408,6 +497,15 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "co_host.remove": on_co_host_remove,
         "host.transfer": on_host_transfer,
         "participant.unban": on_participant_unban,
+        "queue.add": on_queue_add,
+        "queue.remove": on_queue_remove,
+        "queue.move": on_queue_move,
+        "queue.play": on_queue_play,
+        "queue.next": on_queue_next,
+        "queue.settings": on_queue_settings,
+        "queue.vote_skip": on_queue_vote_skip,
+        "player.buffering": on_player_buffering,
+        "player.ready": on_player_ready,
     }
 
     # --- events from the channel layer (each carries the finished frame) ----------------------
@@ -443,6 +541,9 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     message_translated = forward
     message_edited = forward
     party_roles = forward
+    queue_state = forward
+    queue_votes = forward
+    party_waiting = forward
 
     async def participant_joined(self, event):
         # A socket is not told that it connected itself.

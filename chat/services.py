@@ -30,7 +30,13 @@ from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
 from parties.models import ModerationAction
 from parties.repository import Party
-from parties.services import moderation_record, party_get_for_member, people_matching, presence_broadcast
+from parties.services import (
+    moderation_record,
+    party_get_for_member,
+    people_matching,
+    player_gone,
+    presence_broadcast,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -472,6 +478,7 @@ def presence_disconnect(*, party_id: str, user, channel_name: str) -> None:
     seat or the party has ended (then nobody needs to hear it)."""
     if not presence.get_registry().remove(party_id, str(user.pk), channel_name):
         return
+    player_gone(party_id=party_id, user_id=str(user.pk))  # the party no longer waits for them
     try:
         party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     except (NotFound, Forbidden):

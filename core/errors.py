@@ -53,6 +53,12 @@ class PartyLimit(ServiceError):
     detail = "You host as many active parties as you may; end one first."
 
 
+class QueueFull(ServiceError):
+    code = "queue_full"
+    http_status = 409
+    detail = "The queue is full; remove a video first."
+
+
 class ChatDisabled(ServiceError):
     code = "chat_disabled"
     http_status = 403

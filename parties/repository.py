@@ -139,6 +139,18 @@ class Playback:
 
 
 @dataclass(frozen=True)
+class QueueItem:
+    """A video in the party's shared queue (or the one playing now)."""
+
+    id: str
+    content_id: str
+    title: str
+    added_by: str
+    added_by_name: str
+    added_at: datetime
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     room_code: str
@@ -160,6 +172,25 @@ class Party:
     co_host_ids: tuple[str, ...] = ()
     muted_ids: tuple[str, ...] = ()
     banned_ids: tuple[str, ...] = ()
+    # The shared queue (absent from documents written before it): what plays after the current
+    # item, in order; the current item's id and title (its link is content_id); whether guests may
+    # add; and the version every queue change compares and increments.
+    queue: tuple[QueueItem, ...] = ()
+    current_item_id: str = ""
+    current_title: str = ""
+    guests_may_queue: bool = False
+    queue_version: int = 0
+    # Vote to skip: who voted to skip the current item (cleared when it changes), and the share of
+    # the people present whose votes skip it (0: voting is off).
+    skip_votes: tuple[str, ...] = ()
+    skip_ratio: float = 0.5
+    # Wait for everyone: whether the party waits for buffering viewers (the host may turn it off),
+    # who is buffering now, since when the party waits for them (None: it does not), and who it
+    # went on without after the timeout (for the current item: they then catch up on their own).
+    wait_for_all: bool = True
+    waiting: tuple[str, ...] = ()
+    wait_since: datetime | None = None
+    wait_skipped: tuple[str, ...] = ()
 
     @property
     def participant_count(self) -> int:
@@ -192,6 +223,7 @@ class NewParty:
     chat_enabled: bool
     sync_playback: bool
     created_at: datetime
+    current_item_id: str = ""
 
 
 class RoomCodeTaken(Exception):
@@ -232,7 +264,41 @@ def _to_party(doc: dict[str, Any]) -> Party:
         co_host_ids=tuple(doc.get("co_host_ids") or ()),
         muted_ids=tuple(doc.get("muted_ids") or ()),
         banned_ids=tuple(doc.get("banned_ids") or ()),
+        queue=tuple(_to_item(item) for item in doc.get("queue") or ()),
+        current_item_id=doc.get("current_item_id") or "",
+        current_title=doc.get("current_title") or "",
+        guests_may_queue=bool(doc.get("guests_may_queue", False)),
+        queue_version=int(doc.get("queue_version") or 0),
+        skip_votes=tuple(doc.get("skip_votes") or ()),
+        skip_ratio=float(doc.get("skip_ratio", 0.5)),
+        # Parties stored before the wait existed do not wait: their host never chose it.
+        wait_for_all=bool(doc.get("wait_for_all", False)),
+        waiting=tuple(doc.get("waiting") or ()),
+        wait_since=doc.get("wait_since"),
+        wait_skipped=tuple(doc.get("wait_skipped") or ()),
     )
+
+
+def _to_item(doc: dict[str, Any]) -> QueueItem:
+    return QueueItem(
+        id=doc["id"],
+        content_id=doc["content_id"],
+        title=doc.get("title", ""),
+        added_by=doc["added_by"],
+        added_by_name=doc.get("added_by_name", ""),
+        added_at=doc["added_at"],
+    )
+
+
+def _item_doc(item: QueueItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "content_id": item.content_id,
+        "title": item.title,
+        "added_by": item.added_by,
+        "added_by_name": item.added_by_name,
+        "added_at": item.added_at,
+    }
 
 
 def _oid(party_id: str) -> ObjectId | None:
@@ -262,6 +328,17 @@ def insert_party(new: NewParty) -> Party:
         "co_host_ids": [],
         "muted_ids": [],
         "banned_ids": [],
+        "queue": [],
+        "current_item_id": new.current_item_id,
+        "current_title": new.content_title,  # the first video goes by the party's title
+        "guests_may_queue": False,
+        "queue_version": 0,
+        "skip_votes": [],
+        "skip_ratio": 0.5,
+        "wait_for_all": True,
+        "waiting": [],
+        "wait_since": None,
+        "wait_skipped": [],
     }
     try:
         _parties().insert_one(doc)
@@ -461,10 +538,193 @@ def set_playback(party_id: str, *, state: str, position: float, updated_at: date
             "$set": {
                 "playback": {"state": state, "position": position, "rate": rate, "updated_at": updated_at},
                 "last_activity_at": updated_at,
+                # The host's own play, pause or seek ends any wait for buffering viewers.
+                "waiting": [],
+                "wait_since": None,
             }
         },
     )
     return result.matched_count == 1
+
+
+# --- The shared queue ----------------------------------------------------------------------------
+# Every change reads the party, computes the new queue (and current item), and writes it back only
+# if queue_version is still the one read and the actor may still make it: a concurrent change
+# makes the filter miss (None) and the caller reads again, so no change is ever lost or applied
+# twice (two reports of the same item's end advance once). All by _id: no index needed.
+
+
+def _queue_moderator(actor_id: str) -> dict[str, Any]:
+    """The actor is the host or a co-host."""
+    return {"$or": [{"host_id": actor_id}, {"co_host_ids": actor_id}]}
+
+
+def _queue_adder(actor_id: str) -> dict[str, Any]:
+    """The actor is the host or a co-host, or holds an unmuted seat and guests may add."""
+    return {
+        "$or": [
+            {"host_id": actor_id},
+            {"co_host_ids": actor_id},
+            {"participants.user_id": actor_id, "guests_may_queue": True, "muted_ids": {"$ne": actor_id}},
+        ]
+    }
+
+
+def _version_filter(version: int) -> dict[str, Any]:
+    # Parties stored before the queue have no queue_version: they are at version 0.
+    return {"queue_version": {"$in": [0, None]}} if version == 0 else {"queue_version": version}
+
+
+def replace_queue(
+    party_id: str,
+    *,
+    version: int,
+    actor_id: str | None,
+    adder: bool = False,
+    queue: list[QueueItem],
+    current: QueueItem | None = None,
+    content_type: str | None = None,
+    playback: Playback | None = None,
+    at: datetime,
+) -> Party | None:
+    """Store the new queue (and, with ``current``, the item playing now: its link becomes
+    content_id, and ``playback`` restarts it). None unless the party is active, still at
+    ``version`` and ``actor_id`` is the host or a co-host (with ``adder``: or a guest who may add;
+    ``None``: the party itself, when the votes to skip reach the threshold)."""
+    change: dict[str, Any] = {"queue": [_item_doc(item) for item in queue], "last_activity_at": at}
+    if current is not None:
+        change.update(
+            {
+                "content_id": current.content_id,
+                "current_item_id": current.id,
+                "current_title": current.title,
+                "skip_votes": [],
+                # A new item: nobody is waited for yet, and nobody was left behind.
+                "waiting": [],
+                "wait_since": None,
+                "wait_skipped": [],
+            }
+        )
+        if content_type is not None:
+            change["content_type"] = content_type
+    if playback is not None:
+        change["playback"] = {
+            "state": playback.state,
+            "position": playback.position,
+            "rate": playback.rate,
+            "updated_at": playback.updated_at,
+        }
+    conditions = [_version_filter(version)]
+    if actor_id is not None:
+        conditions.append(_queue_adder(actor_id) if adder else _queue_moderator(actor_id))
+    return _update_party(
+        party_id,
+        {"ended_at": None, "$and": conditions},
+        {"$set": change, "$inc": {"queue_version": 1}},
+    )
+
+
+def set_queue_settings(
+    party_id: str,
+    *,
+    actor_id: str,
+    guests_may_queue: bool | None = None,
+    skip_ratio: float | None = None,
+    wait_for_all: bool | None = None,
+) -> Party | None:
+    """The host opens or locks the queue to guests, and sets the share of votes that skips. None
+    unless ``actor_id`` hosts the active party."""
+    change: dict[str, Any] = {}
+    if guests_may_queue is not None:
+        change["guests_may_queue"] = guests_may_queue
+    if skip_ratio is not None:
+        change["skip_ratio"] = skip_ratio
+    if wait_for_all is not None:
+        change["wait_for_all"] = wait_for_all
+    return _update_party(
+        party_id, {"ended_at": None, "host_id": actor_id}, {"$set": change, "$inc": {"queue_version": 1}}
+    )
+
+
+def add_skip_vote(party_id: str, *, user_id: str, item_id: str) -> Party | None:
+    """Count ``user_id``'s vote to skip ``item_id`` (once: a set). None unless the party is
+    active, ``item_id`` still plays, voting is on and the user holds an unmuted seat."""
+    return _update_party(
+        party_id,
+        {
+            "ended_at": None,
+            "current_item_id": item_id,
+            "skip_ratio": {"$gt": 0},
+            "participants.user_id": user_id,
+            "muted_ids": {"$ne": user_id},
+        },
+        {"$addToSet": {"skip_votes": user_id}},
+    )
+
+
+# --- Wait for everyone -------------------------------------------------------------------------
+# The wait lives in the party document (waiting, wait_since), so every server process sees it and
+# any of them may end it; wait_since names one wait, so that ending it twice ends it once.
+
+
+def _playback_doc(playback: Playback) -> dict[str, Any]:
+    return {
+        "state": playback.state,
+        "position": playback.position,
+        "rate": playback.rate,
+        "updated_at": playback.updated_at,
+    }
+
+
+def _waitable(user_id: str, item_id: str) -> dict[str, Any]:
+    """The party waits for buffering viewers, ``item_id`` plays, and ``user_id`` holds an unmuted
+    seat and was not already left behind on this item."""
+    return {
+        "ended_at": None,
+        "wait_for_all": True,
+        "current_item_id": item_id,
+        "participants.user_id": user_id,
+        "$and": [{"muted_ids": {"$ne": user_id}}, {"wait_skipped": {"$ne": user_id}}],
+    }
+
+
+def wait_start(party_id: str, *, user_id: str, item_id: str, paused: Playback, at: datetime) -> Party | None:
+    """The first buffering viewer: the party pauses (``paused``) and waits for them. None unless
+    the party is playing and not yet waiting (and ``_waitable``)."""
+    return _update_party(
+        party_id,
+        {**_waitable(user_id, item_id), "playback.state": "playing", "wait_since": None},
+        {"$set": {"waiting": [user_id], "wait_since": at, "playback": _playback_doc(paused)}},
+    )
+
+
+def wait_join(party_id: str, *, user_id: str, item_id: str) -> Party | None:
+    """Another buffering viewer joins a wait under way. None unless the party is waiting."""
+    return _update_party(
+        party_id,
+        {**_waitable(user_id, item_id), "wait_since": {"$ne": None}},
+        {"$addToSet": {"waiting": user_id}},
+    )
+
+
+def wait_leave(party_id: str, *, user_id: str) -> Party | None:
+    """The viewer is ready (or gone): no longer waited for. None unless they were."""
+    return _update_party(party_id, {"ended_at": None, "waiting": user_id}, {"$pull": {"waiting": user_id}})
+
+
+def wait_end(
+    party_id: str, *, since: datetime, resume: Playback, left_behind: list[str], everyone_ready: bool
+) -> Party | None:
+    """End the wait that began at ``since``: the party plays on (``resume``). With
+    ``everyone_ready`` only if nobody is buffering any more; otherwise (the timeout) those still
+    buffering are left behind for this item. None when that wait is over already."""
+    query: dict[str, Any] = {"ended_at": None, "wait_since": since}
+    if everyone_ready:
+        query["waiting.0"] = {"$exists": False}
+    update: dict[str, Any] = {"$set": {"waiting": [], "wait_since": None, "playback": _playback_doc(resume)}}
+    if left_behind:
+        update["$addToSet"] = {"wait_skipped": {"$each": left_behind}}
+    return _update_party(party_id, query, update)
 
 
 _LIST_PROJECTION = {
@@ -484,6 +744,16 @@ _LIST_PROJECTION = {
     "ended_at": 1,
     "co_host_ids": 1,
     "muted_ids": 1,
+    "queue": 1,
+    "current_item_id": 1,
+    "current_title": 1,
+    "guests_may_queue": 1,
+    "skip_votes": 1,
+    "skip_ratio": 1,
+    "wait_for_all": 1,
+    "waiting": 1,
+    "wait_since": 1,
+    "wait_skipped": 1,
 }
 
 

@@ -18,6 +18,15 @@ from parties.services import ROOM_CODE_ALPHABET, ROOM_CODE_LENGTH, PartySettings
 CONTENT_TYPES = ("live", "vod")
 
 
+def checked_content_id(value: str, *, site_origin: str | None) -> str:
+    """The one content_id rule of creating a party and adding to its queue: a link the player
+    cannot play would make a room that only says "could not be loaded"."""
+    problem = content_id_problem(value, site_origin=site_origin)
+    if problem:
+        raise serializers.ValidationError(problem)
+    return value
+
+
 class PartyCreateSerializer(serializers.Serializer):
     # is_private and audio_enabled are gone (neither ever did anything): older clients that still
     # send them are accepted, and the values ignored, as any unknown field is.
@@ -36,14 +45,10 @@ class PartyCreateSerializer(serializers.Serializer):
         )
 
     def validate_content_id(self, value: str) -> str:
-        # A link the player cannot play would make a room that only says "could not be loaded".
         request = self.context.get("request")
         # 'self' in media-src: the origin the page will be served from, as this request reached it.
         site_origin = request.build_absolute_uri("/").rstrip("/") if request is not None else None
-        problem = content_id_problem(value, site_origin=site_origin)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return value
+        return checked_content_id(value, site_origin=site_origin)
 
     def to_settings(self) -> PartySettings:
         return PartySettings(**self.validated_data)
@@ -64,6 +69,88 @@ class RoomCodeField(StrictCharField):
 
 class PartyJoinSerializer(serializers.Serializer):
     room_code = RoomCodeField()
+
+
+class QueueAddSerializer(serializers.Serializer):
+    """The ``queue.add`` frame: what creating a party accepts as content_id, and an optional title.
+    ``site_origin`` in the context: the origin the room page is served from."""
+
+    content_id = CleanCharField(min_length=1, max_length=100)
+    title = CleanCharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_content_id(self, value: str) -> str:
+        return checked_content_id(value, site_origin=self.context.get("site_origin"))
+
+
+QUEUE_ITEM_ID_RE = r"^[0-9a-f]{12}$"
+
+
+class QueueItemRefSerializer(serializers.Serializer):
+    """``queue.remove`` and ``queue.play``: a queued item's id."""
+
+    item_id = serializers.RegexField(QUEUE_ITEM_ID_RE, error_messages={"invalid": "Not a queue item id."})
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "item_id" in data and not isinstance(data["item_id"], str):
+            raise serializers.ValidationError({"item_id": ["Must be a string."]})
+        return super().to_internal_value(data)
+
+
+class QueueMoveSerializer(QueueItemRefSerializer):
+    to = StrictIntegerField(min_value=0, max_value=10_000)
+
+
+class QueueNextSerializer(serializers.Serializer):
+    """``queue.next``: the id of the item that ends (or is skipped); "" for a party's first item
+    when it was stored before the queue existed."""
+
+    item_id = serializers.RegexField(
+        r"^(?:[0-9a-f]{12})?$", allow_blank=True, error_messages={"invalid": "Not a queue item id."}
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "item_id" in data and not isinstance(data["item_id"], str):
+            raise serializers.ValidationError({"item_id": ["Must be a string."]})
+        return super().to_internal_value(data)
+
+
+class RatioField(serializers.FloatField):
+    """A JSON number from 0 to 1 (not a string, not a boolean)."""
+
+    default_error_messages = {"invalid": "Must be a number from 0 to 1."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)) or not 0 <= data <= 1:
+            self.fail("invalid")
+        return float(data)
+
+
+class QueueSettingsSerializer(serializers.Serializer):
+    """``queue.settings``: either or both of the host's queue settings."""
+
+    guests_may_queue = StrictBooleanField(required=False)
+    skip_ratio = RatioField(required=False)
+    wait_for_all = StrictBooleanField(required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError("Give guests_may_queue, skip_ratio or wait_for_all.")
+        return attrs
+
+
+class QueueItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    content_id = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    added_by = serializers.CharField()
+    added_by_name = serializers.CharField()
+    added_at = UtcDateTimeField()
+
+
+class CurrentItemSerializer(serializers.Serializer):
+    id = serializers.CharField(source="current_item_id", allow_blank=True)
+    content_id = serializers.CharField()
+    title = serializers.CharField(source="current_title", allow_blank=True)
 
 
 class ParticipantRefSerializer(serializers.Serializer):
@@ -117,6 +204,14 @@ class PartySerializer(serializers.Serializer):
     co_host_ids = serializers.ListField(child=serializers.CharField())
     muted_ids = serializers.ListField(child=serializers.CharField())
     playback = PlaybackSerializer()
+    # The shared queue (additions: content_id stays the link playing now).
+    current_item = CurrentItemSerializer(source="*")
+    queue = QueueItemSerializer(many=True)
+    guests_may_queue = serializers.BooleanField()
+    skip_ratio = serializers.FloatField()
+    skip_votes = serializers.ListField(child=serializers.CharField())
+    wait_for_all = serializers.BooleanField()
+    waiting = serializers.ListField(child=serializers.CharField())
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)
     ended_at = UtcDateTimeField(allow_null=True)

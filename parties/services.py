@@ -3,12 +3,13 @@ these apply the change and broadcast it."""
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import string
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from django.conf import settings
@@ -17,14 +18,16 @@ from django.db import transaction
 from django.db.models import Q
 
 from core.db.paging import LazyResults
-from core.errors import Banned, Forbidden, NotFound, PartyFull, PartyLimit
+from core.errors import Banned, Forbidden, Muted, NotFound, PartyFull, PartyLimit, QueueFull
 from core.ratelimit import check_rate
+from core.realtime import presence
 from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
 from parties import repository
+from parties.media import is_link
 from parties.models import ModerationAction
-from parties.repository import NewParty, Participant, Party, PartySearch
+from parties.repository import NewParty, Participant, Party, PartySearch, Playback, QueueItem
 
 ROOM_CODE_ALPHABET = string.ascii_uppercase + string.digits
 ROOM_CODE_LENGTH = 6
@@ -71,6 +74,7 @@ def party_create(*, user, data: PartySettings) -> Party:
                     chat_enabled=data.chat_enabled,
                     sync_playback=data.sync_playback,
                     created_at=utcnow(),
+                    current_item_id=new_item_id(),
                 )
             )
         except repository.RoomCodeTaken:
@@ -615,3 +619,368 @@ def host_transfer(*, party_id: str, user, target_id: str) -> Party:
         party_id, "party.roles", party_roles_payload(updated, action="host_transferred", user_id=target_id, by=actor_id)
     )
     return updated
+
+
+# --- The shared queue (host and co-hosts; guests add when the host lets them) -------------------
+# Each change is authorized here from the party as read, for a clear refusal, and again by the
+# update's filter (repository.replace_queue), which also compares the queue's version: a change
+# that lost a race is computed again from the party as it now is.
+
+QUEUE_ATTEMPTS = 5
+
+
+def new_item_id() -> str:
+    return secrets.token_hex(6)
+
+
+def queue_item_payload(item: QueueItem) -> dict:
+    return {
+        "id": item.id,
+        "content_id": item.content_id,
+        "title": item.title,
+        "added_by": item.added_by,
+        "added_by_name": item.added_by_name,
+        "added_at": isoformat_z(item.added_at),
+    }
+
+
+def current_item_payload(party: Party) -> dict:
+    """The item playing now; parties stored before the queue have the id ""."""
+    return {"id": party.current_item_id, "content_id": party.content_id, "title": party.current_title}
+
+
+def queue_payload(party: Party, *, action: str, item_id: str, by: str) -> dict:
+    """The ``queue.state`` frame: the queue as it is now, what plays, and what just changed."""
+    playback = party.playback
+    return {
+        "queue": [queue_item_payload(item) for item in party.queue],
+        "current_item": current_item_payload(party),
+        "content_id": party.content_id,
+        "content_type": party.content_type,
+        "guests_may_queue": party.guests_may_queue,
+        "skip_ratio": party.skip_ratio,
+        "skip_votes": list(party.skip_votes),
+        "wait_for_all": party.wait_for_all,
+        "playback": {
+            "state": playback.state,
+            "position": playback.position,
+            "rate": playback.rate,
+            "updated_at": isoformat_z(playback.updated_at),
+        },
+        "action": action,
+        "item_id": item_id,
+        "by": by,
+    }
+
+
+def _may_add(party: Party, user_id: str) -> None:
+    if party.is_moderator(user_id):
+        return
+    if not party.guests_may_queue:
+        raise Forbidden("Only the host and co-hosts can add videos to this party's queue.")
+    if user_id in party.muted_ids:
+        raise Muted("The host has muted you: you cannot add videos for now.")
+
+
+def _change_queue(
+    *,
+    party_id: str,
+    user,
+    action: str,
+    compute: Callable[[Party], tuple[list[QueueItem], QueueItem | None, str]],
+    adder: bool = False,
+) -> Party:
+    """Apply ``compute(party) -> (queue, new current item or None, item id)`` to the party as read,
+    retrying when another change came first; broadcast ``queue.state``."""
+    actor_id = str(user.pk)
+    for _attempt in range(QUEUE_ATTEMPTS):
+        party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+        if adder:
+            _may_add(party, actor_id)
+        else:
+            _require_moderator(party, actor_id)
+        queue, current, item_id = compute(party)
+        now = utcnow()
+        playback = None
+        content_type = None
+        if current is not None:
+            # Every socket starts the new item from its beginning, playing: the host's player has
+            # just reported the end (and paused), or the host asked for it to play now.
+            playback = Playback(state="playing", position=0.0, updated_at=now, rate=party.playback.rate)
+            content_type = "vod" if is_link(current.content_id) else None
+        updated = repository.replace_queue(
+            party_id,
+            version=party.queue_version,
+            actor_id=actor_id,
+            adder=adder,
+            queue=queue,
+            current=current,
+            content_type=content_type,
+            playback=playback,
+            at=now,
+        )
+        if updated is not None:
+            broadcast(party_id, "queue.state", queue_payload(updated, action=action, item_id=item_id, by=actor_id))
+            return updated
+    raise Forbidden("The queue changed meanwhile; try again.")
+
+
+def _queued(party: Party, item_id: str) -> QueueItem:
+    item = next((item for item in party.queue if item.id == item_id), None)
+    if item is None:
+        raise NotFound("That video is not in the queue.")
+    return item
+
+
+def queue_add(*, party_id: str, user, content_id: str, title: str = "") -> Party:
+    """Add a video (a link or name that creating a party accepts; the caller validated it) at the
+    end of the queue. QueueFull past PARTY_QUEUE_MAX_ITEMS."""
+    item = QueueItem(
+        id=new_item_id(),
+        content_id=content_id,
+        title=title,
+        added_by=str(user.pk),
+        added_by_name=user_display_name(user),
+        added_at=utcnow(),
+    )
+
+    def compute(party: Party):
+        limit = settings.PARTY_QUEUE_MAX_ITEMS
+        if len(party.queue) >= limit:
+            raise QueueFull(f"The queue is full (at most {limit} videos); remove one first.")
+        return [*party.queue, item], None, item.id
+
+    return _change_queue(party_id=party_id, user=user, action="added", compute=compute, adder=True)
+
+
+def queue_remove(*, party_id: str, user, item_id: str) -> Party:
+    """Take a video out of the queue (host and co-hosts)."""
+
+    def compute(party: Party):
+        _queued(party, item_id)
+        return [item for item in party.queue if item.id != item_id], None, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="removed", compute=compute)
+
+
+def queue_move(*, party_id: str, user, item_id: str, to: int) -> Party:
+    """Move a queued video to place ``to`` (0: next; past the end: last)."""
+
+    def compute(party: Party):
+        item = _queued(party, item_id)
+        rest = [other for other in party.queue if other.id != item_id]
+        rest.insert(min(max(to, 0), len(rest)), item)
+        return rest, None, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="moved", compute=compute)
+
+
+def queue_play(*, party_id: str, user, item_id: str) -> Party:
+    """Play a queued video now: it leaves the queue and every socket switches to it."""
+
+    def compute(party: Party):
+        item = _queued(party, item_id)
+        return [other for other in party.queue if other.id != item_id], item, item_id
+
+    return _change_queue(party_id=party_id, user=user, action="played", compute=compute)
+
+
+def queue_next(*, party_id: str, user, item_id: str) -> Party:
+    """Go on to the next queued video, if ``item_id`` still plays: the host's player reports the
+    end of an item this way, and the host or a co-host skips. An older report (the item already
+    changed) changes nothing and says so, so two reports of one end advance once."""
+
+    def compute(party: Party):
+        if party.current_item_id != item_id:
+            raise NotFound("That video is no longer playing.")
+        if not party.queue:
+            raise NotFound("Nothing is queued after this video.")
+        return list(party.queue[1:]), party.queue[0], item_id
+
+    return _change_queue(party_id=party_id, user=user, action="advanced", compute=compute)
+
+
+def queue_settings(
+    *,
+    party_id: str,
+    user,
+    guests_may_queue: bool | None = None,
+    skip_ratio: float | None = None,
+    wait_for_all: bool | None = None,
+) -> Party:
+    """The host lets guests add videos to the queue, or not (CyTube's open or locked playlist), and
+    sets the share of the people present whose votes skip a video (CyTube's voteskip ratio; 0: off),
+    and whether the party waits for buffering viewers (``wait_for_all``)."""
+    actor_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if party.host_id != actor_id:
+        raise Forbidden("Only the host can change the queue's settings.")
+    updated = repository.set_queue_settings(
+        party_id,
+        actor_id=actor_id,
+        guests_may_queue=guests_may_queue,
+        skip_ratio=skip_ratio,
+        wait_for_all=wait_for_all,
+    )
+    if wait_for_all is False and updated is not None and updated.wait_since is not None:
+        _end_wait(updated, everyone_ready=False, left_behind=False)
+    if updated is None:
+        raise Forbidden("Only the host can change the queue's settings.")
+    broadcast(party_id, "queue.state", queue_payload(updated, action="settings", item_id="", by=actor_id))
+    return updated
+
+
+def skip_votes_needed(party: Party, online: list[str]) -> tuple[list[str], int]:
+    """The votes that count (of people present: a socket open) and how many skip the item:
+    the ratio of the people present, rounded up, at least one."""
+    present = {user_id for user_id in online if party.has_participant(user_id)}
+    votes = [user_id for user_id in party.skip_votes if user_id in present]
+    return votes, max(1, math.ceil(party.skip_ratio * len(present) - 1e-9))
+
+
+def queue_vote_skip(*, party_id: str, user, item_id: str) -> Party:
+    """A participant votes to skip the video playing now, once per video. When the votes of the
+    people present reach the host's ratio and something is queued, the next video plays
+    (``queue.state``, action ``vote_skipped``); otherwise the party hears ``queue.votes``."""
+    user_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if user_id in party.muted_ids:
+        raise Muted("The host has muted you: you cannot vote for now.")
+    if party.skip_ratio <= 0:
+        raise Forbidden("Voting to skip is off in this party.")
+    if party.current_item_id != item_id:
+        raise NotFound("That video is no longer playing.")
+    voted = repository.add_skip_vote(party_id, user_id=user_id, item_id=item_id)
+    if voted is None:
+        raise NotFound("That video is no longer playing.")
+    for _attempt in range(QUEUE_ATTEMPTS):
+        votes, needed = skip_votes_needed(voted, presence.get_registry().online(party_id))
+        if len(votes) < needed or not voted.queue or voted.current_item_id != item_id:
+            broadcast(party_id, "queue.votes", {"item_id": item_id, "votes": votes, "needed": needed})
+            return voted
+        now = utcnow()
+        skipped = repository.replace_queue(
+            party_id,
+            version=voted.queue_version,
+            actor_id=None,  # the votes decided; the update still requires the queue as read
+            queue=list(voted.queue[1:]),
+            current=voted.queue[0],
+            content_type="vod" if is_link(voted.queue[0].content_id) else None,
+            playback=Playback(state="playing", position=0.0, updated_at=now, rate=voted.playback.rate),
+            at=now,
+        )
+        if skipped is not None:
+            broadcast(
+                party_id, "queue.state", queue_payload(skipped, action="vote_skipped", item_id=item_id, by=user_id)
+            )
+            return skipped
+        voted = repository.get_party(party_id)
+        if voted is None or not voted.is_active:
+            raise NotFound("No such party.")
+    raise Forbidden("The queue changed meanwhile; try again.")
+
+
+# --- Wait for everyone (Syncplay's ready state, Jellyfin SyncPlay's waiting state) ---------------
+# A viewer's player reports that it is buffering, then that it is ready. While anyone buffers, the
+# party is paused for all (playback.state, by "wait") and waits; when the last one is ready it plays
+# on from where it paused, for all. After PARTY_WAIT_TIMEOUT_SECONDS it plays on without those
+# still buffering, who catch up on their own (their reports for this item no longer pause anyone).
+
+
+def _position_now(playback: Playback, now: datetime) -> float:
+    if playback.state != "playing":
+        return playback.position
+    return playback.position + max(0.0, (now - playback.updated_at).total_seconds()) * playback.rate
+
+
+def _playback_frame(playback: Playback) -> dict:
+    return {
+        "state": playback.state,
+        "position": playback.position,
+        "rate": playback.rate,
+        "updated_at": isoformat_z(playback.updated_at),
+        "by": "wait",
+    }
+
+
+def waiting_payload(party: Party) -> dict:
+    """The ``party.waiting`` frame: who is buffering, and until when the party waits for them."""
+    names = {p.user_id: p.user_name for p in party.participants}
+    until = None
+    if party.wait_since is not None:
+        until = isoformat_z(party.wait_since + timedelta(seconds=settings.PARTY_WAIT_TIMEOUT_SECONDS))
+    return {
+        "waiting": [{"user_id": user_id, "user_name": names.get(user_id, "")} for user_id in party.waiting],
+        "until": until,
+    }
+
+
+def _end_wait(party: Party, *, everyone_ready: bool, left_behind: bool = True) -> Party | None:
+    """Play on from where the wait paused, for everyone; None when that wait already ended."""
+    now = utcnow()
+    resume = Playback(state="playing", position=party.playback.position, updated_at=now, rate=party.playback.rate)
+    ended = repository.wait_end(
+        party.id,
+        since=party.wait_since,
+        resume=resume,
+        left_behind=list(party.waiting) if left_behind else [],
+        everyone_ready=everyone_ready,
+    )
+    if ended is not None:
+        broadcast(ended.id, "playback.state", _playback_frame(ended.playback))
+        broadcast(ended.id, "party.waiting", waiting_payload(ended))
+    return ended
+
+
+def player_buffering(*, party_id: str, user, item_id: str) -> datetime | None:
+    """``user``'s player is buffering ``item_id``. If the party waits for everyone and is playing,
+    it pauses for all and waits; returns when that wait began (the caller ends it after the
+    timeout), or None when nothing changed (not waiting for everyone, already left behind on this
+    item, paused, another item, muted)."""
+    user_id = str(user.pk)
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    if user_id in party.muted_ids:
+        return None  # a muted viewer watches, but cannot pause everyone (their player catches up)
+    if party.wait_since is not None:
+        joined = repository.wait_join(party_id, user_id=user_id, item_id=item_id)
+        if joined is not None and len(joined.waiting) != len(party.waiting):
+            broadcast(party_id, "party.waiting", waiting_payload(joined))
+        return None
+    now = utcnow()
+    paused = Playback(
+        state="paused", position=_position_now(party.playback, now), updated_at=now, rate=party.playback.rate
+    )
+    started = repository.wait_start(party_id, user_id=user_id, item_id=item_id, paused=paused, at=now)
+    if started is None:
+        return None
+    broadcast(party_id, "playback.state", _playback_frame(started.playback))
+    broadcast(party_id, "party.waiting", waiting_payload(started))
+    return started.wait_since
+
+
+def player_ready(*, party_id: str, user) -> None:
+    """``user``'s player can play again: no longer waited for; the last one ready resumes the party."""
+    party_get_for_member(party_id=party_id, user=user, require_active=True)
+    _leave_wait(party_id, str(user.pk))
+
+
+def _leave_wait(party_id: str, user_id: str) -> None:
+    left = repository.wait_leave(party_id, user_id=user_id)
+    if left is None:
+        return
+    if left.waiting or left.wait_since is None or _end_wait(left, everyone_ready=True) is None:
+        broadcast(party_id, "party.waiting", waiting_payload(left))
+
+
+def player_gone(*, party_id: str, user_id: str) -> None:
+    """The user's last socket in the party closed: the party no longer waits for them."""
+    _leave_wait(party_id, user_id)
+
+
+def wait_expire(*, party_id: str, since: datetime) -> None:
+    """The wait that began at ``since`` has lasted PARTY_WAIT_TIMEOUT_SECONDS: the party plays on
+    without those still buffering. Nothing when that wait already ended (any process may call it)."""
+    party = repository.get_party(party_id)
+    if party is None or not party.is_active or party.wait_since != since:
+        return
+    _end_wait(party, everyone_ready=False)

@@ -290,6 +290,10 @@ SPECTACULAR_SETTINGS = {
 PARTY_MAX_PARTICIPANTS_LIMIT = env_int("PARTY_MAX_PARTICIPANTS_LIMIT", 50)
 PARTY_LIST_MAX_LIMIT = 100
 PARTY_MAX_ACTIVE_PER_HOST = env_int("PARTY_MAX_ACTIVE_PER_HOST", 5)
+# Videos waiting in a party's shared queue (after the one playing); one more is refused (queue_full).
+PARTY_QUEUE_MAX_ITEMS = env_int("PARTY_QUEUE_MAX_ITEMS", 50)
+# How long a party waits for a buffering viewer before it plays on without them.
+PARTY_WAIT_TIMEOUT_SECONDS = env_int("PARTY_WAIT_TIMEOUT_SECONDS", 20)
 JOIN_RATE_LIMIT = (env_int("JOIN_RATE_LIMIT_COUNT", 10), env_int("JOIN_RATE_LIMIT_SECONDS", 60))
 CHAT_SEND_RATE_LIMIT = (env_int("CHAT_SEND_RATE_LIMIT_COUNT", 5), env_int("CHAT_SEND_RATE_LIMIT_SECONDS", 5))
 CHAT_SEND_USER_RATE_LIMIT = (
@@ -319,6 +323,11 @@ PLAYBACK_RATE_LIMIT = (env_int("PLAYBACK_RATE_LIMIT_COUNT", 20), env_int("PLAYBA
 HISTORY_RATE_LIMIT = (env_int("HISTORY_RATE_LIMIT_COUNT", 10), env_int("HISTORY_RATE_LIMIT_SECONDS", 10))
 RESUME_RATE_LIMIT = (env_int("RESUME_RATE_LIMIT_COUNT", 10), env_int("RESUME_RATE_LIMIT_SECONDS", 60))
 PING_RATE_LIMIT = (env_int("PING_RATE_LIMIT_COUNT", 10), env_int("PING_RATE_LIMIT_SECONDS", 60))
+# The shared queue's frames (queue.add, queue.remove, queue.move, queue.play, queue.next,
+# queue.settings, queue.vote_skip) share one window.
+QUEUE_RATE_LIMIT = (env_int("QUEUE_RATE_LIMIT_COUNT", 20), env_int("QUEUE_RATE_LIMIT_SECONDS", 10))
+# player.buffering and player.ready together.
+PLAYER_STATE_RATE_LIMIT = (env_int("PLAYER_STATE_RATE_LIMIT_COUNT", 20), env_int("PLAYER_STATE_RATE_LIMIT_SECONDS", 60))
 FRAME_RATE_LIMIT = (env_int("FRAME_RATE_LIMIT_COUNT", 30), env_int("FRAME_RATE_LIMIT_SECONDS", 10))
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)
 CHAT_MESSAGE_EDIT_SECONDS = env_int("CHAT_MESSAGE_EDIT_SECONDS", 600)  # authors edit this long after sending

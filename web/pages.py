@@ -9,6 +9,7 @@ by the API (a 404 there makes the page show a notice).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
@@ -35,7 +36,12 @@ def party_room(request, party_id: str):
     response = render(
         request,
         "parties/room.html",
-        {"party_id": party_id, "user_id": str(request.user.pk), "user_name": user_display_name(request.user)},
+        {
+            "party_id": party_id,
+            "user_id": str(request.user.pk),
+            "user_name": user_display_name(request.user),
+            "wait_timeout": settings.PARTY_WAIT_TIMEOUT_SECONDS,
+        },
     )
     # Any party may play a YouTube video (the page does not read the party): only this page
     # lets the YouTube player in.

@@ -51,6 +51,13 @@ def test_create_returns_party(user, api_client):
         "created_at",
         "started_at",
         "ended_at",
+        "current_item",
+        "queue",
+        "guests_may_queue",
+        "skip_ratio",
+        "skip_votes",
+        "wait_for_all",
+        "waiting",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1

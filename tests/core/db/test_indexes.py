@@ -142,6 +142,21 @@ def _exercise_parties(make_user):
         found = services.party_search(text=banned.username, status=status)
         assert found.count() == (0 if status == "ended" else 1) and found[0:2] is not None
     services.participant_unban(party_id=party.id, user=host, target_id=str(banned.pk))
+    # The shared queue (by _id; the version and role conditions filter the one document).
+    services.queue_settings(party_id=party.id, user=host, guests_may_queue=True)
+    item = services.queue_add(party_id=party.id, user=host, content_id="/m/a.mp4").queue[0]
+    services.queue_play(party_id=party.id, user=host, item_id=item.id)
+    services.queue_add(party_id=party.id, user=host, content_id="/m/b.mp4")
+    services.queue_vote_skip(party_id=party.id, user=host, item_id=item.id)
+    # Wait for everyone (by _id): start, join, leave, the end by readiness and by the timeout.
+    chat_services.playback_update(party_id=party.id, user=host, state="playing", position=1.0)
+    late = make_user()
+    services.party_join(room_code=party.room_code, user=late)
+    since = services.player_buffering(party_id=party.id, user=host, item_id=item.id)
+    services.player_buffering(party_id=party.id, user=late, item_id=item.id)
+    services.player_ready(party_id=party.id, user=late)
+    services.wait_expire(party_id=party.id, since=since)
+    services.queue_settings(party_id=party.id, user=host, wait_for_all=False)
     services.party_end(party_id=party.id, user=host)
 
 

@@ -64,12 +64,22 @@ export class ServerClock {
   }
 }
 
+// HTMLMediaElement.HAVE_FUTURE_DATA: enough to play on from here.
+const HAVE_FUTURE_DATA = 3;
+// Seconds a player may stall while the party plays before it asks the party to wait.
+const STALL_TICKS = 2;
+
 export class PlayerSync {
-  constructor({ video, clock, send, onChange }) {
+  constructor({ video, clock, send, onChange, onBuffering }) {
     this.video = video;
     this.clock = clock;
     this.send = send;
     this.onChange = onChange || (() => {});
+    // Wait for everyone: told true when this player has been stalled while the party plays for
+    // STALL_TICKS seconds, false when it can play again.
+    this.onBuffering = onBuffering || (() => {});
+    this.stallTicks = 0;
+    this.reportedBuffering = false;
     this.isHost = false;
     this.syncEnabled = true;
     this.hasSource = false;
@@ -85,7 +95,10 @@ export class PlayerSync {
     for (const type of ["timeupdate", "durationchange", "volumechange", "error"]) {
       video.addEventListener(type, () => this.onChange());
     }
-    this.timer = setInterval(() => this.reconcile(), 1000);
+    this.timer = setInterval(() => {
+      this.reconcile();
+      this.checkBuffering();
+    }, 1000);
   }
 
   configure({ isHost, syncEnabled, src }) {
@@ -182,6 +195,36 @@ export class PlayerSync {
     const duration = this.video.duration;
     if (Number.isFinite(duration) && duration > 0) position = Math.min(position, duration);
     return position;
+  }
+
+  /** The host's player follows a change the server made (the party waiting for a buffering
+   * viewer, or playing on): as at load, without announcing it back. */
+  follow(playback) {
+    this.hostInitPending = true;
+    this.apply(playback, { initial: true });
+  }
+
+  /** Report buffering once it has lasted a moment (a seek's short stall is not worth pausing
+   * everyone), and ready once this player can play again. */
+  checkBuffering() {
+    const video = this.video;
+    if (!this.hasSource || !this.syncEnabled) return;
+    // A video that failed to load will not get ready by waiting: the party does not wait for it.
+    const canPlay = Boolean(video.error) || (video.readyState >= HAVE_FUTURE_DATA && !video.seeking);
+    if (this.reportedBuffering) {
+      if (canPlay) {
+        this.reportedBuffering = false;
+        this.stallTicks = 0;
+        this.onBuffering(false);
+      }
+      return;
+    }
+    const partyPlays = Boolean(this.target) && this.target.state === "playing" && !this.blocked;
+    this.stallTicks = partyPlays && !canPlay ? this.stallTicks + 1 : 0;
+    if (this.stallTicks >= STALL_TICKS) {
+      this.reportedBuffering = true;
+      this.onBuffering(true);
+    }
   }
 
   /** Bring this player to the party's state (followers, always; the host, once at load). */

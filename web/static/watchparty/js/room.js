@@ -9,6 +9,7 @@ import { MentionAlerts, MentionCompleter } from "./mentions.js";
 import { Moderation } from "./moderation.js";
 import { Notices } from "./notices.js";
 import { mediaUrl, PlayerSync, ServerClock } from "./player.js";
+import { QueueView } from "./queue.js";
 import { PartySocket, partySocketUrl } from "./socket.js";
 import { YouTubeMedia, youtubeId } from "./youtube.js";
 
@@ -45,6 +46,7 @@ const els = {
   fullscreen: $("#fullscreen-btn"),
   resync: $("#resync-btn"),
   syncStatus: $("#sync-status"),
+  waitStatus: $("#wait-status"),
   people: $("#participants"),
   count: $("#participant-count"),
   scroller: $("#chat-scroll"),
@@ -137,6 +139,33 @@ const chat = new ChatView({
   },
 });
 
+// Open on a desktop; folded to its one-line summary on a phone, where the chat needs the room.
+$("#queue-details").open = !window.matchMedia("(max-width: 600px)").matches;
+
+const queueView = new QueueView({
+  els: {
+    panel: $("#queue-panel"),
+    now: $("#now-playing"),
+    list: $("#queue-list"),
+    count: $("#queue-count"),
+    form: $("#queue-form"),
+    input: $("#queue-input"),
+    title: $("#queue-title-input"),
+    open: $("#queue-open"),
+    openLabel: $("#queue-open-label"),
+    skip: $("#queue-skip"),
+    vote: $("#queue-vote"),
+    hostSettings: $("#queue-host-settings"),
+    ratio: $("#queue-ratio"),
+    waitLabel: $("#wait-label"),
+    waitForAll: $("#wait-for-all"),
+  },
+  me,
+  send: (frame) => state.ready && sendFrame(frame),
+  notices,
+  onlineCount: () => state.online.size,
+});
+
 const moderation = new Moderation({
   me,
   chat,
@@ -173,8 +202,84 @@ function ensurePlayer(party) {
   if (player) return player;
   const { videoId } = source(party);
   if (videoId) media = new YouTubeMedia(els.youtube, videoId);
-  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus });
+  player = new PlayerSync({ video: media, clock, send: sendFrame, onChange: renderPlayerStatus, onBuffering });
+  media.addEventListener("ended", onMediaEnded);
   return player;
+}
+
+/** What plays changed (queue.play, queue.next): drop this player and make one for the new item. */
+function dropPlayer() {
+  if (!player) return;
+  player.detach();
+  media.removeEventListener("ended", onMediaEnded);
+  if (media !== els.video) {
+    media.destroy();
+    // YouTube's player replaced its element with a frame: the next one needs a fresh element.
+    els.youtube = h("div", { id: "yt-player" });
+    els.youtubeFrame.replaceChildren(els.youtube);
+  } else {
+    els.video.removeAttribute("src");
+    els.video.load();
+  }
+  media = els.video;
+  player = null;
+}
+
+/** Wait for everyone: this player stalled while the party plays, or can play again. */
+function onBuffering(buffering) {
+  if (!state.ready || !state.party) return;
+  if (buffering) {
+    if (state.party.wait_for_all) sendFrame({ type: "player.buffering", item_id: queueView.currentId() });
+  } else sendFrame({ type: "player.ready" });
+}
+
+/** Who the party waits for (party.waiting, or the ids in party.state), in words. */
+function renderWaiting(waiting) {
+  const names = waiting.map((entry) => {
+    if (entry.user_id === me) return "you";
+    return entry.user_name || state.participants.get(entry.user_id)?.user_name || "someone";
+  });
+  els.waitStatus.textContent = names.length ? `Waiting for ${names.join(", ")} to load…` : "";
+}
+
+/** The host's and co-hosts' players report the end of an item, naming it: the server goes on to
+ * the next once, however many report it, and never past an item that already changed. */
+function onMediaEnded() {
+  if (!state.ready || !queueView.isModerator() || !queueView.hasNext()) return;
+  sendFrame({ type: "queue.next", item_id: queueView.currentId() });
+}
+
+function onQueueState(frame) {
+  if (!state.party || !frame || !Array.isArray(frame.queue)) return;
+  const before = state.party;
+  const switched =
+    frame.content_id !== before.content_id ||
+    (frame.current_item && before.current_item && frame.current_item.id !== before.current_item.id);
+  const party = {
+    ...before,
+    queue: frame.queue,
+    guests_may_queue: Boolean(frame.guests_may_queue),
+    skip_ratio: Number.isFinite(frame.skip_ratio) ? frame.skip_ratio : before.skip_ratio,
+    skip_votes: Array.isArray(frame.skip_votes) ? frame.skip_votes : before.skip_votes,
+    wait_for_all: typeof frame.wait_for_all === "boolean" ? frame.wait_for_all : before.wait_for_all,
+    current_item: frame.current_item || before.current_item,
+    content_id: typeof frame.content_id === "string" ? frame.content_id : before.content_id,
+    content_type: frame.content_type || before.content_type,
+    playback: frame.playback || before.playback,
+  };
+  if (!switched) {
+    state.party = party;
+    queueView.render(party);
+    return;
+  }
+  dropPlayer();
+  renderWaiting([]); // a new item: nobody is waited for
+  renderParty(party);
+  clock.sample(frame.playback && frame.playback.updated_at);
+  player.apply(party.playback, { initial: true });
+  const current = party.current_item || {};
+  const why = frame.action === "vote_skipped" ? "Skipped by vote. " : "";
+  notices.show("queue", "info", `${why}Now playing: ${current.title || party.content_id}`, { timeout: 4000 });
 }
 
 // --- rendering ---------------------------------------------------------------------------------
@@ -198,6 +303,7 @@ function renderParty(party) {
   els.leave.hidden = host || state.ended;
   chat.setHost(party.host_id);
   moderation.setParty(party);
+  queueView.render(party);
   const { src, videoId } = source(party);
   els.video.hidden = !src || Boolean(videoId);
   els.youtubeFrame.hidden = !videoId;
@@ -364,9 +470,17 @@ function onFrame(frame) {
       return onHistory(frame);
     case "reaction.update":
       return chat.setReactions(frame.message_id, frame.reactions);
+    case "queue.state":
+      return onQueueState(frame);
+    case "queue.votes":
+      return queueView.onVotes(frame);
     case "playback.state":
       clock.sample(frame.updated_at);
+      // The party waits for a buffering viewer, or plays on: the host's player follows too.
+      if (frame.by === "wait" && player?.isHost) return player.follow(frame);
       return player?.apply(frame);
+    case "party.waiting":
+      return renderWaiting(Array.isArray(frame.waiting) ? frame.waiting : []);
     case "typing":
       return onTyping(frame);
     case "participant.joined":
@@ -411,6 +525,7 @@ function onPartyState(frame) {
   state.ready = true;
   renderParty(frame.party);
   player?.apply(frame.party.playback, { initial: true });
+  renderWaiting((frame.party.waiting || []).map((userId) => ({ user_id: userId })));
   const messages = Array.isArray(frame.messages) ? frame.messages : [];
   resolvePending(messages);
   if (sameSocket) chat.replace(messages);
@@ -531,6 +646,8 @@ function onError(frame) {
   switch (frame.code) {
     case "rate_limited":
       return undefined; // chat.send, history and resume carry a client_id: this was typing or the like
+    case "queue_full":
+      return notices.show("queue", "warn", frame.detail || "The queue is full.", { timeout: 6000 });
     case "chat_disabled":
       return notices.show("chat", "warn", "Chat is turned off for this party.", { timeout: 6000 });
     case "forbidden":

@@ -81,7 +81,7 @@ function loadApi() {
 /**
  * A YouTube player in `element` (replaced by the player's frame) that looks to PlayerSync like a
  * <video>: currentTime, paused, duration, readyState, muted, playbackRate, play(), pause(), and
- * the events play, pause, seeked, ratechange, loadedmetadata, canplay, timeupdate, durationchange,
+ * the events play, pause, ended, seeked, ratechange, loadedmetadata, canplay, timeupdate, durationchange,
  * error.
  * YouTube has no seek event: a poll notices when the position jumps.
  */
@@ -165,6 +165,7 @@ export class YouTubeMedia extends EventTarget {
       this.isPaused = true;
       this.emit("pause");
     }
+    if (state === ENDED) this.emit("ended"); // as a <video> does: the host's page goes on to the queue's next
     this.mark();
   }
 
