@@ -512,34 +512,46 @@ def party_bans(*, party_id: str, user) -> list[BannedUser]:
     return _banned_users(_moderator_party(party_id=party_id, user=user))
 
 
-def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser]:
-    """The host or a co-host lifts a ban: the room code admits the user again (they join as
-    anyone does). Recorded in the moderation log; nothing is broadcast, since bans are never sent
-    to the party. Returns the bans left."""
-    actor_id = str(user.pk)
-    party = _moderator_party(party_id=party_id, user=user)
+def _unban(*, party: Party, target_id: str, moderator, actor_id: str | None, reason: str, detail) -> list[BannedUser]:
+    """Lift ``target_id``'s ban in ``party`` and log it: ``actor_id`` is the host or co-host the
+    update is conditioned on (None for staff); ``detail(target)`` words the log entry. Nothing is
+    broadcast, since bans are never sent to the party. Returns the bans left."""
     if target_id not in party.banned_ids:
         raise NotFound("That user is not banned from this party.")
     target = next(banned for banned in _banned_users(party) if banned.user_id == target_id)
     with moderation_record(
-        moderator=user,
+        moderator=moderator,
         action=ModerationAction.Action.UNBAN_PARTICIPANT,
-        party_id=party_id,
+        party_id=party.id,
         room_code=party.room_code,
         target_user_id=target_id,
+        reason=reason,
     ) as record:
-        updated = repository.unban_participant(party_id, actor_id=actor_id, target_id=target_id)
+        updated = repository.unban_participant(party.id, actor_id=actor_id, target_id=target_id)
         if updated is None:  # lifted by someone else, the role lost, or the party ended meanwhile
             raise NotFound("That user is not banned from this party.")
-        record.detail = _in_room_detail(party, user, f"lifted the ban on {target.user_name} (user {target_id})")
+        record.detail = detail(target)
     return _banned_users(updated)
+
+
+def participant_unban(*, party_id: str, user, target_id: str) -> list[BannedUser]:
+    """The host or a co-host lifts a ban: the room code admits the user again (they join as
+    anyone does). Recorded in the moderation log. Returns the bans left."""
+    party = _moderator_party(party_id=party_id, user=user)
+    return _unban(
+        party=party,
+        target_id=target_id,
+        moderator=user,
+        actor_id=str(user.pk),
+        reason="",
+        detail=lambda target: _in_room_detail(party, user, f"lifted the ban on {target.user_name} (user {target_id})"),
+    )
 
 
 def party_unban_by_moderator(*, party_id: str, user_id: str, moderator, reason: str = "") -> list[BannedUser]:
     """Staff lift a ban from the admin: the room code admits the user again (they join as anyone
-    does). As in the room (participant_unban), nothing is broadcast, since bans are never sent to
-    the party. Forbidden for anyone but active staff and in an ended party; NotFound when the user
-    is not banned. Returns the bans left."""
+    does). Forbidden for anyone but active staff and in an ended party; NotFound when the user is
+    not banned. Returns the bans left."""
     if not (moderator.is_active and moderator.is_staff):
         raise Forbidden("Only staff can do that.")
     party = party_get_for_moderator(party_id=party_id)
@@ -547,20 +559,14 @@ def party_unban_by_moderator(*, party_id: str, user_id: str, moderator, reason: 
         raise NotFound("That user is not banned from this party.")
     if not party.is_active:
         raise Forbidden("The party has ended.")
-    target = next(banned for banned in _banned_users(party) if banned.user_id == user_id)
-    with moderation_record(
+    return _unban(
+        party=party,
+        target_id=user_id,
         moderator=moderator,
-        action=ModerationAction.Action.UNBAN_PARTICIPANT,
-        party_id=party_id,
-        room_code=party.room_code,
-        target_user_id=user_id,
+        actor_id=None,
         reason=reason,
-    ) as record:
-        updated = repository.unban_participant(party_id, actor_id=None, target_id=user_id)
-        if updated is None:  # lifted by someone else, or the party ended, meanwhile
-            raise NotFound("That user is not banned from this party.")
-        record.detail = f"Lifted the ban on {target.user_name} (user {user_id}) in party {party.room_code}."
-    return _banned_users(updated)
+        detail=lambda target: f"Lifted the ban on {target.user_name} (user {user_id}) in party {party.room_code}.",
+    )
 
 
 def participant_mute(*, party_id: str, user, target_id: str, muted: bool) -> Party:
