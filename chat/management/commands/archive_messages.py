@@ -5,8 +5,7 @@ from pymongo.errors import PyMongoError
 
 from chat.archive import ArchiveError
 from chat.services import ARCHIVE_BATCH_SIZE, ArchiveProgress, message_archive
-from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
-from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.commands import open_database_for
 from core.durations import format_duration, parse_duration
 from core.timeutil import isoformat_z
 
@@ -60,12 +59,7 @@ class Command(BaseCommand):
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}.")
         self._delete = delete
-        try:
-            open_embedded_for_command(changes_data=True)
-        except EmbeddedDatabaseBusy as exc:
-            raise CommandError(str(exc)) from None
-        if using_embedded_database():
-            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        open_database_for(self, changes_data=True)
         try:
             progress = message_archive(
                 older_than=age, output=output, delete=delete, batch_size=batch_size, on_batch=self._progress

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
-from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.commands import open_database_for
 from parties.services import TITLE_WORDS_BACKFILL_BATCH_SIZE, party_title_words_backfill
 
 MAX_BATCH_SIZE = 10_000
@@ -27,12 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args, batch_size: int, **options):
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE}, not {batch_size}.")
-        try:
-            open_embedded_for_command(changes_data=True)
-        except EmbeddedDatabaseBusy as exc:
-            raise CommandError(str(exc)) from None
-        if using_embedded_database():
-            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        open_database_for(self, changes_data=True)
         try:
             filled = party_title_words_backfill(batch_size=batch_size, on_batch=self._progress)
         except PyMongoError as exc:

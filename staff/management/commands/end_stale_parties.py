@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from pymongo.errors import PyMongoError
 
-from core.db.client import embedded_database_description, open_embedded_for_command, using_embedded_database
-from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.commands import open_database_for
 from core.durations import format_duration, parse_duration
 from core.timeutil import isoformat_z
 from staff.operations import StaleSweepProgress, party_end_stale
@@ -33,12 +32,7 @@ class Command(BaseCommand):
             idle_for = parse_duration(idle)
         except ValueError as exc:
             raise CommandError(f"--idle: {exc}") from None
-        try:
-            open_embedded_for_command(changes_data=not dry_run)
-        except EmbeddedDatabaseBusy as exc:
-            raise CommandError(str(exc)) from None
-        if using_embedded_database():
-            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        open_database_for(self, changes_data=not dry_run)
         self._ended_parties: list = []
         try:
             ended = party_end_stale(idle=idle_for, dry_run=dry_run, on_batch=self._progress)

@@ -1,12 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from core.db.client import (
-    embedded_database_description,
-    get_db,
-    open_embedded_for_command,
-    using_embedded_database,
-)
-from core.db.embedded_store import EmbeddedDatabaseBusy
+from core.db.client import get_db
+from core.db.commands import open_database_for
 from core.db.indexes import declared_indexes, ensure_indexes, index_differences
 
 
@@ -25,12 +20,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, check: bool = False, **options):
-        try:
-            open_embedded_for_command(changes_data=not check)
-        except EmbeddedDatabaseBusy as exc:
-            raise CommandError(str(exc)) from None
-        if using_embedded_database():
-            self.stderr.write(f"MONGODB_URI is not set: acting on {embedded_database_description()}.")
+        open_database_for(self, changes_data=not check)
         db = get_db()
         if check:
             differences = index_differences(db)
