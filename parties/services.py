@@ -947,6 +947,9 @@ def player_buffering(*, party_id: str, user, item_id: str) -> datetime | None:
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
     if user_id in party.muted_ids:
         return None  # a muted viewer watches, but cannot pause everyone (their player catches up)
+    if party.wait_since is not None and _wait_overdue(party):
+        _end_wait(party, everyone_ready=False)  # its timer went with the process that began it
+        return None
     if party.wait_since is not None:
         joined = repository.wait_join(party_id, user_id=user_id, item_id=item_id)
         if joined is not None and len(joined.waiting) != len(party.waiting):
@@ -970,9 +973,18 @@ def player_ready(*, party_id: str, user) -> None:
     _leave_wait(party_id, str(user.pk))
 
 
+def _wait_overdue(party: Party) -> bool:
+    """The wait has outlasted PARTY_WAIT_TIMEOUT_SECONDS: the process that began it would have
+    ended it by now, unless it stopped (its timer is in its memory). Any later report ends it."""
+    return utcnow() - party.wait_since > timedelta(seconds=settings.PARTY_WAIT_TIMEOUT_SECONDS + 1)
+
+
 def _leave_wait(party_id: str, user_id: str) -> None:
     left = repository.wait_leave(party_id, user_id=user_id)
     if left is None:
+        return
+    if left.waiting and left.wait_since is not None and _wait_overdue(left):
+        _end_wait(left, everyone_ready=False)
         return
     if left.waiting or left.wait_since is None or _end_wait(left, everyone_ready=True) is None:
         broadcast(party_id, "party.waiting", waiting_payload(left))

@@ -53,6 +53,20 @@ def test_the_timeout_goes_on_without_the_slow_viewer(playing):
     assert repository.get_party(party.id).playback.state == "playing"
 
 
+def test_a_wait_whose_timer_was_lost_ends_at_the_next_report(playing, settings, monkeypatch):
+    """The process that began a wait stopped before its timeout (its timer is gone): the next
+    viewer's report after the timeout plays the party on without the slow viewer."""
+    party, _host, (bea, cy) = playing
+    settings.PARTY_WAIT_TIMEOUT_SECONDS = 5
+    services.player_buffering(party_id=party.id, user=bea, item_id=party.current_item_id)
+    services.player_buffering(party_id=party.id, user=cy, item_id=party.current_item_id)
+    since = repository.get_party(party.id).wait_since
+    monkeypatch.setattr(services, "utcnow", lambda: since + timedelta(seconds=10))  # no timer ran
+    services.player_ready(party_id=party.id, user=cy)
+    after = repository.get_party(party.id)
+    assert after.playback.state == "playing" and after.wait_skipped == (str(bea.pk),)
+
+
 def test_the_host_turns_waiting_off_and_a_wait_under_way_ends(playing):
     """With wait_for_all off a buffering viewer pauses nobody; turning it off mid-wait plays on."""
     party, host, (bea, cy) = playing
