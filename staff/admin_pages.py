@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.http import Http404
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 
 from core.http.api import OBJECT_ID_RE
@@ -49,3 +50,15 @@ class ModerationReasonForm(forms.Form):
 
     def clean_reason(self) -> str:
         return clean_message_text(self.cleaned_data.get("reason", ""))
+
+
+def confirm_with_reason(request, site, *, act, done_url: str, **page: Any):
+    """A staff action asked for once more with a reason: on a valid POST ``act(reason)`` runs (it
+    tells staff the outcome through django.contrib.messages) and the browser goes to ``done_url``;
+    otherwise the confirmation page, with ``page`` as its context (title, question,
+    confirm_label, cancel_url, ...)."""
+    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        act(form.cleaned_data["reason"])
+        return redirect(done_url)
+    return render_page(request, site, "admin/watchparty/confirm_action.html", form=form, **page)

@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -19,7 +18,7 @@ from chat import services
 from core.errors import NotFound
 from core.text import clean_single_line
 from parties.services import party_get_for_moderator, party_labels_for_staff
-from staff.admin_pages import ModerationReasonForm, object_id_or_404, render_page, user_id_or_404
+from staff.admin_pages import confirm_with_reason, object_id_or_404, render_page, user_id_or_404
 
 MESSAGES_PER_PAGE = 50
 SEARCH_MAX_LENGTH = 100
@@ -104,25 +103,25 @@ def message_delete_view(request, party_id: str, message_id: str, *, site):
         message = services.message_get_for_moderator(party_id=party.id, message_id=message_id)
     except NotFound as exc:
         raise Http404(str(exc)) from exc
-    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+
+    def act(reason: str) -> None:
         try:
             services.message_delete_by_moderator(
-                party_id=party.id, message_id=message.id, moderator=request.user, reason=form.cleaned_data["reason"]
+                party_id=party.id, message_id=message.id, moderator=request.user, reason=reason
             )
         except NotFound:
             messages.warning(request, "That message was already deleted.")
         else:
             messages.success(request, f"The message by {message.user_name} was deleted; the party was told.")
-        return redirect(list_url)
-    return render_page(
+
+    return confirm_with_reason(
         request,
         site,
-        "admin/watchparty/confirm_action.html",
+        act=act,
+        done_url=list_url,
         title="Delete this message?",
         party=party,
         chat_message=message,
-        form=form,
         question=f"Delete this message by {message.user_name} (user {message.user_id}) for everyone in party {party.room_code}?",
         confirm_label="Yes, delete it",
         cancel_url=list_url,

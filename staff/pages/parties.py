@@ -22,7 +22,7 @@ from parties import services
 from parties.models import ModerationAction
 from parties.repository import PARTY_STATUSES
 from staff.admin_pages import (
-    ModerationReasonForm,
+    confirm_with_reason,
     object_id_or_404,
     render_page,
     user_id_or_404,
@@ -121,18 +121,18 @@ def party_end_view(request, party_id: str, *, site):
     if not party.is_active:
         messages.info(request, f"Party {party.room_code} has already ended.")
         return redirect(detail_url)
-    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        services.party_end_by_moderator(party_id=party.id, moderator=request.user, reason=form.cleaned_data["reason"])
+
+    def act(reason: str) -> None:
+        services.party_end_by_moderator(party_id=party.id, moderator=request.user, reason=reason)
         messages.success(request, f"Party {party.room_code} has ended; its participants were told.")
-        return redirect(detail_url)
-    return render_page(
+
+    return confirm_with_reason(
         request,
         site,
-        "admin/watchparty/confirm_action.html",
+        act=act,
+        done_url=detail_url,
         title=f"End party {party.room_code}?",
         party=party,
-        form=form,
         question=(
             f"End party {party.room_code} ({party.content_title or party.content_id}), hosted by {party.host_name}? "
             f"Its {party.participant_count} participant(s) are told, and their sockets close."
@@ -154,26 +154,24 @@ def party_remove_participant_view(request, party_id: str, user_id: str, *, site)
         # Not offered on the party page; a stale or typed link is told why before any form.
         messages.error(request, "The host cannot be removed from their own party; end the party instead.")
         return redirect(detail_url)
-    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+
+    def act(reason: str) -> None:
         try:
-            services.party_remove_participant(
-                party_id=party.id, user_id=user_id, moderator=request.user, reason=form.cleaned_data["reason"]
-            )
+            services.party_remove_participant(party_id=party.id, user_id=user_id, moderator=request.user, reason=reason)
         except NotFound:
             messages.warning(request, f"{seat.user_name} no longer holds a seat in this party.")
         except Forbidden as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"{seat.user_name} was removed from party {party.room_code}.")
-        return redirect(detail_url)
-    return render_page(
+
+    return confirm_with_reason(
         request,
         site,
-        "admin/watchparty/confirm_action.html",
+        act=act,
+        done_url=detail_url,
         title=f"Remove {seat.user_name}?",
         party=party,
-        form=form,
         question=(
             f"Remove {seat.user_name} (user {seat.user_id}) from party {party.room_code}? "
             "The party is told, and their sockets close. They can join again with the room code."
@@ -194,26 +192,24 @@ def party_unban_view(request, party_id: str, user_id: str, *, site):
     if not party.is_active:
         messages.info(request, f"Party {party.room_code} has ended; its bans no longer matter.")
         return redirect(detail_url)
-    form = ModerationReasonForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+
+    def act(reason: str) -> None:
         try:
-            services.party_unban_by_moderator(
-                party_id=party.id, user_id=user_id, moderator=request.user, reason=form.cleaned_data["reason"]
-            )
+            services.party_unban_by_moderator(party_id=party.id, user_id=user_id, moderator=request.user, reason=reason)
         except NotFound:
             messages.warning(request, f"{ban.user_name} is no longer banned from this party.")
         except Forbidden as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"The ban on {ban.user_name} was lifted; the room code admits them again.")
-        return redirect(detail_url)
-    return render_page(
+
+    return confirm_with_reason(
         request,
         site,
-        "admin/watchparty/confirm_action.html",
+        act=act,
+        done_url=detail_url,
         title=f"Lift the ban on {ban.user_name}?",
         party=party,
-        form=form,
         question=(
             f"Lift the ban on {ban.user_name} (user {ban.user_id}) in party {party.room_code}? "
             "The room code admits them again; they are not told, and take a seat only if they join."
