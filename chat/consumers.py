@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -48,6 +49,7 @@ from core.realtime.fanout import (
     token_group,
     user_group,
 )
+from core.realtime.localgroups import local_groups
 from parties import services as party_services
 from parties.serializers import (
     ParticipantRefSerializer,
@@ -83,11 +85,25 @@ def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 
+# One instance per frame serializer without context, its fields built once: DRF deep-copies every
+# declared field for each new serializer, which was a tenth of a chat.send's CPU. Validation runs
+# on the event loop thread only, and keeps nothing in the instance between calls.
+_frame_serializers: dict[type, serializers.Serializer] = {}
+
+
 def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
-    serializer = serializer_class(data=frame, context=context or {})
-    if not serializer.is_valid():
-        raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
-    return serializer.validated_data
+    if context:
+        serializer = serializer_class(data=frame, context=context)
+        if not serializer.is_valid():
+            raise Invalid(_errors_of(serializers.ValidationError(serializer.errors)))
+        return serializer.validated_data
+    serializer = _frame_serializers.get(serializer_class)
+    if serializer is None:
+        serializer = _frame_serializers[serializer_class] = serializer_class(context={})
+    try:
+        return serializer.run_validation(frame)
+    except serializers.ValidationError as exc:
+        raise Invalid(_errors_of(serializers.ValidationError(exc.detail))) from None
 
 
 # The ORM, so on the shared sync thread (core.realtime.dbcalls): the account table is the one source
@@ -120,14 +136,23 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     # --- connection -------------------------------------------------------------------------
 
     def socket_groups(self) -> list[str]:
-        """The channel-layer groups this socket is in: its party's, and its user's and token's (through
+        """The channel-layer groups this socket's own channel is in: its user's and its token's (through
         which a revoke, a password change or a deactivation closes it from any process)."""
-        groups = [party_group(self.party_id), user_group(str(self.user.pk))]
+        groups = [user_group(str(self.user.pk))]
         if self.scope.get("auth_token_id"):
             groups.append(token_group(self.scope["auth_token_id"]))
         return groups
 
+    async def join_groups(self) -> None:
+        """Join the socket's groups; again after a layer outage (a restarted Redis forgot them). The
+        party's events come through the process's one subscription to the party's group
+        (core.realtime.localgroups), not through this socket's channel."""
+        await local_groups(self.channel_layer).join(party_group(self.party_id), self)
+        for group in self.socket_groups():
+            await self.channel_layer.group_add(group, self.channel_name)
+
     async def connect(self):
+        self.early_events = deque()
         self.party_id = self.scope["url_route"]["kwargs"]["party_id"]
         self.user = self.scope.get("user")
         # Accept first, then close with a code: a refusal before accept reaches a browser only as
@@ -153,8 +178,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         # Join the group before reading the recent messages: a message stored in between then
         # arrives twice (clients drop repeats by id) rather than not at all.
         try:
-            for group in self.socket_groups():
-                await self.channel_layer.group_add(group, self.channel_name)
+            await self.join_groups()
         except Exception:  # noqa: BLE001 - Redis away: open all the same, join when it is back
             self.layer_failed("group_add")
         self.joined_group = True
@@ -178,6 +202,10 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.send_json(self.party_state_frame(party, messages, next_before, online))
+        # The party's events that came while the socket opened follow its party.state, in order.
+        while self.early_events:
+            await self.handle_group_event(self.early_events.popleft())
+        self.early_events = None
 
     def party_state_frame(self, party, messages, next_before: str | None, online: list[str]) -> dict[str, Any]:
         """The ``party.state`` frame: the party as it is now, its newest messages and who is online.
@@ -199,12 +227,13 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             PartyConsumer.sockets_open -= 1
             self.counted_open = False
         if self.joined_group:
+            self.joined_group = False
+            await local_groups(self.channel_layer).leave(party_group(self.party_id), self)
             try:
                 for group in self.socket_groups():
                     await self.channel_layer.group_discard(group, self.channel_name)
             except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
                 logger.warning("Channel layer group_discard failed for party %s", self.party_id)
-            self.joined_group = False
         if self.present:
             self.present = False
             await db_call(chat_services.presence_disconnect)(
@@ -511,21 +540,45 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     # --- events from the channel layer (each carries the finished frame) ----------------------
 
     async def dispatch(self, message):
-        # Channels runs close_old_connections on the one shared sync thread before every handler.
-        # That thread also runs every chat.send, so each delivery to each socket would queue behind
-        # the party's sends. Channel-layer events only forward a frame (or close the socket) and
-        # never touch the relational database, so they skip that hop; websocket.* events keep it.
-        if message["type"].startswith("websocket."):
+        # Channels runs close_old_connections on the one shared sync thread before every handler: a
+        # thread hop per event. Channel-layer events only forward a frame (or close the socket), and
+        # a client's frame reaches the relational database only through _account_is_active, which
+        # closes old connections itself; so only connect and disconnect keep that hop.
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+        elif message["type"].startswith("websocket."):
             await super().dispatch(message)
-            return
-        handler = getattr(self, get_handler_name(message), None)
+        else:
+            await self.handle_group_event(message)
+
+    async def handle_group_event(self, event):
+        handler = getattr(self, get_handler_name(event), None)
         if handler is None:  # a stray event must not end the socket
-            logger.warning("No handler for channel-layer event %r in party %s", message["type"], self.party_id)
+            logger.warning("No handler for channel-layer event %r in party %s", event["type"], self.party_id)
             return
-        await handler(message)
+        await handler(event)
+
+    # Until its party.state is sent, a socket keeps the party's events here (then None).
+    early_events: deque | None = None
+
+    async def group_event(self, event):
+        """An event of the party's group, from this process's subscription (core.realtime.localgroups)."""
+        if self.closed:
+            return
+        if self.early_events is not None:
+            self.early_events.append(event)
+            return
+        await self.handle_group_event(event)
+
+    async def group_overflow(self):
+        """The client has not read the party's last MAX_BACKLOG events: close; it reconnects and
+        gets the party as it is now."""
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def forward(self, event):
-        await self.send(text_data=event["frame"])
+        # The finished frame straight to the server (what self.send does, minus its layers).
+        if not self.closed:
+            await self.base_send({"type": "websocket.send", "text": event["frame"]})
 
     async def chat_message(self, event):
         metrics.MESSAGES_DELIVERED.inc()
@@ -533,7 +586,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         if isinstance(stored_at, float):
             # Wall clocks: across hosts this includes their skew (NTP keeps it to milliseconds).
             metrics.MESSAGE_DELIVERY_SECONDS.observe(max(0.0, time.time() - stored_at))
-        await self.send(text_data=event["frame"])
+        await self.forward(event)
 
     reaction_update = forward
     playback_state = forward

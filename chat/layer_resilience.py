@@ -43,7 +43,7 @@ CATCH_UP_MAX_PAGES = 10  # at most this many history pages (CHAT_HISTORY_MAX_LIM
 
 
 class SurvivesLayerOutage:
-    """For the party consumer: ``party_id``, ``user``, ``joined_group``, ``socket_groups`` and ``party_state_frame``
+    """For the party consumer: ``party_id``, ``user``, ``joined_group``, ``join_groups`` and ``party_state_frame``
     are its own."""
 
     layer_down_since = None  # datetime of the first failure of the current outage
@@ -90,8 +90,7 @@ class SurvivesLayerOutage:
             delay = min(delay * 2, LAYER_RETRY_MAX_SECONDS)
             if self.joined_group:
                 try:
-                    for group in self.socket_groups():
-                        await self.channel_layer.group_add(group, self.channel_name)
+                    await self.join_groups()
                 except Exception:  # noqa: BLE001 - still down
                     continue
             since, self.layer_down_since = self.layer_down_since, None

@@ -24,6 +24,7 @@ from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateL
 from core.http import metrics
 from core.ratelimit import check_rate
 from core.realtime import presence
+from core.realtime.dbcalls import calling_loop
 from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
@@ -247,10 +248,10 @@ def _translate_later(message: Message) -> None:
     """Translate in the background: the original message never waits for a translator."""
     if not settings.CHAT_TRANSLATION_LANGUAGES:
         return
-    # Under the ASGI server this runs in a sync_to_async thread. The translation then runs as a task
-    # of the server's event loop, so that its broadcast goes out from that loop: the in-memory channel
-    # layer only wakes sockets waiting on the loop that sends.
-    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    # Under the ASGI server this runs on the database call pool (or in a sync_to_async thread). The
+    # translation then runs as a task of the server's event loop, so that its broadcast goes out from
+    # that loop: the in-memory channel layer only wakes sockets waiting on the loop that sends.
+    loop = calling_loop() or getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running():
         loop.call_soon_threadsafe(_start_translation_task, loop, message)
     else:

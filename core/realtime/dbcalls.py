@@ -17,15 +17,17 @@ before it reads the next frame.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
+_calling = threading.local()
 
 
 def _db_executor() -> ThreadPoolExecutor:
@@ -37,6 +39,31 @@ def _db_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+def _run(loop: asyncio.AbstractEventLoop, call: Callable):
+    _calling.loop = loop
+    try:
+        return call()
+    finally:
+        _calling.loop = None
+
+
+def calling_loop() -> asyncio.AbstractEventLoop | None:
+    """In a ``db_call``, the event loop awaiting it (where the call's broadcasts are sent); else None."""
+    return getattr(_calling, "loop", None)
+
+
 def db_call(func: Callable) -> Callable:
-    """``func`` (MongoDB/Redis only, no ORM) as an awaitable that runs on the database call pool."""
-    return sync_to_async(func, thread_sensitive=False, executor=_db_executor())
+    """``func`` (MongoDB/Redis only, no ORM) as an awaitable that runs on the database call pool.
+
+    Plain ``run_in_executor`` rather than asgiref's ``sync_to_async``: these calls need none of
+    what the latter adds per call (context variables copied in and out, its thread-local
+    bookkeeping for ``async_to_sync``), which cost the chat path measurable CPU on every frame
+    (docs/performance.md, issue 21). A broadcast from within the call reaches the loop through
+    ``calling_loop`` (core.realtime.fanout)."""
+
+    @functools.wraps(func)
+    async def call(*args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_db_executor(), _run, loop, functools.partial(func, *args, **kwargs))
+
+    return call

@@ -6,12 +6,15 @@ party of N sockets costs one serialization; each consumer forwards the text as i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from core.realtime.dbcalls import calling_loop
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ async def abroadcast(party_id: str, frame_type: str, payload: dict[str, Any], **
 
 def broadcast(party_id: str, frame_type: str, payload: dict[str, Any], **extra: Any) -> bool:
     """The synchronous form of ``abroadcast``, for views, services and commands."""
+    loop = calling_loop()
+    if loop is not None:  # a service on the database call pool: publish on the loop that awaits it
+        return asyncio.run_coroutine_threadsafe(abroadcast(party_id, frame_type, payload, **extra), loop).result()
     return async_to_sync(abroadcast)(party_id, frame_type, payload, **extra)
 
 

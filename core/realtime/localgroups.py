@@ -1,0 +1,207 @@
+"""One channel-layer subscription per group per process, handed to that process's sockets directly.
+
+With plain Channels groups every socket is a channel of its own: an event sent to a party of 50
+is put in 50 queues and wakes 50 consumer loops, each of which runs Channels' dispatch (two
+``asyncio.wait`` rounds and two new tasks per event) before the frame is written. Here a process
+joins a group once, with one channel of its own, and one task reads that channel and calls each
+local member's ``group_event`` in turn, in the order the layer delivered the events. The layer
+and its groups stay as they are: several processes (and machines) still serve one party, each
+with its own subscription.
+
+A member whose send would wait (its client stopped reading and its write buffer is full) must not
+hold up the others: each delivery runs eagerly, and only one that suspends is finished by a task of
+its own, with the member's later events queued behind it in order (Python 3.12's eager tasks do
+the same; this project runs on 3.11). A member more than ``MAX_BACKLOG`` events behind is told
+to leave (``group_overflow``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import weakref
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKLOG = 1000
+RETRY_FIRST_SECONDS = 0.25
+RETRY_MAX_SECONDS = 2.0
+
+
+class Member(Protocol):
+    def group_event(self, event: dict[str, Any]) -> Coroutine[Any, Any, None]: ...
+
+    def group_overflow(self) -> Coroutine[Any, Any, None]: ...
+
+
+class _Delivery:
+    """What one member still has to be sent, while a send of its waits."""
+
+    __slots__ = ("backlog", "task")
+
+    def __init__(self) -> None:
+        self.backlog: deque[dict[str, Any]] = deque()
+        self.task: asyncio.Task | None = None
+
+
+def _run_eagerly(coro: Coroutine) -> Any:
+    """Run ``coro`` until it finishes or first waits; return what it waits on, or None when done."""
+    try:
+        waiting_on = coro.send(None)
+    except StopIteration:
+        return None
+    return (waiting_on,)
+
+
+async def _finish(coro: Coroutine, waiting_on: Any) -> None:
+    """Go on with a coroutine that ``_run_eagerly`` left waiting on ``waiting_on``, as a Task would."""
+    while True:
+        try:
+            if waiting_on is None:  # a bare yield: asyncio.sleep(0)
+                await asyncio.sleep(0)
+            else:
+                waiting_on._asyncio_future_blocking = False
+                await asyncio.wait((waiting_on,))  # its result or error goes to the coroutine below
+        except BaseException:  # cancelled: the member is leaving
+            coro.close()
+            raise
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration:
+            return
+
+
+class _Group:
+    __slots__ = ("name", "channel", "members", "pending", "pump")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.channel = ""
+        self.members: dict[Member, None] = {}  # ordered, for a stable delivery order
+        self.pending: dict[Member, _Delivery] = {}
+        self.pump: asyncio.Task | None = None
+
+
+class LocalGroups:
+    """The groups this process's members are in, for one channel layer and one event loop."""
+
+    def __init__(self, layer) -> None:
+        self.layer = layer
+        self.groups: dict[str, _Group] = {}
+        self._joining: dict[str, asyncio.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    async def join(self, name: str, member: Member) -> None:
+        """Add ``member`` to the group (subscribing this process if it is the first), or, for a
+        member already in it, join the layer's group again (after an outage Redis may have lost
+        it). Raises what the layer raises; the member is added all the same."""
+        lock = self._joining.setdefault(name, asyncio.Lock())
+        async with lock:
+            group = self.groups.get(name)
+            if group is None:
+                channel = await self.layer.new_channel()
+                group = self.groups[name] = _Group(name)
+                group.channel = channel
+                group.pump = asyncio.get_running_loop().create_task(self._pump(group), name=f"group-pump {name}")
+            group.members[member] = None
+            await self.layer.group_add(name, group.channel)
+
+    async def leave(self, name: str, member: Member) -> None:
+        """Remove ``member``; the last one out unsubscribes this process from the group."""
+        group = self.groups.get(name)
+        if group is None or member not in group.members:
+            return
+        del group.members[member]
+        delivery = group.pending.pop(member, None)
+        if delivery is not None and delivery.task is not None:
+            delivery.task.cancel()
+        if group.members:
+            return
+        lock = self._joining.setdefault(name, asyncio.Lock())
+        async with lock:
+            if group.members or self.groups.get(name) is not group:
+                return  # someone joined meanwhile
+            del self.groups[name]
+            self._joining.pop(name, None)
+            group.pump.cancel()
+            try:
+                await self.layer.group_discard(name, group.channel)
+            except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
+                logger.warning("Channel layer group_discard failed for %s", name)
+
+    async def _pump(self, group: _Group) -> None:
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                event = await self.layer.receive(group.channel)
+            except asyncio.CancelledError:
+                forget = getattr(self.layer, "forget_channel", None)  # core.realtime.channel_layers
+                if forget is not None:
+                    forget(group.channel)
+                raise
+            except Exception:  # noqa: BLE001 - an outage: members catch up on their own when it ends
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            delay = RETRY_FIRST_SECONDS
+            for member in tuple(group.members):
+                self._deliver(group, member, event)
+
+    def _deliver(self, group: _Group, member: Member, event: dict[str, Any]) -> None:
+        delivery = group.pending.get(member)
+        if delivery is not None:
+            delivery.backlog.append(event)
+            if len(delivery.backlog) > MAX_BACKLOG:
+                group.pending.pop(member)
+                delivery.task.cancel()
+                self._start(group, member, member.group_overflow(), None)
+            return
+        self._start(group, member, member.group_event(event), _Delivery())
+
+    def _start(self, group: _Group, member: Member, coro: Coroutine, delivery: _Delivery | None) -> None:
+        try:
+            waiting = _run_eagerly(coro)
+        except Exception:  # noqa: BLE001 - one member's fault must not stop the others' deliveries
+            logger.exception("Delivering to a member of %s failed", group.name)
+            return
+        if waiting is None:
+            return
+        if delivery is None:  # the overflow's close: finish it, nothing more is sent
+            task = asyncio.get_running_loop().create_task(_finish(coro, waiting[0]))
+            _closing.add(task)  # asyncio keeps only weak references to tasks
+            task.add_done_callback(_closing.discard)
+            return
+        group.pending[member] = delivery
+        delivery.task = asyncio.get_running_loop().create_task(self._drain(group, member, delivery, coro, waiting[0]))
+
+    async def _drain(self, group: _Group, member: Member, delivery: _Delivery, coro: Coroutine, waiting_on) -> None:
+        try:
+            await _finish(coro, waiting_on)
+            while delivery.backlog:
+                await member.group_event(delivery.backlog.popleft())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - as in _start
+            logger.exception("Delivering to a member of %s failed", group.name)
+        finally:
+            if group.pending.get(member) is delivery:
+                del group.pending[member]
+
+
+_closing: set[asyncio.Task] = set()
+_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, LocalGroups]] = weakref.WeakKeyDictionary()
+
+
+def local_groups(layer) -> LocalGroups:
+    """This process's groups on ``layer`` in the running event loop."""
+    per_layer = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    groups = per_layer.get(id(layer))
+    if groups is None or groups.layer is not layer:
+        groups = per_layer[id(layer)] = LocalGroups(layer)
+    return groups
