@@ -16,11 +16,11 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from rest_framework import serializers
 
+from accounts.wsauth import account_is_active
 from chat import services as chat_services
 from chat.layer_resilience import SurvivesLayerOutage
 from chat.serializers import (
@@ -104,15 +104,6 @@ def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] 
         return serializer.run_validation(frame)
     except serializers.ValidationError as exc:
         raise Invalid(_errors_of(serializers.ValidationError(exc.detail))) from None
-
-
-# The ORM, so on the shared sync thread (core.realtime.dbcalls): the account table is the one source
-# of truth, also when the deactivation came from a process whose close never reached this one.
-@database_sync_to_async
-def _account_is_active(user_id) -> bool:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
 
 
 def _participant_frame(service, **options):
@@ -296,7 +287,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             return
         try:
             await self.check_frame_rate(content["type"])
-            if content["type"] not in self.READ_ONLY_FRAMES and not await _account_is_active(self.user.pk):
+            if content["type"] not in self.READ_ONLY_FRAMES and not await account_is_active(self.user.pk):
                 # The close through the user's group may not have come yet (another process
                 # deactivated the account, the layer is down): nothing is done for the account.
                 await self.close(code=CLOSE_UNAUTHENTICATED)
@@ -542,7 +533,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
     async def dispatch(self, message):
         # Channels runs close_old_connections on the one shared sync thread before every handler: a
         # thread hop per event. Channel-layer events only forward a frame (or close the socket), and
-        # a client's frame reaches the relational database only through _account_is_active, which
+        # a client's frame reaches the relational database only through account_is_active, which
         # closes old connections itself; so only connect and disconnect keep that hop.
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)

@@ -155,7 +155,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DATABASES = {
     "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)
     if DATABASE_URL
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    # Kept open as with DATABASE_URL: with 0, every WebSocket frame's account check opened the file
+    # again (Django closes a connection older than CONN_MAX_AGE before and after each ORM call).
+    else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3", "CONN_MAX_AGE": 60}
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
