@@ -7,6 +7,7 @@ differ between dev and production:
 - ``ws_max_size`` is WEBSOCKET_MAX_FRAME_BYTES: a larger frame from a client is refused (1009)
   from its header instead of being buffered (uvicorn's default is 16 MiB). It applies only to
   incoming frames; what the server sends is bounded by its own page sizes.
+- ``ws_per_message_deflate`` is WEBSOCKET_PER_MESSAGE_DEFLATE (on by default, as uvicorn's own).
 - ``proxy_headers`` off: uvicorn would otherwise take the client address from X-Forwarded-For
   whenever the peer is 127.0.0.1 (its default FORWARDED_ALLOW_IPS), so any local process or a
   client behind a local reverse proxy could pick its own address for every per-address limit.
@@ -44,6 +45,7 @@ def uvicorn_options(settings) -> dict:
     """The options every deployment runs uvicorn with (see the module docstring)."""
     return {
         "ws_max_size": settings.WEBSOCKET_MAX_FRAME_BYTES,
+        "ws_per_message_deflate": settings.WEBSOCKET_PER_MESSAGE_DEFLATE,
         "proxy_headers": False,
         "lifespan": "off",
     }

@@ -342,6 +342,10 @@ REACTION_EMOJI_MAX_LENGTH = 10
 TRANSLATIONS_MAX_LANGUAGES = 10
 TRANSLATION_MAX_LENGTH = 500
 WEBSOCKET_MAX_FRAME_BYTES = env_int("WEBSOCKET_MAX_FRAME_BYTES", 16 * 1024)  # frames from clients
+# permessage-deflate, offered to clients that ask (browsers do): a chat.message frame goes on the
+# wire at 18% of its size, for about 12 us more CPU per socket per frame (`python bench/deflate.py`,
+# docs/performance.md). Off saves that CPU where bandwidth is cheaper than cores.
+WEBSOCKET_PER_MESSAGE_DEFLATE = env_bool("WEBSOCKET_PER_MESSAGE_DEFLATE", True)
 # party.state carries the newest messages that fit in this many bytes of JSON (at most a page);
 # older ones come with `history` from its next_before (PROTOCOL.md "Limits").
 PARTY_STATE_MESSAGES_MAX_BYTES = env_int("PARTY_STATE_MESSAGES_MAX_BYTES", 256 * 1024)
