@@ -1,0 +1,155 @@
+"""core.realtime.localgroups: one subscription per group per process, delivered to each local member."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.layers import InMemoryChannelLayer
+
+from core.realtime import localgroups
+from core.realtime.localgroups import LocalGroups
+
+
+class Member:
+    """A socket stand-in: records what it is sent; ``stall()`` makes its sends wait, as a full write buffer does."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.got: list[int] = []
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.overflowed = False
+        self.fail = False
+
+    def stall(self) -> None:
+        self.writable.clear()
+
+    async def group_event(self, event):
+        await self.writable.wait()
+        if self.fail:
+            raise RuntimeError("a fault in one member")
+        self.got.append(event["n"])
+
+    async def group_overflow(self):
+        self.overflowed = True
+
+
+async def settle(condition, timeout: float = 2.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def send(layer, count: int, *, first: int = 0) -> None:
+    for n in range(first, first + count):
+        await layer.group_send("party.x", {"type": "chat.message", "n": n})
+
+
+async def test_every_member_gets_every_event_in_order_through_one_subscription():
+    """Three members of a group get each event once and in order, and the layer's group holds one channel for them."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    members = [Member(str(i)) for i in range(3)]
+    try:
+        for member in members:
+            await groups.join("party.x", member)
+        assert len(layer.groups["party.x"]) == 1
+        await send(layer, 50)
+        await settle(lambda: all(len(m.got) == 50 for m in members))
+        assert all(m.got == list(range(50)) for m in members)
+    finally:
+        for member in members:
+            await groups.leave("party.x", member)
+
+
+async def test_a_stalled_member_holds_up_nobody_and_catches_up_in_order():
+    """While one member's sends wait, the others get every event; once it drains it has them all, in order."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    slow, fast = Member("slow"), Member("fast")
+    try:
+        await groups.join("party.x", slow)
+        await groups.join("party.x", fast)
+        slow.stall()
+        await send(layer, 20)
+        await settle(lambda: len(fast.got) == 20)
+        assert slow.got == []
+        slow.writable.set()
+        await settle(lambda: len(slow.got) == 20)
+        assert slow.got == list(range(20)) and fast.got == list(range(20))
+        await send(layer, 5, first=20)
+        await settle(lambda: len(slow.got) == 25)
+        assert slow.got == list(range(25))
+    finally:
+        await groups.leave("party.x", slow)
+        await groups.leave("party.x", fast)
+
+
+async def test_a_member_too_far_behind_is_told_to_leave(monkeypatch):
+    """A member that has not taken MAX_BACKLOG events is sent group_overflow (the socket then closes)."""
+    monkeypatch.setattr(localgroups, "MAX_BACKLOG", 10)
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    slow, fast = Member("slow"), Member("fast")
+    try:
+        await groups.join("party.x", slow)
+        await groups.join("party.x", fast)
+        slow.stall()
+        await send(layer, 15)
+        await settle(lambda: slow.overflowed and len(fast.got) == 15)
+        assert not fast.overflowed
+    finally:
+        await groups.leave("party.x", slow)
+        await groups.leave("party.x", fast)
+
+
+async def test_a_failing_member_does_not_stop_the_others(caplog):
+    """An error in one member's handler is logged and the other members still get every event."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    broken, fine = Member("broken"), Member("fine")
+    broken.fail = True
+    try:
+        await groups.join("party.x", broken)
+        await groups.join("party.x", fine)
+        await send(layer, 3)
+        await settle(lambda: len(fine.got) == 3)
+        assert "Delivering to a member of party.x failed" in caplog.text
+    finally:
+        await groups.leave("party.x", broken)
+        await groups.leave("party.x", fine)
+
+
+async def test_the_last_member_out_unsubscribes_the_process():
+    """When the last local member leaves, the process's channel leaves the layer's group and its reader stops."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    first, second = Member("1"), Member("2")
+    await groups.join("party.x", first)
+    await groups.join("party.x", second)
+    pump = groups.groups["party.x"].pump
+    await groups.leave("party.x", first)
+    assert len(layer.groups["party.x"]) == 1 and not pump.done()
+    await groups.leave("party.x", second)
+    await asyncio.sleep(0)
+    assert not layer.groups.get("party.x") and pump.cancelled()
+    assert len(groups) == 0
+
+
+@pytest.mark.parametrize("members", [1, 50])
+async def test_a_member_that_leaves_gets_nothing_more(members):
+    """Events sent after a member left never reach it; the rest of the group still gets them."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    gone, *rest = [Member(str(i)) for i in range(members + 1)]
+    for member in (gone, *rest):
+        await groups.join("party.x", member)
+    await send(layer, 2)
+    await settle(lambda: len(gone.got) == 2)
+    await groups.leave("party.x", gone)
+    await send(layer, 2, first=2)
+    await settle(lambda: all(len(m.got) == 4 for m in rest))
+    assert gone.got == [0, 1]
+    for member in rest:
+        await groups.leave("party.x", member)
