@@ -78,12 +78,36 @@ class SurvivesLayerOutage:
                 forget(self.channel_name)
             raise
 
+    # The party's events come through the process's one subscription (core.realtime.localgroups);
+    # when that fails (say the Redis shard holding the party's group is away while this socket's own
+    # channel is on another), it is told here and goes through the same outage as for its own channel.
+    _own_receive: asyncio.Future | None = None
+    _group_lost: asyncio.Future | None = None
+
+    def group_unreachable(self) -> None:
+        if self._group_lost is not None and not self._group_lost.done():
+            self._group_lost.set_result(None)
+
+    async def _receive_or_group_lost(self):
+        if self._own_receive is None:
+            self._own_receive = asyncio.ensure_future(self._layer_receive())
+        self._group_lost = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait({self._own_receive, self._group_lost}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            self._own_receive.cancel()
+            raise
+        if not self._own_receive.done():
+            raise ConnectionError("The channel layer lost the party's group.")
+        receive, self._own_receive = self._own_receive, None
+        return receive.result()
+
     async def _receive_waiting_out_outages(self):
         delay = LAYER_RETRY_FIRST_SECONDS
         while True:
             if self.layer_down_since is None:
                 try:
-                    return await self._layer_receive()
+                    return await self._receive_or_group_lost()
                 except Exception:  # noqa: BLE001 - any layer failure: wait, then try again
                     self.layer_failed("receive")
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))

@@ -12,7 +12,8 @@ A member whose send would wait (its client stopped reading and its write buffer 
 hold up the others: each delivery runs eagerly, and only one that suspends is finished by a task of
 its own, with the member's later events queued behind it in order (Python 3.12's eager tasks do
 the same; this project runs on 3.11). A member more than ``MAX_BACKLOG`` events behind is told
-to leave (``group_overflow``).
+to leave (``group_overflow``). When the layer fails to read the group (Redis, or the Redis shard
+that holds the group, is away), every member hears ``group_unreachable`` and catches up itself.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class Member(Protocol):
     def group_event(self, event: dict[str, Any]) -> Coroutine[Any, Any, None]: ...
 
     def group_overflow(self) -> Coroutine[Any, Any, None]: ...
+
+    def group_unreachable(self) -> None:
+        """The layer failed to read the group's events: some may be lost. Called once per failure;
+        the member catches up on its own and joins again (``join``) once the layer answers."""
 
 
 class _Delivery:
@@ -145,7 +150,10 @@ class LocalGroups:
                 if forget is not None:
                     forget(group.channel)
                 raise
-            except Exception:  # noqa: BLE001 - an outage: members catch up on their own when it ends
+            except Exception:  # noqa: BLE001 - an outage (perhaps of the one Redis shard holding this group)
+                if delay == RETRY_FIRST_SECONDS:
+                    for member in tuple(group.members):
+                        member.group_unreachable()
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue

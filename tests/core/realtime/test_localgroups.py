@@ -21,6 +21,7 @@ class Member:
         self.writable.set()
         self.overflowed = False
         self.fail = False
+        self.unreachable = 0
 
     def stall(self) -> None:
         self.writable.clear()
@@ -33,6 +34,9 @@ class Member:
 
     async def group_overflow(self):
         self.overflowed = True
+
+    def group_unreachable(self):
+        self.unreachable += 1
 
 
 async def settle(condition, timeout: float = 2.0) -> None:
@@ -153,3 +157,37 @@ async def test_a_member_that_leaves_gets_nothing_more(members):
     assert gone.got == [0, 1]
     for member in rest:
         await groups.leave("party.x", member)
+
+
+class FailingLayer(InMemoryChannelLayer):
+    """A layer whose reads fail ``failures`` times in a row (Redis away), then work again."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def receive(self, channel):
+        if self.failures:
+            self.failures -= 1
+            await asyncio.sleep(0)
+            raise ConnectionError("Redis is away")
+        return await super().receive(channel)
+
+
+async def test_members_hear_once_that_the_group_could_not_be_read(monkeypatch):
+    """When the layer fails to read the group, each member is told once (to catch up), and events flow again after."""
+    monkeypatch.setattr(localgroups, "RETRY_FIRST_SECONDS", 0.01)
+    monkeypatch.setattr(localgroups, "RETRY_MAX_SECONDS", 0.02)
+    layer = FailingLayer(failures=3)
+    groups = LocalGroups(layer)
+    members = [Member("1"), Member("2")]
+    try:
+        for member in members:
+            await groups.join("party.x", member)
+        await settle(lambda: layer.failures == 0)
+        await send(layer, 2)
+        await settle(lambda: all(len(m.got) == 2 for m in members))
+        assert [m.unreachable for m in members] == [1, 1]
+    finally:
+        for member in members:
+            await groups.leave("party.x", member)
