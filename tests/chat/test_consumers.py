@@ -864,3 +864,43 @@ async def test_a_frame_from_a_deactivated_account_changes_nothing(party_setup):
         assert "after deactivation" not in [m.message for m in messages]
     finally:
         await communicator.disconnect()
+
+
+async def test_a_socket_whose_client_stopped_reading_is_closed_1013_and_the_party_goes_on(party_setup, monkeypatch):
+    """A socket with more than MAX_BACKLOG of the party's frames waiting on a full write buffer closes 1013; the others get every frame."""
+    from channels.testing import WebsocketCommunicator
+
+    from core.realtime import localgroups
+    from watchparty.asgi import application
+
+    monkeypatch.setattr(localgroups, "MAX_BACKLOG", 5)
+    stalled = asyncio.Event()
+
+    async def stalling_application(scope, receive, send):
+        async def send_as_a_full_buffer_would(message):
+            if stalled.is_set() and message["type"] == "websocket.send":
+                await asyncio.Event().wait()  # the server's write waits for a client that never reads
+            await send(message)
+
+        await application(scope, receive, send_as_a_full_buffer_would)
+
+    s = await sync_to_async(party_setup)()
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+    slow = WebsocketCommunicator(
+        stalling_application,
+        f"/ws/parties/{s['party'].id}/",
+        headers=[*headers, (b"authorization", f"Token {s['guest_token']}".encode())],
+    )
+    assert (await slow.connect(timeout=5))[0]
+    await receive_type(slow, "party.state")
+    host, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        stalled.set()
+        for n in range(8):
+            await abroadcast(s["party"].id, "chat.message", {"message": {"message": f"m{n}"}})
+        assert await close_code(slow) == 1013
+        got = [(await receive_type(host, "chat.message"))["message"]["message"] for _ in range(8)]
+        assert got == [f"m{n}" for n in range(8)]
+    finally:
+        await host.disconnect()
+        await slow.disconnect()
