@@ -4,6 +4,7 @@ call these; authorization against the party happens here, on every call."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -169,12 +170,19 @@ def _reply_quote(*, party_id: str, reply_to: str) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _plays_video(content_id: str) -> bool:
+    # A party's content_id is checked when it is stored: a link is one the room's player plays.
+    # Cached, since every send of a party asks about the same few links (is_link parses them).
+    return is_link(content_id)
+
+
 def _message_at(party: Party, now: datetime) -> MessageAt | None:
     """Where the party's video is as a message is stored: the item playing and its position now,
     worked out from the party that the send has just read to authorize it, so a send reads
     nothing more. None while the party shows a name (a live channel, a film watched elsewhere):
     no player plays it, so its playback never moves."""
-    if not is_link(party.content_id):
+    if not _plays_video(party.content_id):
         return None
     seconds = min(max(0.0, playback_position(party.playback, now)), MAX_PLAYBACK_POSITION_SECONDS)
     return MessageAt(item_id=party.current_item_id or None, seconds=round(seconds, 3))

@@ -108,3 +108,14 @@ def test_a_replay_shows_each_message_at_its_moment(people, server, artifacts_dir
     wait_time(bob, 6, within=0.3)
     expect(messages(bob, "Near the end")).to_have_count(0)  # written later than where the replay is
     expect(messages(bob, "At six")).to_have_count(1)
+
+
+def test_a_replay_is_for_the_partys_members(people, server):
+    """Someone who never joined opens a party's replay link: it says the party is not theirs and
+    plays nothing."""
+    alice, carol = people("alice", "Alice"), people("carol", "Carol")
+    party_id, _code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Private")
+    carol.goto(f"/parties/{party_id}/replay/")
+    expect(carol.page.locator("#replay-title")).to_have_text("Party not found")
+    expect(carol.page.locator(".notice[data-key='gone']")).to_contain_text("you are not one of its members")
+    expect(carol.page.locator("#player")).to_be_hidden()
