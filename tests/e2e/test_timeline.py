@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.conftest import CHAT_SEND_LIMIT, CHAT_SEND_WINDOW_S
 from tests.e2e.helpers import (
     VIEWPORTS,
     assert_accessible,
@@ -14,6 +15,7 @@ from tests.e2e.helpers import (
     join_on_home,
     message_item,
     messages,
+    post_messages,
     send,
 )
 
@@ -108,6 +110,31 @@ def test_a_replay_shows_each_message_at_its_moment(people, server, artifacts_dir
     wait_time(bob, 6, within=0.3)
     expect(messages(bob, "Near the end")).to_have_count(0)  # written later than where the replay is
     expect(messages(bob, "At six")).to_have_count(1)
+
+
+def test_a_latecomer_replays_a_live_party_page_after_page(people, server):
+    """Sixty messages were written at 0:04 before Bob joined; from the live room he opens the replay:
+    none shows before 0:04, then all sixty (two pages by position), in the order written; the
+    party goes on meanwhile and Bob goes back to it."""
+    alice, bob = people("alice", "Alice"), people("bob", "Bob")
+    party_id, code = create_party_on_home(alice, content_id=f"{server}/static/e2e/clip.webm", title="Late")
+    host_seeks(alice, 4)
+    alice.page.wait_for_function("() => window.__watchparty.status().playback?.position >= 3.9")
+    texts = [f"Early {n:02d}" for n in range(60)]
+    post_messages([alice], party_id, texts[:CHAT_SEND_LIMIT])
+    alice.page.wait_for_timeout(CHAT_SEND_WINDOW_S * 1000 + 100)  # the tests' send limit
+    post_messages([alice], party_id, texts[CHAT_SEND_LIMIT:])
+    join_on_home(bob, code)
+    bob.page.get_by_role("link", name="Replay").click()
+    page = bob.page
+    expect(page.locator("#replay-sub")).to_have_text("Hosted by Alice · the party is still on")
+    page.wait_for_function("() => window.__watchparty.replay().loaded === 60")
+    expect(page.locator("#messages li.msg")).to_have_count(0)
+    page.evaluate(f"{PLAYER}.currentTime = 4.2")
+    expect(page.locator("#messages li.msg")).to_have_count(60)
+    assert page.locator("#messages .msg-text").all_inner_texts() == texts
+    page.get_by_role("link", name="Back to the live party").click()
+    expect(page.locator("#connection-state")).to_have_text("Live")
 
 
 def test_a_replay_is_for_the_partys_members(people, server):
