@@ -324,6 +324,8 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "queue.vote_skip": "QUEUE_RATE_LIMIT",
         "player.buffering": "PLAYER_STATE_RATE_LIMIT",
         "player.ready": "PLAYER_STATE_RATE_LIMIT",
+        # A seek to a message's moment moves the party's video as playback.update does.
+        "message.seek": "PLAYBACK_RATE_LIMIT",
     }
 
     async def check_frame_rate(self, frame_type: str) -> None:
@@ -423,6 +425,10 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
             party_id=self.party_id, user=self.user, message_id=data["message_id"]
         )
 
+    async def on_message_seek(self, frame):
+        data = _validated(MessageRefSerializer, frame)
+        await db_call(chat_services.message_seek)(party_id=self.party_id, user=self.user, message_id=data["message_id"])
+
     on_participant_remove = _participant_frame(party_services.participant_remove)
     on_participant_mute = _participant_frame(party_services.participant_mute, muted=True)
     on_participant_unmute = _participant_frame(party_services.participant_mute, muted=False)
@@ -510,6 +516,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
         "ping": on_ping,
         "message.edit": on_message_edit,
         "message.delete": on_message_delete,
+        "message.seek": on_message_seek,
         "participant.remove": on_participant_remove,
         "participant.mute": on_participant_mute,
         "participant.unmute": on_participant_unmute,

@@ -68,6 +68,15 @@ INDEXES = [
         (("party_id", ASCENDING), ("reply_to.id", ASCENDING)),
         partial_filter={"reply_to.id": {"$exists": True}},
     ),
+    # The replay and history by position (`list_by_position`): one video's messages in the order
+    # of their moment in it, _id breaking ties, so that cursor paging never skips or repeats one.
+    # Messages without a position (sent before positions were recorded, or while a name rather
+    # than a video played) sit under null and are never in a page.
+    IndexSpec(
+        COLLECTION,
+        "party_at_item_seconds_id",
+        (("party_id", ASCENDING), ("at.item_id", ASCENDING), ("at.seconds", ASCENDING), ("_id", ASCENDING)),
+    ),
     # Archival (`archive_messages`): messages not yet archived (archived_at missing or null) older
     # than a cutoff, oldest first, _id breaking ties so that batches never skip or repeat one.
     IndexSpec(
@@ -83,6 +92,15 @@ RETIRED_INDEXES = [
         COLLECTION, "timestamp_ttl", "it deleted messages CHAT_MESSAGE_TTL_DAYS after sending, archived or not"
     ),
 ]
+
+
+@dataclass(frozen=True)
+class MessageAt:
+    """Where the party's video was when a message was stored: the item playing (None for the one
+    video of a party stored before the queue) and the seconds into it."""
+
+    item_id: str | None
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,7 @@ class Message:
     # text "" (and deleted True) once the original is deleted.
     reply_to: dict[str, Any] | None = None
     mentions: list[str] = field(default_factory=list)  # the user ids an @name in the text names
+    at: MessageAt | None = None  # None: sent before positions were recorded, or with no video playing
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,7 @@ class NewMessage:
     timestamp: datetime
     reply_to: dict[str, Any] | None = None
     mentions: list[str] = field(default_factory=list)
+    at: MessageAt | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,15 @@ class ReactionOutcome:
 @dataclass(frozen=True)
 class Cursor:
     timestamp: datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class PositionCursor:
+    """A message's place in the order by position: its video, its second in it, its id."""
+
+    item_id: str | None
+    seconds: float
     id: str
 
 
@@ -157,7 +186,14 @@ def _to_message(doc: dict[str, Any]) -> Message:
         edited_at=doc.get("edited_at"),
         reply_to=dict(doc["reply_to"]) if doc.get("reply_to") else None,
         mentions=list(doc.get("mentions") or []),
+        at=_to_at(doc.get("at")),
     )
+
+
+def _to_at(at: Any) -> MessageAt | None:
+    if not isinstance(at, dict) or not isinstance(at.get("seconds"), (int, float)):
+        return None
+    return MessageAt(item_id=at.get("item_id"), seconds=float(at["seconds"]))
 
 
 def _projection(lang: str | None) -> dict[str, int]:
@@ -178,6 +214,7 @@ def _projection(lang: str | None) -> dict[str, int]:
         "edited_at": 1,
         "reply_to": 1,
         "mentions": 1,
+        "at": 1,
     }
     if lang:
         projection[f"translations.{lang}"] = 1
@@ -204,6 +241,8 @@ def insert_message(new: NewMessage) -> Message:
         doc["reply_to"] = dict(new.reply_to)
     if new.mentions:
         doc["mentions"] = list(new.mentions)
+    if new.at is not None:
+        doc["at"] = {"item_id": new.at.item_id, "seconds": new.at.seconds}
     try:
         _messages().insert_one(doc)
     except DuplicateKeyError as exc:
@@ -266,6 +305,49 @@ def list_after(party_id: str, *, after: Cursor, limit: int, lang: str | None = N
         _messages().find(query, _projection(lang)).sort([("timestamp", ASCENDING), ("_id", ASCENDING)]).limit(limit)
     )
     return [_to_message(doc) for doc in cursor]
+
+
+def get_position_cursor(party_id: str, message_id: str) -> PositionCursor | None:
+    """A message's place in the order by position, for paging after it; None when the party has
+    no such message or it has no position."""
+    if not ObjectId.is_valid(message_id):
+        return None
+    doc = _messages().find_one({"_id": ObjectId(message_id), "party_id": party_id}, {"at": 1})
+    at = _to_at(doc.get("at")) if doc else None
+    return PositionCursor(item_id=at.item_id, seconds=at.seconds, id=message_id) if at else None
+
+
+def list_by_position(
+    party_id: str,
+    *,
+    item_id: str | None,
+    from_seconds: float = 0.0,
+    after: PositionCursor | None = None,
+    limit: int,
+    lang: str | None = None,
+) -> tuple[list[Message], bool]:
+    """Up to ``limit`` messages written during the video ``item_id`` (None: the one video of a
+    party stored before the queue), in the order of their moment in it (``_id`` breaking ties):
+    from ``from_seconds`` on, or just after ``after`` (a message of the same video). And whether
+    more follow. Index party_at_item_seconds_id."""
+    query: dict[str, Any] = {"party_id": party_id, "at.item_id": item_id}
+    if after is None:
+        # A range on seconds also leaves out the messages without a position: a missing at.item_id
+        # would match item_id None, a missing at.seconds matches no range.
+        query["at.seconds"] = {"$gte": from_seconds}
+    else:
+        query["$or"] = [
+            {"at.seconds": {"$gt": after.seconds}},
+            {"at.seconds": after.seconds, "_id": {"$gt": ObjectId(after.id)}},
+        ]
+    cursor = (
+        _messages()
+        .find(query, _projection(lang))
+        .sort([("at.seconds", ASCENDING), ("_id", ASCENDING)])
+        .limit(limit + 1)
+    )
+    docs = list(cursor)
+    return [_to_message(doc) for doc in docs[:limit]], len(docs) > limit
 
 
 def latest_timestamp(party_id: str) -> datetime | None:

@@ -4,6 +4,7 @@ call these; authorization against the party happens here, on every call."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import threading
@@ -17,8 +18,8 @@ from django.conf import settings
 
 from chat import repository
 from chat.archive import ArchiveFile
-from chat.repository import Message, NewMessage
-from chat.serializers import MessageSerializer
+from chat.repository import Message, MessageAt, NewMessage
+from chat.serializers import MAX_PLAYBACK_POSITION_SECONDS, MessageSerializer
 from core.db.paging import LazyResults
 from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
 from core.http import metrics
@@ -29,14 +30,17 @@ from core.realtime.fanout import broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
+from parties.media import is_link
 from parties.models import ModerationAction
 from parties.repository import Party
 from parties.services import (
     moderation_record,
     party_get_for_member,
     people_matching,
+    playback_position,
     player_gone,
     presence_broadcast,
+    queue_play,
 )
 
 logger = logging.getLogger(__name__)
@@ -167,6 +171,24 @@ def _reply_quote(*, party_id: str, reply_to: str) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=4096)
+def _plays_video(content_id: str) -> bool:
+    # A party's content_id is checked when it is stored: a link is one the room's player plays.
+    # Cached, since every send of a party asks about the same few links (is_link parses them).
+    return is_link(content_id)
+
+
+def _message_at(party: Party, now: datetime) -> MessageAt | None:
+    """Where the party's video is as a message is stored: the item playing and its position now,
+    worked out from the party that the send has just read to authorize it, so a send reads
+    nothing more. None while the party shows a name (a live channel, a film watched elsewhere):
+    no player plays it, so its playback never moves."""
+    if not _plays_video(party.content_id):
+        return None
+    seconds = min(max(0.0, playback_position(party.playback, now)), MAX_PLAYBACK_POSITION_SECONDS)
+    return MessageAt(item_id=party.current_item_id or None, seconds=round(seconds, 3))
+
+
 def message_send(
     *,
     party_id: str,
@@ -197,6 +219,7 @@ def message_send(
         # A resend whose original has been deleted since is still the message that was stored.
         return SendResult(existing, created=False)
     quote = _reply_quote(party_id=party_id, reply_to=reply_to) if reply_to else None
+    now = utcnow()
     try:
         message = repository.insert_message(
             NewMessage(
@@ -206,9 +229,10 @@ def message_send(
                 message=text,
                 message_type=message_type,
                 client_id=client_id,
-                timestamp=utcnow(),
+                timestamp=now,
                 reply_to=quote,
                 mentions=mentioned_ids(text, party, author_id=user_id),
+                at=_message_at(party, now),
             )
         )
     except repository.DuplicateClientId:
@@ -303,6 +327,36 @@ def message_history(
             raise NotFound("No such message in this party.")
     messages, has_more = repository.list_before(party_id, before=cursor, limit=limit, lang=lang)
     return messages, (messages[0].id if has_more and messages else None)
+
+
+def message_history_by_position(
+    *,
+    party_id: str,
+    user,
+    item_id: str | None,
+    from_seconds: float = 0.0,
+    after: str | None = None,
+    limit: int,
+    lang: str | None = None,
+) -> tuple[list[Message], str | None]:
+    """A page of the messages written during the video ``item_id`` (None: the one video of a party
+    stored before the queue), in the order of their moment in it: from ``from_seconds`` on, or
+    just after the message ``after``. And the id to pass as ``after`` for the next page (None at
+    the end). Whoever may read the party's history may read this (the replay's pages), within
+    HISTORY_BY_POSITION_RATE_LIMIT."""
+    check_rate(f"history-position:{party_id}:{user.pk}", settings.HISTORY_BY_POSITION_RATE_LIMIT)
+    party_get_for_member(party_id=party_id, user=user)
+    cursor = None
+    if after is not None:
+        cursor = repository.get_position_cursor(party_id, after)
+        if cursor is None:
+            raise NotFound("No such message in this party, or it has no moment in a video.")
+        if cursor.item_id != item_id:
+            raise Invalid({"after": ["That message was written during another video than item."]})
+    messages, has_more = repository.list_by_position(
+        party_id, item_id=item_id, from_seconds=from_seconds, after=cursor, limit=limit, lang=lang
+    )
+    return messages, (messages[-1].id if has_more and messages else None)
 
 
 def message_resume(*, party_id: str, user, after: str, lang: str | None = None) -> list[Message]:
@@ -500,6 +554,58 @@ def typing_notify(*, party_id: str, user, sender_channel: str) -> None:
     )
 
 
+def message_seek(*, party_id: str, user, message_id: str) -> dict:
+    """The host or a co-host takes the party's video to the moment a message was written: the
+    message's own position, never one the client names. Same video: the position changes and
+    the party keeps playing or stays paused (``playback.state`` with ``message_id``). A video
+    still in the queue: it plays now from that moment (``queue.state``, as Play now). Muted
+    co-hosts may not; an earlier video that is no longer queued cannot be gone back to."""
+    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+    user_id = str(user.pk)
+    if not party.is_moderator(user_id):
+        raise Forbidden("Only the host and co-hosts can take the party to a message's moment.")
+    if user_id in party.muted_ids:
+        raise Muted("The host has muted you: you cannot move the party's video for now.")
+    message = repository.get_message(party_id, message_id)
+    if message is None:
+        raise NotFound("No such message in this party.")
+    if message.at is None:
+        raise Invalid(
+            {
+                "message_id": [
+                    "That message has no moment in a video (sent before moments were kept, or with none playing)."
+                ]
+            }
+        )
+    item_id, seconds = message.at.item_id or "", message.at.seconds
+    if item_id == party.current_item_id:
+        playback = party.playback
+        updated_at = utcnow()
+        if not party_repository.set_playback(
+            party_id,
+            state=playback.state,
+            position=seconds,
+            updated_at=updated_at,
+            rate=playback.rate,
+            item_id=item_id,
+            moderator_id=user_id,
+        ):
+            raise Forbidden("The party changed meanwhile (another video, or your role); try again.")
+        payload = _playback_payload(playback.state, seconds, playback.rate, updated_at, by=user_id)
+        payload["message_id"] = message_id
+        broadcast(party_id, "playback.state", payload)
+        return payload
+    if any(item.id == item_id for item in party.queue):
+        played = queue_play(party_id=party_id, user=user, item_id=item_id, position=seconds)
+        now = played.playback
+        return _playback_payload(now.state, now.position, now.rate, now.updated_at, by=user_id)
+    raise NotFound("The video this message was written during is no longer playing or queued.")
+
+
+def _playback_payload(state: str, position: float, rate: float, updated_at: datetime, *, by: str) -> dict:
+    return {"state": state, "position": position, "rate": rate, "updated_at": isoformat_z(updated_at), "by": by}
+
+
 def playback_update(*, party_id: str, user, state: str, position: float, rate: float = 1.0) -> dict:
     """The host sets play/pause, position and speed; every socket gets ``playback.state``."""
     party = party_get_for_member(party_id=party_id, user=user, require_active=True)
@@ -508,13 +614,7 @@ def playback_update(*, party_id: str, user, state: str, position: float, rate: f
     updated_at = utcnow()
     if not party_repository.set_playback(party_id, state=state, position=position, updated_at=updated_at, rate=rate):
         raise NotFound("No such party.")
-    payload = {
-        "state": state,
-        "position": position,
-        "rate": rate,
-        "updated_at": isoformat_z(updated_at),
-        "by": str(user.pk),
-    }
+    payload = _playback_payload(state, position, rate, updated_at, by=str(user.pk))
     broadcast(party_id, "playback.state", payload)
     return payload
 

@@ -33,13 +33,33 @@ class MessageListCreateView(APIView):
     @extend_schema(
         operation_id="messages_list",
         parameters=[PARTY_ID, HistoryQuerySerializer],
-        responses={200: MessagePageSerializer, 400: ERRORS[400], 401: ERRORS[401], 404: ERRORS[404]},
-        summary="A page of messages just older than `before` (newest page without it), oldest first",
+        responses={
+            200: MessagePageSerializer,
+            400: ERRORS[400],
+            401: ERRORS[401],
+            404: ERRORS[404],
+            429: ERRORS[429],
+        },
+        summary=(
+            "A page of messages just older than `before` (newest page without it), oldest first; "
+            "with `item`, by position in that video (from `from` seconds, or just after `after`)"
+        ),
     )
     def get(self, request, party_id: str):
         validate_object_id(party_id, "party_id")
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        if "item" in query.validated_data:
+            messages, next_after = services.message_history_by_position(
+                party_id=party_id,
+                user=request.user,
+                item_id=query.validated_data["item"] or None,
+                from_seconds=query.validated_data.get("from", 0.0),
+                after=query.validated_data.get("after"),
+                limit=query.validated_data["limit"],
+                lang=query.validated_data.get("lang"),
+            )
+            return Response({"results": services.messages_payload(messages), "next_after": next_after})
         messages, next_before = services.message_history(
             party_id=party_id,
             user=request.user,

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
@@ -151,6 +151,21 @@ class QueueItem:
 
 
 @dataclass(frozen=True)
+class PlayedItem:
+    """A video the party has played (or plays now), for the replay: in the order they began."""
+
+    id: str  # "" for the first video of a party stored before the queue
+    content_id: str
+    title: str
+    started_at: datetime
+
+
+# The replay lists at most this many of the videos a party played, the most recent ones (the
+# queue holds at most PARTY_QUEUE_MAX_ITEMS waiting; this bounds the Party the same way).
+PLAYED_MAX = 50
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     room_code: str
@@ -191,6 +206,8 @@ class Party:
     waiting: tuple[str, ...] = ()
     wait_since: datetime | None = None
     wait_skipped: tuple[str, ...] = ()
+    # The videos played so far, oldest first, the current one last (at most PLAYED_MAX).
+    played: tuple[PlayedItem, ...] = ()
 
     @property
     def participant_count(self) -> int:
@@ -276,7 +293,33 @@ def _to_party(doc: dict[str, Any]) -> Party:
         waiting=tuple(doc.get("waiting") or ()),
         wait_since=doc.get("wait_since"),
         wait_skipped=tuple(doc.get("wait_skipped") or ()),
+        played=_played(doc),
     )
+
+
+def _played(doc: dict[str, Any]) -> tuple[PlayedItem, ...]:
+    """The videos played; a party stored before they were recorded has played its current one."""
+    if doc.get("played"):
+        return tuple(
+            PlayedItem(
+                id=item["id"], content_id=item["content_id"], title=item.get("title", ""), started_at=item["started_at"]
+            )
+            for item in doc["played"]
+        )
+    if "content_id" not in doc:  # a projection without the party's content
+        return ()
+    return (
+        PlayedItem(
+            id=doc.get("current_item_id") or "",
+            content_id=doc["content_id"],
+            title=doc.get("current_title") or doc.get("content_title", ""),
+            started_at=doc.get("started_at") or doc["created_at"],
+        ),
+    )
+
+
+def _played_doc(item_id: str, content_id: str, title: str, started_at: datetime) -> dict[str, Any]:
+    return {"id": item_id, "content_id": content_id, "title": title, "started_at": started_at}
 
 
 def _to_item(doc: dict[str, Any]) -> QueueItem:
@@ -339,6 +382,7 @@ def insert_party(new: NewParty) -> Party:
         "waiting": [],
         "wait_since": None,
         "wait_skipped": [],
+        "played": [_played_doc(new.current_item_id, new.content_id, new.content_title, new.created_at)],
     }
     try:
         _parties().insert_one(doc)
@@ -527,13 +571,29 @@ def end_party(party_id: str, ended_at: datetime) -> Party | None:
     return _to_party(doc) if doc else None
 
 
-def set_playback(party_id: str, *, state: str, position: float, updated_at: datetime, rate: float = 1.0) -> bool:
-    """Record the host's play/pause, position and speed on an active party."""
+def set_playback(
+    party_id: str,
+    *,
+    state: str,
+    position: float,
+    updated_at: datetime,
+    rate: float = 1.0,
+    item_id: str | None = None,
+    moderator_id: str | None = None,
+) -> bool:
+    """Record the host's play/pause, position and speed on an active party. With ``item_id``, only
+    while that item plays ("" for a party stored before the queue); with ``moderator_id``, only
+    while that user is the host or a co-host (a seek to a message's moment)."""
     oid = _oid(party_id)
     if oid is None:
         return False
+    query: dict[str, Any] = {"_id": oid, "ended_at": None}
+    if item_id is not None:
+        query["current_item_id"] = item_id if item_id else {"$in": ["", None]}
+    if moderator_id is not None:
+        query["$or"] = _queue_moderator(moderator_id)["$or"]
     result = _parties().update_one(
-        {"_id": oid, "ended_at": None},
+        query,
         {
             "$set": {
                 "playback": {"state": state, "position": position, "rate": rate, "updated_at": updated_at},
@@ -585,10 +645,12 @@ def replace_queue(
     current: QueueItem | None = None,
     content_type: str | None = None,
     playback: Playback | None = None,
+    played: Sequence[PlayedItem] = (),
     at: datetime,
 ) -> Party | None:
     """Store the new queue (and, with ``current``, the item playing now: its link becomes
-    content_id, and ``playback`` restarts it). None unless the party is active, still at
+    content_id, ``playback`` restarts it, and it is added to ``played``, the party's list as
+    read). None unless the party is active, still at
     ``version`` and ``actor_id`` is the host or a co-host (with ``adder``: or a guest who may add;
     ``None``: the party itself, when the votes to skip reach the threshold)."""
     change: dict[str, Any] = {"queue": [_item_doc(item) for item in queue], "last_activity_at": at}
@@ -614,14 +676,19 @@ def replace_queue(
             "rate": playback.rate,
             "updated_at": playback.updated_at,
         }
+    if current is not None:
+        # What played, for the replay: the list as read plus the new item, the most recent
+        # PLAYED_MAX. Written whole (a party stored before the list has it only as read), which the
+        # version condition makes safe: only a queue change alters it, and each bumps the version.
+        change["played"] = [
+            _played_doc(item.id, item.content_id, item.title, item.started_at)
+            for item in (*played, PlayedItem(current.id, current.content_id, current.title, at))
+        ][-PLAYED_MAX:]
+    update: dict[str, Any] = {"$set": change, "$inc": {"queue_version": 1}}
     conditions = [_version_filter(version)]
     if actor_id is not None:
         conditions.append(_queue_adder(actor_id) if adder else _queue_moderator(actor_id))
-    return _update_party(
-        party_id,
-        {"ended_at": None, "$and": conditions},
-        {"$set": change, "$inc": {"queue_version": 1}},
-    )
+    return _update_party(party_id, {"ended_at": None, "$and": conditions}, update)
 
 
 def set_queue_settings(
@@ -754,6 +821,7 @@ _LIST_PROJECTION = {
     "waiting": 1,
     "wait_since": 1,
     "wait_skipped": 1,
+    "played": 1,
 }
 
 

@@ -153,6 +153,15 @@ class CurrentItemSerializer(serializers.Serializer):
     title = serializers.CharField(source="current_title", allow_blank=True)
 
 
+class PlayedItemSerializer(serializers.Serializer):
+    """A video the party played (the replay's list); ``id`` is what messages name in ``at``."""
+
+    id = serializers.CharField(allow_blank=True)
+    content_id = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    started_at = UtcDateTimeField()
+
+
 class ParticipantRefSerializer(serializers.Serializer):
     """A WebSocket frame naming one participant (the in-room moderation frames)."""
 
@@ -212,6 +221,8 @@ class PartySerializer(serializers.Serializer):
     skip_votes = serializers.ListField(child=serializers.CharField())
     wait_for_all = serializers.BooleanField()
     waiting = serializers.ListField(child=serializers.CharField())
+    # What played, oldest first (an addition, for the replay).
+    played = PlayedItemSerializer(many=True)
     created_at = UtcDateTimeField()
     started_at = UtcDateTimeField(allow_null=True)
     ended_at = UtcDateTimeField(allow_null=True)

@@ -695,9 +695,11 @@ def _change_queue(
     action: str,
     compute: Callable[[Party], tuple[list[QueueItem], QueueItem | None, str]],
     adder: bool = False,
+    start_at: float = 0.0,
 ) -> Party:
     """Apply ``compute(party) -> (queue, new current item or None, item id)`` to the party as read,
-    retrying when another change came first; broadcast ``queue.state``."""
+    retrying when another change came first; broadcast ``queue.state``. A new current item plays
+    from ``start_at`` seconds."""
     actor_id = str(user.pk)
     for _attempt in range(QUEUE_ATTEMPTS):
         party = party_get_for_member(party_id=party_id, user=user, require_active=True)
@@ -710,9 +712,9 @@ def _change_queue(
         playback = None
         content_type = None
         if current is not None:
-            # Every socket starts the new item from its beginning, playing: the host's player has
-            # just reported the end (and paused), or the host asked for it to play now.
-            playback = Playback(state="playing", position=0.0, updated_at=now, rate=party.playback.rate)
+            # Every socket starts the new item from its beginning (or ``start_at``), playing: the
+            # host's player has just reported the end (and paused), or the host asked for it to play now.
+            playback = Playback(state="playing", position=start_at, updated_at=now, rate=party.playback.rate)
             content_type = "vod" if is_link(current.content_id) else None
         updated = repository.replace_queue(
             party_id,
@@ -723,6 +725,7 @@ def _change_queue(
             current=current,
             content_type=content_type,
             playback=playback,
+            played=party.played,
             at=now,
         )
         if updated is not None:
@@ -781,14 +784,15 @@ def queue_move(*, party_id: str, user, item_id: str, to: int) -> Party:
     return _change_queue(party_id=party_id, user=user, action="moved", compute=compute)
 
 
-def queue_play(*, party_id: str, user, item_id: str) -> Party:
-    """Play a queued video now: it leaves the queue and every socket switches to it."""
+def queue_play(*, party_id: str, user, item_id: str, position: float = 0.0) -> Party:
+    """Play a queued video now (from ``position`` seconds): it leaves the queue and every socket
+    switches to it."""
 
     def compute(party: Party):
         item = _queued(party, item_id)
         return [other for other in party.queue if other.id != item_id], item, item_id
 
-    return _change_queue(party_id=party_id, user=user, action="played", compute=compute)
+    return _change_queue(party_id=party_id, user=user, action="played", compute=compute, start_at=position)
 
 
 def queue_next(*, party_id: str, user, item_id: str) -> Party:
@@ -873,6 +877,7 @@ def queue_vote_skip(*, party_id: str, user, item_id: str) -> Party:
             current=voted.queue[0],
             content_type="vod" if is_link(voted.queue[0].content_id) else None,
             playback=Playback(state="playing", position=0.0, updated_at=now, rate=voted.playback.rate),
+            played=voted.played,
             at=now,
         )
         if skipped is not None:
@@ -893,7 +898,9 @@ def queue_vote_skip(*, party_id: str, user, item_id: str) -> Party:
 # still buffering, who catch up on their own (their reports for this item no longer pause anyone).
 
 
-def _position_now(playback: Playback, now: datetime) -> float:
+def playback_position(playback: Playback, now: datetime) -> float:
+    """Where the party's video is at ``now``: the stored position, advanced by the time since it
+    was stored times the speed while it plays."""
     if playback.state != "playing":
         return playback.position
     return playback.position + max(0.0, (now - playback.updated_at).total_seconds()) * playback.rate
@@ -957,7 +964,7 @@ def player_buffering(*, party_id: str, user, item_id: str) -> datetime | None:
         return None
     now = utcnow()
     paused = Playback(
-        state="paused", position=_position_now(party.playback, now), updated_at=now, rate=party.playback.rate
+        state="paused", position=playback_position(party.playback, now), updated_at=now, rate=party.playback.rate
     )
     started = repository.wait_start(party_id, user_id=user_id, item_id=item_id, paused=paused, at=now)
     if started is None:

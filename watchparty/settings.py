@@ -331,6 +331,12 @@ QUEUE_RATE_LIMIT = (env_int("QUEUE_RATE_LIMIT_COUNT", 20), env_int("QUEUE_RATE_L
 # player.buffering and player.ready together.
 PLAYER_STATE_RATE_LIMIT = (env_int("PLAYER_STATE_RATE_LIMIT_COUNT", 20), env_int("PLAYER_STATE_RATE_LIMIT_SECONDS", 60))
 FRAME_RATE_LIMIT = (env_int("FRAME_RATE_LIMIT_COUNT", 30), env_int("FRAME_RATE_LIMIT_SECONDS", 10))
+# History pages by position (GET .../messages/?item=), per user per party: the replay asks for one
+# as its video nears the end of what it has, and again after a seek.
+HISTORY_BY_POSITION_RATE_LIMIT = (
+    env_int("HISTORY_BY_POSITION_RATE_LIMIT_COUNT", 30),
+    env_int("HISTORY_BY_POSITION_RATE_LIMIT_SECONDS", 10),
+)
 CHAT_MESSAGE_MAX_LENGTH = env_int("CHAT_MESSAGE_MAX_LENGTH", 500)
 CHAT_MESSAGE_EDIT_SECONDS = env_int("CHAT_MESSAGE_EDIT_SECONDS", 600)  # authors edit this long after sending
 CHAT_HISTORY_PAGE_SIZE = 50

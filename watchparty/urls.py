@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/parties/", include("parties.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("parties/<str:party_id>/", pages.party_room, name="party-room"),
+    path("parties/<str:party_id>/replay/", pages.party_replay, name="party-replay"),
     path("join/<str:code>/", pages.party_invite, name="party-invite"),
     path("health/live", health.health_live, name="health-live"),
     path("health/ready", health.health_ready, name="health-ready"),

@@ -1,4 +1,4 @@
-"""The browser client's pages: home, the party room and invite links. The JSON API is
+"""The browser client's pages: home, the party room, its replay and invite links. The JSON API is
 parties/views.py and chat/views.py.
 
 The room page is a shell: it carries the party id and the signed-in user, and the browser client
@@ -45,6 +45,19 @@ def party_room(request, party_id: str):
     )
     # Any party may play a YouTube video (the page does not read the party): only this page
     # lets the YouTube player in.
+    return allow_sources(response, YOUTUBE_SOURCES)
+
+
+@require_safe
+@login_required
+def party_replay(request, party_id: str):
+    """The replay of a party: its videos played here alone (never synced, no control frames), the
+    messages appearing at the moments they were written, loaded by position from the history API
+    (which decides who may read them: the party's members, as for its history)."""
+    if not OBJECT_ID_RE.match(party_id):
+        raise Http404("No such party.")
+    response = render(request, "parties/replay.html", {"party_id": party_id, "user_id": str(request.user.pk)})
+    # Its videos may be YouTube's, as in the room: only these two pages let the YouTube player in.
     return allow_sources(response, YOUTUBE_SOURCES)
 
 

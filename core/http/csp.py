@@ -15,7 +15,8 @@ Settings (all optional):
 - ``CSP_REPORT_URI``: when set, a ``report-uri`` directive is added.
 
 A view may widen the policy for its own page only, with ``allow_sources(response, ...)``: the
-party room adds YouTube (the IFrame Player API script and the player frame), no other page does.
+party room and its replay add YouTube (the IFrame Player API script and the player frame), no
+other page does.
 """
 
 from __future__ import annotations

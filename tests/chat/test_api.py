@@ -43,8 +43,10 @@ def test_post_and_page_messages(user, api_client, party):
         "edited_at",
         "reply_to",
         "mentions",
+        "at",
     }
     assert body["timestamp"].endswith("Z")
+    assert body["at"] is None  # a name ("film") plays no video: no moment in one
 
 
 def test_repeated_client_id_over_http(user, api_client, party):

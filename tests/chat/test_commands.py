@@ -28,6 +28,7 @@ MESSAGE_FIELDS = {
     "edited_at",
     "reply_to",
     "mentions",
+    "at",
     "archived_at",
 }
 PARTY = "65a1b2c3d4e5f60718293a4b"

@@ -73,6 +73,7 @@ def test_send_broadcasts_the_public_shape_without_building_a_serializer(user, pa
         "edited_at": None,
         "reply_to": None,
         "mentions": [],
+        "at": None,  # a name ("film") plays no video
     }
     assert built == []
 

@@ -32,8 +32,8 @@ def test_pages_without_an_account_are_accessible(browser, server, viewport):
 
 
 def test_home_invite_and_room_are_accessible(people, viewport):
-    """Home, an invite link, the room as host and as guest (with messages and reactions) and an
-    ended party pass axe-core."""
+    """Home, an invite link, the room as host and as guest (with messages and reactions), an
+    ended party and its replay pass axe-core."""
     alice, bob = people("alice", "Alice"), people("bob", "Bob")
     for person in (alice, bob):
         person.page.set_viewport_size(VIEWPORTS[viewport])
@@ -60,6 +60,12 @@ def test_home_invite_and_room_are_accessible(people, viewport):
     assert open_room_ended.ok
     expect(alice.page.locator("#player-placeholder")).to_have_text("This party has ended.")
     assert_accessible(alice.page, f"ended party ({viewport})")
+
+    # Its replay, with the message written at 0:00 (and its reaction) shown.
+    bob.goto(f"/parties/{party_id}/replay/")
+    expect(messages(bob, "Welcome!")).to_have_count(1)
+    expect(bob.page.locator("#messages .chip")).to_have_count(1)
+    assert_accessible(bob.page, f"replay ({viewport})")
 
 
 def test_admin_pages_are_accessible(people, make_staff, viewport):

@@ -59,15 +59,17 @@ def test_debug_error_pages_are_left_alone_only_with_debug(rf: RequestFactory, se
     assert HEADER in _run(request, HttpResponse("not found", status=404))
 
 
-def test_only_the_room_page_lets_the_youtube_player_in(client, django_user_model):
-    """The room page allows YouTube's player script and frame; other pages keep 'self' only."""
+def test_only_the_room_and_replay_pages_let_the_youtube_player_in(client, django_user_model):
+    """The room page and its replay allow YouTube's player script and frame; other pages keep
+    'self' only."""
     user = django_user_model.objects.create_user(username="yt", password="pw-for-tests-1")
     client.force_login(user)
-    room = _policy(client.get(f"/parties/{'a' * 24}/", HTTP_HOST="localhost:8000"))
-    assert room["script-src"] == ["'self'", "https://www.youtube.com"]
-    assert room["frame-src"] == ["'self'", "https://www.youtube.com", "https://www.youtube-nocookie.com"]
-    assert room["default-src"] == ["'self'"] and room["object-src"] == ["'none'"]
-    assert room["frame-ancestors"] == ["'none'"]
+    for path in (f"/parties/{'a' * 24}/", f"/parties/{'a' * 24}/replay/"):
+        room = _policy(client.get(path, HTTP_HOST="localhost:8000"))
+        assert room["script-src"] == ["'self'", "https://www.youtube.com"], path
+        assert room["frame-src"] == ["'self'", "https://www.youtube.com", "https://www.youtube-nocookie.com"], path
+        assert room["default-src"] == ["'self'"] and room["object-src"] == ["'none'"], path
+        assert room["frame-ancestors"] == ["'none'"], path
     for path in ("/", "/accounts/login/"):
         policy = _policy(client.get(path, HTTP_HOST="localhost:8000"))
         assert policy["script-src"] == ["'self'"], path

@@ -58,6 +58,7 @@ def test_create_returns_party(user, api_client):
         "skip_votes",
         "wait_for_all",
         "waiting",
+        "played",
     }
     assert body["host_id"] == str(user.pk)
     assert body["participant_count"] == 1

@@ -171,6 +171,14 @@ def _exercise_chat(party, host, guest):
     chat_services.message_history(party_id=party.id, user=guest, before=None, limit=2, lang="en")
     chat_services.message_history(party_id=party.id, user=guest, before=sent[2].message.id, limit=2)
     chat_services.message_resume(party_id=party.id, user=guest, after=first)
+    # History by position (party_at_item_seconds_id), in a party playing a video: from a second,
+    # then after a message.
+    film = services.party_create(user=host, data=PartySettings(content_id="/m/film.mp4", content_type="vod"))
+    for text in ("one", "two"):
+        chat_services.message_send(party_id=film.id, user=host, text=text, message_type="text", client_id=text)
+    item = film.current_item_id
+    page, _ = chat_services.message_history_by_position(party_id=film.id, user=host, item_id=item, limit=1)
+    chat_services.message_history_by_position(party_id=film.id, user=host, item_id=item, after=page[0].id, limit=1)
     chat_services.reaction_add(party_id=party.id, message_id=first, user=guest, emoji="👍")
     chat_services.reaction_remove(party_id=party.id, message_id=first, user=guest, emoji="👍")
     chat.repository.get_message(party.id, first, lang="en")

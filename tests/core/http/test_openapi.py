@@ -15,6 +15,7 @@ NOT_API = {
     "/accounts/logout/",
     "/accounts/signup/",
     "/parties/{party_id}/",
+    "/parties/{party_id}/replay/",
     "/join/{code}/",
     "/api/schema/",
 }

@@ -1,13 +1,26 @@
 // The message list: ordered by (timestamp, id) as the server orders them, one element per message
 // id whatever path it arrived by (party.state, chat.message, history, resume), plus the pending
 // sends of this user. Text is only ever put in with textContent.
-import { h } from "./dom.js";
+import { formatClock, h } from "./dom.js";
 
 export const QUICK_REACTIONS = ["👍", "❤️", "😂", "😮"];
 
 function sortKey(message) {
   // Both parts sort as strings: ISO times of one fixed format, then 24-hex ids.
   return `${message.timestamp}|${message.id}`;
+}
+
+/** The order of the replay: a message's moment in its video (milliseconds, zero-padded so that
+ * they sort as strings), then its id, as the server pages them. */
+export function positionKey(message) {
+  const ms = Math.round((Number(message.at?.seconds) || 0) * 1000);
+  return `${String(ms).padStart(12, "0")}|${message.id}`;
+}
+
+/** A message's moment in the party's video, or null (none kept, or no video played). */
+export function momentOf(message) {
+  const at = message && message.at;
+  return at && typeof at === "object" && Number.isFinite(at.seconds) && at.seconds >= 0 ? at : null;
 }
 
 // Keyboard: the message list is one Tab stop (its scroller). Up/Down (Home/End) move focus between
@@ -25,12 +38,33 @@ export class ChatView {
   /**
    * onReact(id, emoji, "add" | "remove"); onMoreReactions(id, button): open the emoji picker;
    * onReply(message): start a reply; onJump(id): the quote of a reply was clicked.
+   * describeMoment(message) -> {seek, label} | null: how a message's moment in the video shows
+   * (a button calling onSeek(message) when `seek`, else text; `label` says it in words).
+   * readOnly (the replay): no reactions or replies to give; `order` sorts the list (sortKey).
    */
-  constructor({ scroller, list, pendingList, me, onReact, onRetry, onDiscard, onMoreReactions, onReply, onJump }) {
+  constructor({
+    scroller,
+    list,
+    pendingList = null,
+    me,
+    onReact,
+    onRetry,
+    onDiscard,
+    onMoreReactions,
+    onReply,
+    onJump,
+    onSeek,
+    describeMoment = null,
+    readOnly = false,
+    order = sortKey,
+  }) {
     this.scroller = scroller;
     this.list = list;
     this.pendingList = pendingList;
     this.me = me;
+    this.describeMoment = describeMoment;
+    this.readOnly = readOnly;
+    this.order = order;
     this.hostId = null;
     this.messages = new Map(); // id -> {message, el}
     this.keys = []; // sorted sort keys
@@ -45,10 +79,11 @@ export class ChatView {
         if (action.dataset.chat === "more-reactions") onMoreReactions?.(entry.message.id, action);
         else if (action.dataset.chat === "reply") onReply?.(entry.message);
         else if (action.dataset.chat === "quote") onJump?.(entry.message.reply_to?.id, entry.message);
+        else if (action.dataset.chat === "seek") onSeek?.(entry.message);
         return;
       }
       const button = event.target.closest("button[data-emoji]");
-      if (!button || !list.contains(button)) return;
+      if (!button || !list.contains(button) || this.readOnly) return;
       const item = button.closest("li[data-id]");
       if (!item) return;
       const entry = this.messages.get(item.dataset.id);
@@ -68,7 +103,7 @@ export class ChatView {
       }
       if (this.active && !this.active.isConnected) this.active = null;
     }).observe(list, { childList: true, subtree: true });
-    pendingList.addEventListener("click", (event) => {
+    pendingList?.addEventListener("click", (event) => {
       const button = event.target.closest("button[data-action]");
       const item = button && button.closest("li[data-client-id]");
       if (!item) return;
@@ -185,7 +220,7 @@ export class ChatView {
   }
 
   insert(message) {
-    const key = sortKey(message);
+    const key = this.order(message);
     let lo = 0;
     let hi = this.keys.length;
     while (lo < hi) {
@@ -246,6 +281,12 @@ export class ChatView {
         other.el.querySelector(".msg-quote")?.replaceWith(this.renderQuote(other.message.reply_to));
       }
     }
+    this.hide(id);
+  }
+
+  /** Take a message out of the list, as if it had not arrived (the replay, going back before it):
+   * unlike a deletion, replies quoting it keep their quote. */
+  hide(id) {
     const entry = this.messages.get(id);
     if (!entry) return;
     entry.el.remove();
@@ -280,6 +321,7 @@ export class ChatView {
         title: Number.isNaN(when.getTime()) ? "" : when.toLocaleString(),
         text: formatTime(message.timestamp),
       }),
+      this.renderMoment(message),
     );
     const reactions = h("div", { class: "msg-reactions", "aria-label": "Reactions" });
     const quick = h(
@@ -308,10 +350,46 @@ export class ChatView {
       }),
     );
     const quote = message.reply_to && typeof message.reply_to === "object" ? this.renderQuote(message.reply_to) : null;
-    item.append(meta, quote || "", text, reactions, quick);
+    item.append(meta, quote || "", text, reactions, this.readOnly ? "" : quick);
     this.renderReactions(item, message.reactions || {});
     this.markMention(item, message);
     return item;
+  }
+
+  /** The message's moment in the video ("12:34"): a button to go there, or text, as
+   * describeMoment says; nothing for a message without one. */
+  renderMoment(message) {
+    const at = momentOf(message);
+    const described = at && this.describeMoment ? this.describeMoment(message) : null;
+    if (!described) return null;
+    const clock = formatClock(at.seconds);
+    if (described.seek) {
+      return h("button", {
+        type: "button",
+        class: "msg-at msg-at-seek",
+        "data-chat": "seek",
+        "aria-label": described.label,
+        title: described.label,
+        text: clock,
+      });
+    }
+    return h(
+      "span",
+      { class: "msg-at", title: described.label },
+      h("span", { class: "visually-hidden", text: described.label }),
+      h("span", { "aria-hidden": "true", text: clock }),
+    );
+  }
+
+  /** Show every message's moment again: who may go there, or what plays, changed. */
+  refreshMoments() {
+    for (const { message, el } of this.messages.values()) {
+      const old = el.querySelector(".msg-at");
+      const fresh = this.renderMoment(message);
+      if (old && fresh) old.replaceWith(fresh);
+      else if (old) old.remove();
+      else if (fresh) el.querySelector(".msg-meta")?.append(fresh);
+    }
   }
 
   renderQuote(replyTo) {
@@ -345,6 +423,17 @@ export class ChatView {
     for (const [emoji, users] of Object.entries(reactions || {})) {
       if (!Array.isArray(users) || !users.length) continue;
       const mine = users.includes(this.me);
+      if (this.readOnly) {
+        chips.push(
+          h(
+            "span",
+            { class: `chip chip-static${mine ? " chip-mine" : ""}` },
+            h("span", { class: "chip-emoji", text: emoji }),
+            h("span", { class: "chip-count", text: String(users.length) }),
+          ),
+        );
+        continue;
+      }
       chips.push(
         h(
           "button",

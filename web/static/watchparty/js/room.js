@@ -1,7 +1,7 @@
 // The party room: player sync, chat (history, resume, pending sends), reactions, typing,
 // participants, notices. Protocol: docs/PROTOCOL.md. All text goes into the page as text.
 import { api, errorText, loginUrl, PARTY_ID_RE } from "./api.js";
-import { ChatView } from "./chat.js";
+import { ChatView, momentOf } from "./chat.js";
 import { confirmAction } from "./confirm.js";
 import { $, formatClock, h, randomId } from "./dom.js";
 import { EmojiPicker, insertAtCaret } from "./emoji.js";
@@ -34,6 +34,7 @@ const els = {
   invite: $("#invite-link"),
   copyInvite: $("#copy-invite"),
   leave: $("#leave-btn"),
+  replay: $("#replay-link"),
   end: $("#end-btn"),
   video: $("#player"),
   youtubeFrame: $("#yt-frame"),
@@ -125,6 +126,8 @@ const chat = new ChatView({
   },
   onReply: startReply,
   onJump: jumpTo,
+  onSeek: seekToMessage,
+  describeMoment,
   onRetry(clientId) {
     const pending = state.pending.get(clientId);
     if (!pending) return;
@@ -270,6 +273,7 @@ function onQueueState(frame) {
   if (!switched) {
     state.party = party;
     queueView.render(party);
+    chat.refreshMoments(); // a queued video's moments may be played now, or no longer
     return;
   }
   dropPlayer();
@@ -280,6 +284,60 @@ function onQueueState(frame) {
   const current = party.current_item || {};
   const why = frame.action === "vote_skipped" ? "Skipped by vote. " : "";
   notices.show("queue", "info", `${why}Now playing: ${current.title || party.content_id}`, { timeout: 4000 });
+}
+
+// --- timeline: each message's moment in the video (docs/PROTOCOL.md, "Timeline chat and replay") --
+
+/** The host and co-hosts who are not muted may take the live party to a message's moment. */
+function mayMoveVideo() {
+  const party = state.party;
+  if (!party || state.ended || state.closed) return false;
+  const moderator = party.host_id === me || (party.co_host_ids || []).includes(me);
+  return moderator && !(party.muted_ids || []).includes(me);
+}
+
+/** How a message's moment shows: a button for whoever may go there (the video playing, or one
+ * still queued), text for everyone else and for videos that are gone. */
+function describeMoment(message) {
+  const at = momentOf(message);
+  const clock = formatClock(at.seconds);
+  const party = state.party;
+  const itemId = at.item_id || "";
+  const may = mayMoveVideo();
+  if (!party || itemId === (party.current_item?.id || "")) {
+    return may
+      ? { seek: true, label: `Go to ${clock} in the video, for everyone` }
+      : { seek: false, label: `Written at ${clock} into the video` };
+  }
+  const queued = (party.queue || []).find((item) => item.id === itemId);
+  if (queued) {
+    const title = queued.title || queued.content_id;
+    return may
+      ? { seek: true, label: `Play “${title}” from ${clock}, for everyone` }
+      : { seek: false, label: `Written at ${clock} into “${title}”` };
+  }
+  return { seek: false, label: `Written at ${clock} into an earlier video` };
+}
+
+function seekToMessage(message) {
+  if (!mayMoveVideo()) return;
+  if (!state.ready || !sendFrame({ type: "message.seek", message_id: message.id })) {
+    notices.show("offline-action", "warn", "Not connected right now; try again in a moment.", { timeout: 4000 });
+  }
+}
+
+/** playback.state naming a message: someone took the party there; the host's player goes too. */
+function onSeekFromMessage(frame) {
+  const who = frame.by === me ? "You" : state.participants.get(frame.by)?.user_name || "The host";
+  notices.show("seek", "info", `${who} took the video to ${formatClock(frame.position)}, from a message.`, { timeout: 4000 });
+  if (player?.isHost) return player.follow(frame);
+  return player?.apply(frame);
+}
+
+/** Whether the replay has a video to play: a link among what the party played. */
+function hasReplay(party) {
+  const played = Array.isArray(party.played) && party.played.length ? party.played : [party];
+  return played.some((item) => Boolean(source(item).src));
 }
 
 // --- rendering ---------------------------------------------------------------------------------
@@ -301,6 +359,7 @@ function renderParty(party) {
   els.invite.textContent = invite;
   els.end.hidden = !host || state.ended;
   els.leave.hidden = host || state.ended;
+  els.replay.hidden = !hasReplay(party);
   chat.setHost(party.host_id);
   moderation.setParty(party);
   queueView.render(party);
@@ -323,6 +382,7 @@ function renderParty(party) {
   state.participants = new Map(party.participants.map((p) => [p.user_id, { user_id: p.user_id, user_name: p.user_name }]));
   renderPeople();
   updateComposer();
+  chat.refreshMoments();
   root.classList.remove("room-loading");
   if (!root.classList.contains("room-over")) renderPlayerError();
 }
@@ -478,6 +538,7 @@ function onFrame(frame) {
       clock.sample(frame.updated_at);
       // The party waits for a buffering viewer, or plays on: the host's player follows too.
       if (frame.by === "wait" && player?.isHost) return player.follow(frame);
+      if (typeof frame.message_id === "string") return onSeekFromMessage(frame);
       return player?.apply(frame);
     case "party.waiting":
       return renderWaiting(Array.isArray(frame.waiting) ? frame.waiting : []);
@@ -866,6 +927,7 @@ function onClosed(reason) {
     chat.setPendingStatus(clientId, "Not sent: you are no longer connected.", { failed: true });
   }
   updateComposer();
+  chat.refreshMoments();
 }
 
 /** Ended, or no seat any more: say so in the player's place; no Leave/End, no sync controls. */
@@ -903,11 +965,11 @@ function showEnded() {
   setConnection("Ended", "error");
   showOver("This party has ended.");
   notices.clear("connection");
-  notices.show("ended", "info", "The party has ended. Thanks for watching!", {
-    sticky: true,
-    actions: [{ label: "Back to home", href: "/" }],
-  });
+  const actions = [{ label: "Back to home", href: "/" }];
+  if (state.party && hasReplay(state.party)) actions.unshift({ label: "Watch the replay", href: els.replay.getAttribute("href") });
+  notices.show("ended", "info", "The party has ended. Thanks for watching!", { sticky: true, actions });
   updateComposer();
+  chat.refreshMoments();
 }
 
 function showGone(text, title = "Party not found") {
