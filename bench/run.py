@@ -10,6 +10,8 @@ CPU and memory. Targets:
     app-<server>-<layer>        the Watch Party app (watchparty.asgi) on daphne or uvicorn, with
                                 channels_redis core (RedisChannelLayer) or pubsub (RedisPubSubChannelLayer)
     appfix-<server>-<layer>     the app with the fixes docs/performance.md proposes (bench/app_fixed_asgi.py)
+    app-uvicorn-<layer>:wN      the app in N processes on one port (uvicorn --workers N), each from a copy
+                                of a seeded embedded database (bench/app_workers_asgi.py says why)
     channels-<server>-<layer>   bench/baseline_channels: the Channels tutorial's group chat
     websockets                  bench/baseline_websockets.py: a raw websockets broadcast server (the floor)
 
@@ -27,11 +29,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import datetime as dt
 import http.client
 import json
 import os
 import random
+import re
 import resource
 import secrets
 import shutil
@@ -91,11 +95,19 @@ class Target:
     server: str | None = None
     layer: str | None = None
     fixes: str | None = None  # appfix only: BENCH_FIXES for this target ("appfix-uvicorn-pubsub@onethread+gclog")
+    workers: int = 0  # app-uvicorn-<layer>:wN: N processes on one port, each from a copy of a seeded database
 
     @classmethod
     def parse(cls, name: str) -> Target:
         if name == "websockets":
             return cls(name, "websockets")
+        rest, _, workers = name.partition(":")
+        if workers:
+            if not (workers[:1] == "w" and workers[1:].isdigit() and int(workers[1:]) >= 1):
+                raise SystemExit(f"{name!r}: the worker count is written :wN, e.g. app-uvicorn-pubsub:w2")
+            if not rest.startswith("app-uvicorn-"):
+                raise SystemExit(f"{name!r}: only app-uvicorn-<layer> targets take :wN (uvicorn --workers)")
+            return dataclasses.replace(cls.parse(rest), name=name, workers=int(workers[1:]))
         base, _, fixes = name.partition("@")
         parts = base.split("-")
         if len(parts) != 3 or parts[0] not in APP_MODULES or parts[1] not in SERVERS or parts[2] not in LAYERS:
@@ -121,7 +133,7 @@ class Server:
         if target.kind == "websockets":
             cmd = [sys.executable, str(ROOT / "bench" / "baseline_websockets.py"), "--port", str(port)]
         else:
-            module = APP_MODULES[target.kind]
+            module = "bench.app_workers_asgi:application" if target.workers else APP_MODULES[target.kind]
             if target.server == "daphne":
                 cmd = [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), module]
             else:
@@ -134,6 +146,7 @@ class Server:
                     str(port),
                     "--lifespan",
                     "off",
+                    *(["--workers", str(target.workers)] if target.workers else []),
                 ]  # fmt: skip  (both servers with their default logging: an access line per connect, none per frame)
         self.cmd = cmd
         self.log_file = open(log_path, "w")  # noqa: SIM115
@@ -151,7 +164,9 @@ class Server:
                 if not self.target.is_app:
                     return
                 status, _ = http_json("GET", self.port, "/health/ready")
-                if status == 200:
+                # uvicorn --workers: every worker has loaded the app and listens (one line each).
+                started = self.log_path.read_text(errors="replace").count("Started server process")
+                if status == 200 and started >= self.target.workers:
                     return
             except OSError:
                 pass
@@ -173,6 +188,17 @@ class Server:
             except psutil.NoSuchProcess:
                 pass
         return total
+
+    def cpu_by_process(self) -> dict[int, float]:
+        """CPU seconds of each process of the server (uvicorn --workers: the supervisor and each worker)."""
+        out = {}
+        for p in self.processes():
+            try:
+                t = p.cpu_times()
+                out[p.pid] = t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return out
 
     def rss(self) -> int:
         total = 0
@@ -464,6 +490,7 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
     redis_cpu0 = redis_cpu(args.redis_url)
     sampler = Sampler(server)
     server_cpu0 = server.cpu_seconds()
+    per_process0 = server.cpu_by_process()
     machine0 = psutil.cpu_times()
     rss0 = server.rss()
     sampler.start()
@@ -485,6 +512,7 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
     t_done = time.perf_counter()
     sampler.stop()
     server_cpu = server.cpu_seconds() - server_cpu0
+    per_process = {pid: cpu - per_process0.get(pid, 0.0) for pid, cpu in server.cpu_by_process().items()}
     redis_cpu_used = redis_cpu(args.redis_url) - redis_cpu0 if redis_cpu0 is not None else None
     my_cpu = sum(me.cpu_times()[:2]) - my_cpu0
     machine1 = psutil.cpu_times()
@@ -500,7 +528,9 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
 
     # Which sends did the server accept? The app: what it stored. The baselines store nothing and
     # refuse nothing, so every send is expected to reach the whole room.
-    if app:
+    if app and target.workers:
+        accepted = stored_client_ids_in_copies(args.out_dir, tag + "-")
+    elif app:
         with ThreadPoolExecutor(4) as pool:
             accepted = set().union(*pool.map(lambda p: stored_client_ids(port, p, tag + "-"), parties))
     else:
@@ -555,6 +585,8 @@ async def drive(target: Target, port: int, parties: list[dict], args, tag: str, 
         },
         "latency_p99_ms_per_second": {str(k): round(1000 * percentile(v, 99), 2) for k, v in sorted(series.items())},
         "server_cpu_s": round(server_cpu, 2),
+        "workers": target.workers or 1,
+        "server_cpu_s_per_process": sorted((round(c, 2) for c in per_process.values()), reverse=True),
         "server_cpu_pct_mean": round(statistics.fmean(cpu_pct), 1) if cpu_pct else None,
         "server_cpu_pct_max": round(max(cpu_pct), 1) if cpu_pct else None,
         "server_cpu_ms_per_1000_deliveries": round(1000 * server_cpu / reached * 1000, 1) if reached else None,
@@ -774,7 +806,11 @@ async def history_measure(name: str, port: int, party: dict, seeded: dict, args,
 
 
 def server_env(args, target: Target, db_url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("MONGODB_URI", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MONGODB_URI", "DJANGO_SETTINGS_MODULE", "CHANNEL_LAYER_REDIS_URLS", "BENCH_EMBEDDED_SEED")
+    }
     env.update(
         PYTHONPATH=str(ROOT),
         REDIS_URL=args.redis_url,
@@ -801,6 +837,38 @@ def server_env(args, target: Target, db_url: str, extra: dict[str, str] | None =
     return env
 
 
+def stored_client_ids_in_copies(out_dir: Path, prefix: str) -> set[str]:
+    """The client_ids stored by the workers of a :wN target, each in its own copy of the seed
+    (bench/app_workers_asgi.py), read without their locks (bench/stored_client_ids.py)."""
+    found: set[str] = set()
+    for copy in sorted(out_dir.glob("seed-*.sqlite3.worker-*.sqlite3")):
+        env = {k: v for k, v in os.environ.items() if k != "MONGODB_URI"}
+        env.update(PYTHONPATH=str(ROOT), EMBEDDED_DB_PATH=str(copy), LOG_LEVEL="WARNING")
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "stored_client_ids.py"), re.escape(prefix)],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        found.update(json.loads(out.stdout))
+    return found
+
+
+def seed_parties(target: Target, port: int, users: list[dict], args, db_url: str) -> tuple[list[dict], Path]:
+    """For a :wN target: the parties created and joined over HTTP on a one-process server of their
+    own, whose embedded file then seeds every worker (bench/app_workers_asgi.py)."""
+    for old in args.out_dir.glob("seed-*.sqlite3*"):
+        old.unlink()  # the previous target's seed and its workers' copies
+    seed = args.out_dir / f"seed-{secrets.token_hex(4)}.sqlite3"
+    one = Target(target.name.partition(":")[0], target.kind, target.server, target.layer, target.fixes)
+    env = server_env(args, one, db_url, {"EMBEDDED_DB_PATH": str(seed)})
+    server = Server(one, port, env, args.out_dir / f"server-seed-{port}.log")
+    try:
+        server.wait_ready()
+        parties = create_parties(port, users, party_sizes(args.clients, args.party_size), max(args.party_size, 2))
+    finally:
+        server.stop()
+    return parties, seed
+
+
 def flush_redis(url: str) -> None:
     import redis
 
@@ -814,11 +882,20 @@ def party_sizes(clients: int, size: int) -> list[int]:
 
 def run_target(target: Target, port: int, users: list[dict], args, db_url: str) -> dict[str, Any]:
     flush_redis(args.redis_url)
-    server = Server(target, port, server_env(args, target, db_url), args.out_dir / f"server-{target.name}-{port}.log")
+    seeded = None
+    if target.workers:
+        t = time.perf_counter()
+        seeded, seed = seed_parties(target, port, users, args, db_url)
+        log(f"  {len(seeded)} parties seeded over HTTP in {time.perf_counter() - t:.1f}s into {seed.name}")
+        flush_redis(args.redis_url)  # the seeding server's rate-limit windows and presence
+    env = server_env(args, target, db_url, {"BENCH_EMBEDDED_SEED": str(seed)} if seeded else None)
+    server = Server(target, port, env, args.out_dir / f"server-{target.name.replace(':', '-')}-{port}.log")
     try:
         server.wait_ready()
         sizes = party_sizes(args.clients, args.party_size)
-        if target.is_app:
+        if seeded:
+            parties = seeded
+        elif target.is_app:
             t = time.perf_counter()
             parties = create_parties(port, users, sizes, max(args.party_size, 2))
             log(f"  {len(parties)} parties created and joined over HTTP in {time.perf_counter() - t:.1f}s")

@@ -204,11 +204,21 @@ CHANNEL_LAYER_BACKEND = os.environ.get("CHANNEL_LAYER_BACKEND", "") or "pubsub"
 if CHANNEL_LAYER_BACKEND not in {*_CHANNEL_LAYER_BACKENDS, *_CHANNEL_LAYER_BACKENDS.values()}:
     raise ImproperlyConfigured(f"CHANNEL_LAYER_BACKEND must be one of {sorted(_CHANNEL_LAYER_BACKENDS)}.")
 _channel_layer_class = _CHANNEL_LAYER_BACKENDS.get(CHANNEL_LAYER_BACKEND, CHANNEL_LAYER_BACKEND)
+# The channel layer's Redis servers, comma-separated (default: REDIS_URL alone). With several,
+# channels-redis spreads channels and groups over them by a hash of the name (docs/scaling.md): a
+# party's group lives on one of them. Rate limits, presence and the cache stay on REDIS_URL.
+CHANNEL_LAYER_REDIS_URLS = [
+    url.strip() for url in os.environ.get("CHANNEL_LAYER_REDIS_URLS", "").split(",") if url.strip()
+] or ([REDIS_URL] if REDIS_URL else [])
+if CHANNEL_LAYER_REDIS_URLS and not REDIS_URL:
+    raise ImproperlyConfigured("CHANNEL_LAYER_REDIS_URLS needs REDIS_URL too (rate limits and presence live there).")
+if len(set(CHANNEL_LAYER_REDIS_URLS)) != len(CHANNEL_LAYER_REDIS_URLS):
+    raise ImproperlyConfigured("CHANNEL_LAYER_REDIS_URLS names one Redis twice.")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": _channel_layer_class,
-            "CONFIG": {"hosts": [REDIS_URL]}
+            "CONFIG": {"hosts": CHANNEL_LAYER_REDIS_URLS}
             | (
                 {"capacity": CHANNEL_LAYER_CORE_CAPACITY}
                 if _channel_layer_class == _CHANNEL_LAYER_BACKENDS["core"]

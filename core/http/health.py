@@ -29,6 +29,12 @@ async def _channel_layer_answers() -> bool:
     layer = get_channel_layer()
     if layer is None:
         return False
+    shards_answering = getattr(layer, "shards_answering", None)  # core.realtime.channel_layers: each shard
+    if shards_answering is not None:
+        answers = await shards_answering()
+        if not all(answers):
+            logger.warning("Channel layer shards not answering: %s", [i for i, ok in enumerate(answers) if not ok])
+        return all(answers)
     try:
         # A group send reaches the backing store (Redis) even when nobody listens.
         await asyncio.wait_for(

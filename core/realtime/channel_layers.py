@@ -15,6 +15,14 @@ changes two things:
   The outage is over once Redis has answered for ``RECOVERED_AFTER_SECONDS``: by then the reader
   task, which retries every second, has subscribed again, so nothing published after the
   catch-up's read is missed either.
+
+With several Redis servers (CHANNEL_LAYER_REDIS_URLS, channels-redis's ``hosts``) channels-redis
+puts each channel and each group on one of them by a hash of its name. The watchdog then pings
+every shard and keeps an outage per shard: a socket is affected by a lost shard only when that
+shard carries its own channel or one of its groups (``shards_of``). Only its receive and its
+``group_add`` fail, so only the affected sockets wait and catch up (chat.layer_resilience); the
+others go on receiving from the shards that answer, and miss nothing, since what they listen to
+is published there.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import logging
 import uuid
 
 from channels_redis import pubsub
-from channels_redis.utils import _close_redis, create_pool
+from channels_redis.utils import _close_redis, _consistent_hash, create_pool
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -36,14 +44,12 @@ RECOVERED_AFTER_SECONDS = 1.5
 
 
 class _Outage:
-    """Per event loop: a future that is done while Redis is away (every waiting receive watches
-    the same one, so the hot path creates no task for it), and the watchdog task that settles it
-    (kept referenced, as asyncio holds only weak references to tasks)."""
+    """Per event loop and shard: a future that is done while that Redis is away (every waiting
+    receive watches the futures of its shards, so the hot path creates no task for it)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.began = loop.create_future()
-        self.watchdog: asyncio.Task | None = None
 
     @property
     def now(self) -> bool:
@@ -58,6 +64,19 @@ class _Outage:
             self.began = self.loop.create_future()
 
 
+class _LoopOutages:
+    """An event loop's outage per shard, and the watchdog task that settles them (kept referenced,
+    as asyncio holds only weak references to tasks)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, shards: int) -> None:
+        self.shards = [_Outage(loop) for _ in range(shards)]
+        self.watchdog: asyncio.Task | None = None
+
+
+def _down(message: str = "The channel layer's Redis is not answering.") -> ConnectionError:
+    return ConnectionError(message)
+
+
 class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -65,7 +84,23 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         # A receive interrupted by an outage goes on in the background and is picked up again by
         # the channel's next receive, so no message already queued for it is lost.
         self._pending: dict[str, asyncio.Future] = {}
-        self._outages: dict[asyncio.AbstractEventLoop, _Outage] = {}
+        self._outages: dict[asyncio.AbstractEventLoop, _LoopOutages] = {}
+        # Per channel, the groups it is in (a socket has a few), for the shards it listens to.
+        self._groups_of: dict[str, set[str]] = {}
+
+    def shard_index(self, name: str, *, group: bool = False) -> int:
+        """Which of the layer's Redis servers carries this channel (or, with ``group``, this group)."""
+        layer = self._get_layer()
+        if group:
+            name = layer._get_group_channel_name(name)
+        return _consistent_hash(name, len(layer._shards))
+
+    def shards_of(self, channel: str) -> set[int]:
+        """The shards a channel's messages come through: its own and its groups'."""
+        return {
+            self.shard_index(channel),
+            *(self.shard_index(group, group=True) for group in self._groups_of.get(channel, ())),
+        }
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         layer = self._get_layer()
@@ -80,21 +115,22 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
 
     async def receive(self, channel: str):
         layer = self._get_layer()
-        outage = self._outage()
-        if outage.now:
-            raise ConnectionError("The channel layer's Redis is not answering.")
+        outages = self._loop_outages()
+        watched = [outages.shards[index] for index in self.shards_of(channel)]
+        if any(outage.now for outage in watched):
+            raise _down()
         if channel in self._not_subscribed:
             await layer._get_shard(channel).subscribe(channel)
             self._not_subscribed.discard(channel)
         message = self._pending.pop(channel, None) or asyncio.ensure_future(layer.receive(channel))
         try:
-            await asyncio.wait({message, outage.began}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({message, *(outage.began for outage in watched)}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             message.cancel()  # the consumer is closing: channels-redis unsubscribes the channel
             raise
         if not message.done():
             self._pending[channel] = message
-            raise ConnectionError("The channel layer's Redis is not answering.")
+            raise _down()
         return message.result()
 
     def forget_channel(self, channel: str) -> None:
@@ -105,42 +141,86 @@ class RedisPubSubChannelLayer(pubsub.RedisPubSubChannelLayer):
         elif channel in self._not_subscribed:
             self._get_layer().channels.pop(channel, None)
         self._not_subscribed.discard(channel)
+        self._groups_of.pop(channel, None)
 
     async def group_add(self, group: str, channel: str) -> None:
-        # Joining a group this process already subscribed to never reaches Redis; refuse it during
-        # an outage all the same, so that a socket's rejoin tells it when Redis is back.
-        if self._outage().now:
-            raise ConnectionError("The channel layer's Redis is not answering.")
+        # Joining a group this process already subscribed to never reaches Redis; refuse it while the
+        # group's shard or the channel's own is away all the same, so that a socket's rejoin tells it
+        # when everything it listens to answers again.
+        outages = self._loop_outages()
+        if outages.shards[self.shard_index(group, group=True)].now or outages.shards[self.shard_index(channel)].now:
+            raise _down()
         await self._get_layer().group_add(group, channel)
+        self._groups_of.setdefault(channel, set()).add(group)
 
-    def _outage(self) -> _Outage:
-        loop = asyncio.get_running_loop()
-        outage = self._outages.get(loop)
-        if outage is None:
-            outage = self._outages[loop] = _Outage(loop)
-            outage.watchdog = loop.create_task(self._watch(outage), name="channel-layer-watchdog")
-        return outage
+    async def group_discard(self, group: str, channel: str) -> None:
+        groups = self._groups_of.get(channel)
+        if groups is not None:
+            groups.discard(group)
+            if not groups:
+                del self._groups_of[channel]
+        await self._get_layer().group_discard(group, channel)
 
-    async def _watch(self, outage: _Outage) -> None:
+    async def shards_answering(self) -> list[bool]:
+        """Ping every shard once (the readiness check): True for each that answers."""
         clients = [aioredis.Redis(connection_pool=create_pool(shard.host)) for shard in self._get_layer()._shards]
-        answering_since = None
+        try:
+            results = await asyncio.gather(
+                *(asyncio.wait_for(client.ping(), PING_TIMEOUT_SECONDS) for client in clients), return_exceptions=True
+            )
+        finally:
+            for client in clients:
+                await _close_redis(client)
+        return [result is True for result in results]
+
+    def _loop_outages(self) -> _LoopOutages:
         loop = asyncio.get_running_loop()
+        outages = self._outages.get(loop)
+        if outages is None:
+            outages = self._outages[loop] = _LoopOutages(loop, len(self._get_layer()._shards))
+            outages.watchdog = loop.create_task(self._watch(outages), name="channel-layer-watchdog")
+        return outages
+
+    async def _watch(self, outages: _LoopOutages) -> None:
+        shards = self._get_layer()._shards
+        clients = [aioredis.Redis(connection_pool=create_pool(shard.host)) for shard in shards]
+        answering_since: list[float | None] = [None] * len(clients)
+        loop = asyncio.get_running_loop()
+
+        async def ping(client) -> bool:
+            try:
+                await asyncio.wait_for(client.ping(), PING_TIMEOUT_SECONDS)
+            except (RedisError, OSError, asyncio.TimeoutError):
+                return False
+            return True
+
         try:
             while loop in self._layers:  # channels-redis drops a loop's layer when the loop closes
-                try:
-                    await asyncio.wait_for(asyncio.gather(*(c.ping() for c in clients)), PING_TIMEOUT_SECONDS)
-                except (RedisError, OSError, asyncio.TimeoutError):
-                    answering_since = None
-                    if not outage.now:
-                        logger.warning("Channel layer Redis is not answering")
-                        outage.start()
-                else:
-                    answering_since = answering_since or loop.time()
-                    if outage.now and loop.time() - answering_since >= RECOVERED_AFTER_SECONDS:
-                        logger.warning("Channel layer Redis answers again")
-                        outage.end()
+                answers = await asyncio.gather(*(ping(client) for client in clients))
+                for index, (answered, outage) in enumerate(zip(answers, outages.shards)):
+                    name = f"shard {index} ({_where(shards[index].host)})" if len(shards) > 1 else "Redis"
+                    if not answered:
+                        answering_since[index] = None
+                        if not outage.now:
+                            logger.warning("Channel layer %s is not answering", name)
+                            outage.start()
+                    else:
+                        answering_since[index] = answering_since[index] or loop.time()
+                        if outage.now and loop.time() - answering_since[index] >= RECOVERED_AFTER_SECONDS:
+                            logger.warning("Channel layer %s answers again", name)
+                            outage.end()
                 await asyncio.sleep(PING_EVERY_SECONDS)
         finally:
             self._outages.pop(loop, None)
             for client in clients:
                 await _close_redis(client)
+
+
+def _where(host: dict) -> str:
+    """A shard's address for the log, without its password."""
+    address = host.get("address")
+    if isinstance(address, str):
+        return address.rsplit("@", 1)[-1]
+    if isinstance(address, (tuple, list)):
+        return ":".join(str(part) for part in address)
+    return "?"

@@ -44,12 +44,25 @@ def http(method: str, url: str, *, token: str | None = None, body=None, timeout:
         return status, None
 
 
-class PrivateRedis:
-    """A redis-server of our own, on a port of our own, that a test may stop and start again."""
+def free_port_in(ports: range) -> int:
+    """A loopback port of ``ports`` nothing listens on (at the moment of asking)."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"No free port in {ports.start}-{ports.stop - 1}")
 
-    def __init__(self, workdir: Path) -> None:
+
+class PrivateRedis:
+    """A redis-server of our own, on a port of our own (or the one given), that a test may stop and
+    start again on the same port."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.binary = shutil.which("redis-server")
-        self.port = free_port()
+        self.port = port or free_port()
         self.workdir = workdir
         self.process: subprocess.Popen | None = None
 
@@ -121,13 +134,22 @@ class LiveServer:
         self.command, layer = STACKS[stack]
         self.workdir = workdir
         self.port = free_port()
+        self.extra_ports: list[int] = []  # TwinServers' second server
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.ws_base = f"ws://127.0.0.1:{self.port}"
         self.origin = self.base_url
         self.env = {
             key: value
             for key, value in os.environ.items()
-            if key not in {"MONGODB_URI", "REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE", "SECRET_KEY"}
+            if key
+            not in {
+                "MONGODB_URI",
+                "REDIS_URL",
+                "DATABASE_URL",
+                "DJANGO_SETTINGS_MODULE",
+                "SECRET_KEY",
+                "CHANNEL_LAYER_REDIS_URLS",
+            }
         }
         self.env.update(
             {
@@ -180,7 +202,7 @@ class LiveServer:
     def start(self) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, *(arg.format(port=self.port) for arg in self.command)],
+            [sys.executable, *(arg.format(port=self.port) for arg in self.command), *map(str, self.extra_ports)],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -191,7 +213,10 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"The server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                if http("GET", f"{self.base_url}/health/live", timeout=1)[0] == 200:
+                if all(
+                    http("GET", f"http://127.0.0.1:{port}/health/live", timeout=1)[0] == 200
+                    for port in (self.port, *self.extra_ports)
+                ):
                     return
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
                 pass
@@ -253,3 +278,32 @@ class LiveServer:
         if token:
             headers["Authorization"] = f"Token {token}"
         return headers
+
+
+class TwinServers(LiveServer):
+    """Two app servers sharing one database, each on its own port and event loop, so each with its
+    own channel layer: tests/reliability/twin_servers.py says why they are not two processes.
+    ``at(i)`` is server i as a LiveServer-like view for wsclient.Client."""
+
+    def __init__(self, workdir: Path, redis_url: str, channel_layer_redis_urls: list[str]) -> None:
+        super().__init__(workdir, redis_url, "uvicorn-pubsub")
+        self.command = ["-m", "tests.reliability.twin_servers", "{port}"]
+        self.extra_ports = [free_port()]
+        self.env["CHANNEL_LAYER_REDIS_URLS"] = ",".join(channel_layer_redis_urls)
+
+    def at(self, index: int) -> ServerView:
+        return ServerView(self, (self.port, *self.extra_ports)[index])
+
+
+class ServerView:
+    """One of TwinServers' servers: its addresses, and the users they share."""
+
+    def __init__(self, twins: TwinServers, port: int) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.ws_base = f"ws://127.0.0.1:{port}"
+        self.origin = self.base_url
+        self.user_ids = twins.user_ids
+
+    def ws_url(self, party_id: str) -> str:
+        return f"{self.ws_base}/ws/parties/{party_id}/"

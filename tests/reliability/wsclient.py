@@ -43,6 +43,10 @@ class Client:
         self.frames: list[tuple[float, dict[str, Any]]] = []  # (monotonic receive time, frame)
         self.seen: dict[str, dict] = {}  # message id -> message, from every frame that carries messages
         self.order: list[str] = []  # message ids in the order they first arrived
+        # What the person sees, by the client rule of docs/PROTOCOL.md: a party.state replaces the
+        # list (the first one, and the fresh one after a server-side outage); a chat.message whose id
+        # is already there is dropped.
+        self.shown: list[str] = []
         self.close_codes: list[int | None] = []
         self._reader: asyncio.Task | None = None
         self._changed = asyncio.Event()
@@ -72,8 +76,12 @@ class Client:
                 self.frames.append((time.monotonic(), frame))
                 if frame["type"] == "chat.message":
                     self._remember([frame["message"]])
+                    if frame["message"]["id"] not in self.shown:
+                        self.shown.append(frame["message"]["id"])
                 elif frame["type"] in {"party.state", "history"}:
                     self._remember(frame["messages"])
+                    if frame["type"] == "party.state":
+                        self.shown = [message["id"] for message in frame["messages"]]
                 self._changed.set()
         except websockets.ConnectionClosed:
             pass

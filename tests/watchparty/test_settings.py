@@ -137,3 +137,37 @@ def test_compose_files_require_a_secret_key_rather_than_defaulting_one():
         value = (service.get("environment") or {}).get("SECRET_KEY")
         if value is not None:
             assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", value), (name, value)
+
+
+def _channel_layer_hosts(env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"REDIS_URL", "CHANNEL_LAYER_REDIS_URLS", "DJANGO_SETTINGS_MODULE"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from watchparty import settings; print(settings.CHANNEL_LAYERS['default'].get('CONFIG'))"],
+        cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_the_channel_layer_spreads_over_every_redis_of_channel_layer_redis_urls():
+    """CHANNEL_LAYER_REDIS_URLS lists the channel layer's Redis servers, in order; without it the layer uses REDIS_URL."""
+    shards = "redis://a:6379/0, redis://b:6379/0"
+    result = _channel_layer_hosts({"REDIS_URL": "redis://r:6379/0", "CHANNEL_LAYER_REDIS_URLS": shards})
+    assert result.stdout.strip() == "{'hosts': ['redis://a:6379/0', 'redis://b:6379/0']}", result.stderr
+    result = _channel_layer_hosts({"REDIS_URL": "redis://r:6379/0"})
+    assert result.stdout.strip() == "{'hosts': ['redis://r:6379/0']}", result.stderr
+
+
+@pytest.mark.parametrize(
+    "env, message",
+    [
+        ({"CHANNEL_LAYER_REDIS_URLS": "redis://a:6379/0"}, "needs REDIS_URL too"),
+        ({"REDIS_URL": "redis://r/0", "CHANNEL_LAYER_REDIS_URLS": "redis://a/0,redis://a/0"}, "names one Redis twice"),
+    ],
+)
+def test_channel_layer_redis_urls_without_redis_url_or_with_a_repeat_refuse_to_start(env, message):
+    """Shards without REDIS_URL (where rate limits and presence live), or one Redis listed twice, stop the server with why."""
+    result = _channel_layer_hosts(env)
+    assert result.returncode != 0 and message in result.stderr
