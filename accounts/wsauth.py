@@ -23,18 +23,24 @@ def _authenticate(key: str):
     return user, token_group_id(token)
 
 
-@database_sync_to_async
-def account_is_active(user_id) -> bool:
+def account_active(user_id) -> bool:
     """Whether the account may still act, read from the account table, the one source of truth
     (also when the deactivation came from a process whose close never reached this socket).
 
     Asked before every frame that changes something, so it is one prepared statement rather than a
-    queryset: building the ORM query cost fifteen times the query itself (docs/performance.md)."""
+    queryset: building the ORM query cost fifteen times the query itself (docs/performance.md).
+    Safe on any thread: Django keeps a connection per thread, and one that failed or outlived
+    CONN_MAX_AGE is replaced first (what close_old_connections does for a request)."""
     user_model = get_user_model()
     connection = connections[router.db_for_read(user_model)]
+    connection.close_if_unusable_or_obsolete()
     with connection.cursor() as cursor:
         cursor.execute(_active_sql(connection.alias), [user_id, True])
         return cursor.fetchone() is not None
+
+
+# On the shared sync thread, for frames whose handler does not check the account itself.
+account_is_active = database_sync_to_async(account_active)
 
 
 _active_sql_by_alias: dict[str, str] = {}

@@ -10,8 +10,9 @@ connection pools of their own, and the embedded database applies each write unde
 (``core/db/embedded.py``). ``db_call`` runs them on a bounded pool of ``DB_CALL_THREADS`` threads
 instead (docs/performance.md measures it).
 
-Never pass it a service that touches the Django ORM (e.g. one that writes a ModerationAction):
-those keep ``sync_to_async``. A socket's frames stay in order: its consumer awaits each call
+Never pass it a service that uses the Django ORM (e.g. one that writes a ModerationAction): those
+keep ``sync_to_async``, on the one thread whose connection Channels and Django look after. The one
+exception is ``accounts.wsauth.account_active``, a single read that renews its own connection. A socket's frames stay in order: its consumer awaits each call
 before it reads the next frame.
 """
 
