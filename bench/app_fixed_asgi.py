@@ -11,8 +11,8 @@ chat/consumers.py, chat/services.py, watchparty/asgi.py and core/realtime/dbcall
   (``sync_to_async``, ``thread_sensitive=True``) instead of the database call pool; to measure that
   pool side by side with the app (docs/performance.md).
 - ``nohop``: a client's frame (``websocket.receive``) skips channels' ``close_old_connections`` hop
-  onto the shared sync thread (which ``dispatch`` runs before every handler). Measured, small gain
-  (docs/performance.md, G); not adopted.
+  onto the shared sync thread. Adopted by the product in issue 21 (docs/performance.md, H), so it
+  changes nothing now; kept so that old commands still run.
 - ``gclog``: log every garbage collection over 20 ms (a diagnostic).
 """
 
