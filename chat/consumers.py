@@ -18,6 +18,8 @@ from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from rest_framework import serializers
 
 from accounts.wsauth import account_active, account_is_active
@@ -89,6 +91,12 @@ def _errors_of(exc: serializers.ValidationError) -> dict[str, list[str]]:
 # declared field for each new serializer, which was a tenth of a chat.send's CPU. Validation runs
 # on the event loop thread only, and keeps nothing in the instance between calls.
 _frame_serializers: dict[type, serializers.Serializer] = {}
+
+
+@receiver(setting_changed)
+def _forget_frame_serializers(**kwargs) -> None:
+    # Some build a field from a setting (the history page limits): tests change settings.
+    _frame_serializers.clear()
 
 
 def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:

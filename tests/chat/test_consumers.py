@@ -904,3 +904,18 @@ async def test_a_socket_whose_client_stopped_reading_is_closed_1013_and_the_part
     finally:
         await host.disconnect()
         await slow.disconnect()
+
+
+async def test_frame_rules_read_from_settings_follow_a_change_of_setting(party_setup, settings):
+    """A history frame's limit is checked against CHAT_HISTORY_MAX_LIMIT as it is now, also after frames were validated under the old value."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        await communicator.send_json_to({"type": "history", "limit": 20})
+        assert (await receive_type(communicator, "history"))["type"] == "history"
+        settings.CHAT_HISTORY_MAX_LIMIT = 10
+        await communicator.send_json_to({"type": "history", "limit": 20})
+        error = await receive_type(communicator, "error")
+        assert error["code"] == "invalid" and "limit" in error["errors"], error
+    finally:
+        await communicator.disconnect()
