@@ -168,11 +168,11 @@ class LocalGroups:
             if len(delivery.backlog) > MAX_BACKLOG:
                 group.pending.pop(member)
                 delivery.task.cancel()
-                self._start(group, member, member.group_overflow(), None)
+                self._start(group, member, member.group_overflow(), overflow=True)
             return
-        self._start(group, member, member.group_event(event), _Delivery())
+        self._start(group, member, member.group_event(event))
 
-    def _start(self, group: _Group, member: Member, coro: Coroutine, delivery: _Delivery | None) -> None:
+    def _start(self, group: _Group, member: Member, coro: Coroutine, *, overflow: bool = False) -> None:
         try:
             waiting = _run_eagerly(coro)
         except Exception:  # noqa: BLE001 - one member's fault must not stop the others' deliveries
@@ -180,12 +180,13 @@ class LocalGroups:
             return
         if waiting is None:
             return
-        if delivery is None:  # the overflow's close: finish it, nothing more is sent
+        if overflow:  # the close: finish it, nothing more is sent
             task = asyncio.get_running_loop().create_task(_finish(coro, waiting[0]))
             _closing.add(task)  # asyncio keeps only weak references to tasks
             task.add_done_callback(_closing.discard)
             return
-        group.pending[member] = delivery
+        # Only a send that waits gets a queue for the member's next events (the usual send does not).
+        delivery = group.pending[member] = _Delivery()
         delivery.task = asyncio.get_running_loop().create_task(self._drain(group, member, delivery, coro, waiting[0]))
 
     async def _drain(self, group: _Group, member: Member, delivery: _Delivery, coro: Coroutine, waiting_on) -> None:
