@@ -23,6 +23,10 @@ def _authenticate(key: str):
     return user, token_group_id(token)
 
 
+class AccountInactive(Exception):
+    """The account was deactivated (or deleted) while its socket stayed open: the socket closes 4401."""
+
+
 def account_active(user_id) -> bool:
     """Whether the account may still act, read from the account table, the one source of truth
     (also when the deactivation came from a process whose close never reached this socket).

@@ -22,7 +22,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from rest_framework import serializers
 
-from accounts.wsauth import account_active, account_is_active
+from accounts.wsauth import AccountInactive, account_is_active
 from chat import services as chat_services
 from chat.layer_resilience import SurvivesLayerOutage
 from chat.serializers import (
@@ -112,21 +112,6 @@ def _validated(serializer_class, frame: dict[str, Any], context: dict[str, Any] 
         return serializer.run_validation(frame)
     except serializers.ValidationError as exc:
         raise Invalid(_errors_of(serializers.ValidationError(exc.detail))) from None
-
-
-class AccountInactive(Exception):
-    """The account was deactivated (or deleted) while its socket stayed open: the socket closes 4401."""
-
-
-def _as_active_account(service):
-    """``service``, first checking on the same thread that the calling user's account may still act."""
-
-    def call(*, user, **kwargs):
-        if not account_active(user.pk):
-            raise AccountInactive()
-        return service(user=user, **kwargs)
-
-    return call
 
 
 def _participant_frame(service, **options):
@@ -371,7 +356,7 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def on_chat_send(self, frame):
         data = _validated(ChatSendSerializer, frame)
-        result = await db_call(_as_active_account(chat_services.message_send))(
+        result = await chat_services.message_send_from_socket(
             party_id=self.party_id,
             user=self.user,
             text=data["message"],

@@ -4,6 +4,7 @@ call these; authorization against the party happens here, on every call."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 import logging
@@ -16,6 +17,7 @@ from typing import Callable, Sequence
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 
+from accounts.wsauth import AccountInactive, account_active
 from chat import repository
 from chat.archive import ArchiveFile
 from chat.repository import Message, MessageAt, NewMessage
@@ -25,8 +27,8 @@ from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateL
 from core.http import metrics
 from core.ratelimit import check_rate
 from core.realtime import presence
-from core.realtime.dbcalls import calling_loop
-from core.realtime.fanout import broadcast
+from core.realtime.dbcalls import calling_loop, db_call
+from core.realtime.fanout import abroadcast, broadcast
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
@@ -58,6 +60,8 @@ class SendResult:
     message: Message
     created: bool  # False when client_id matched an already stored message
     delivered: bool = False  # True when the channel layer took the broadcast
+    # time.time() when a new message was stored: the receiving sockets measure send-to-delivery from it
+    stored_at: float | None = None
 
 
 # One serializer for every message payload: DRF deep-copies a serializer's declared fields each
@@ -204,6 +208,70 @@ def message_send(
     resend after a timeout without creating a duplicate. ``reply_to`` names a message of the
     party, which the new one quotes; ``@name`` mentions of participants are resolved here.
     """
+    result = _message_store(
+        party_id=party_id,
+        user=user,
+        text=text,
+        message_type=message_type,
+        client_id=client_id,
+        reply_to=reply_to,
+    )
+    if not result.created:
+        return result
+    with metrics.MESSAGE_BROADCAST_SECONDS.time():
+        delivered = broadcast(party_id, "chat.message", _message_frame(result), stored_at=result.stored_at)
+    _translate_later(result.message)
+    return dataclasses.replace(result, delivered=delivered)
+
+
+async def message_send_from_socket(
+    *,
+    party_id: str,
+    user,
+    text: str,
+    message_type: str,
+    client_id: str | None,
+    reply_to: str | None = None,
+) -> SendResult:
+    """``message_send`` for a socket's ``chat.send``: the same rules and result, with the store on
+    the database call pool and the broadcast from the event loop that awaits it, so that a message
+    costs one thread hop rather than three (docs/performance.md H). The account is read first on
+    the same thread: a socket's user was loaded when it connected, and may have been deactivated
+    since (AccountInactive)."""
+    result = await db_call(_message_store)(
+        party_id=party_id,
+        user=user,
+        text=text,
+        message_type=message_type,
+        client_id=client_id,
+        reply_to=reply_to,
+        check_account=True,
+    )
+    if not result.created:
+        return result
+    with metrics.MESSAGE_BROADCAST_SECONDS.time():
+        delivered = await abroadcast(party_id, "chat.message", _message_frame(result), stored_at=result.stored_at)
+    _translate_later(result.message)
+    return dataclasses.replace(result, delivered=delivered)
+
+
+def _message_frame(result: SendResult) -> dict:
+    return {"message": message_payload(result.message)}
+
+
+def _message_store(
+    *,
+    party_id: str,
+    user,
+    text: str,
+    message_type: str,
+    client_id: str | None,
+    reply_to: str | None,
+    check_account: bool = False,
+) -> SendResult:
+    """What ``message_send`` does before its broadcast: authorize, limit, store."""
+    if check_account and not account_active(user.pk):
+        raise AccountInactive()
     party = _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
     try:
@@ -241,11 +309,7 @@ def message_send(
             raise NotFound("That message was removed.")
         return SendResult(existing, created=False)
     metrics.MESSAGES_STORED.inc()
-    stored_at = time.time()  # the receiving sockets measure send-to-delivery latency from here
-    with metrics.MESSAGE_BROADCAST_SECONDS.time():
-        delivered = broadcast(party_id, "chat.message", {"message": message_payload(message)}, stored_at=stored_at)
-    _translate_later(message)
-    return SendResult(message, created=True, delivered=delivered)
+    return SendResult(message, created=True, stored_at=time.time())
 
 
 def system_message_send(*, party_id: str, text: str) -> Message:
@@ -275,6 +339,13 @@ def _translate_later(message: Message) -> None:
     # Under the ASGI server this runs on the database call pool (or in a sync_to_async thread). The
     # translation then runs as a task of the server's event loop, so that its broadcast goes out from
     # that loop: the in-memory channel layer only wakes sockets waiting on the loop that sends.
+    try:
+        here = asyncio.get_running_loop()  # message_send_from_socket, on the server's loop
+    except RuntimeError:
+        here = None
+    if here is not None:
+        _start_translation_task(here, message)
+        return
     loop = calling_loop() or getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     if loop is not None and loop.is_running():
         loop.call_soon_threadsafe(_start_translation_task, loop, message)
