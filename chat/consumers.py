@@ -37,7 +37,7 @@ from chat.serializers import (
 from core.errors import Forbidden, Invalid, NotFound, ServiceError, TooManySockets
 from core.http import metrics
 from core.http.api import OBJECT_ID_RE
-from core.ratelimit import check_rate
+from core.ratelimit import acheck_rate
 from core.realtime.dbcalls import db_call
 from core.realtime.fanout import (
     CLOSE_ENDED,
@@ -340,12 +340,12 @@ class PartyConsumer(SurvivesLayerOutage, AsyncJsonWebsocketConsumer):
 
     async def check_frame_rate(self, frame_type: str) -> None:
         """RateLimited when this frame would pass its limit. Counted before any other work, so a
-        refused frame costs no database call. Off the shared sync thread: with Redis this waits on
-        the network, and must not queue behind (or hold up) the party's chat sends."""
+        refused frame costs no database call. On the event loop: with Redis this waits on the
+        network, and must not queue behind (or hold up) the party's chat sends."""
         setting = self.FRAME_RATE_LIMITS.get(frame_type, "FRAME_RATE_LIMIT")
         if setting is not None:
             key = f"frame:{setting}:{self.party_id}:{self.user.pk}"
-            await db_call(check_rate)(key, getattr(settings, setting))
+            await acheck_rate(key, getattr(settings, setting))
 
     async def send_error(self, exc: ServiceError, *, client_id: str | None = None):
         frame = {"type": "error", **exc.payload()}

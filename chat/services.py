@@ -25,7 +25,7 @@ from chat.serializers import MAX_PLAYBACK_POSITION_SECONDS, MessageSerializer
 from core.db.paging import LazyResults
 from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
 from core.http import metrics
-from core.ratelimit import check_rate
+from core.ratelimit import acheck_rate, check_rate
 from core.realtime import presence
 from core.realtime.dbcalls import calling_loop, db_call
 from core.realtime.fanout import abroadcast, broadcast
@@ -122,7 +122,11 @@ def _party_for_writing(*, party_id: str, user):
 
 def _check_chat_rate(*, party_id: str, user_id: str) -> None:
     """One chat write (a send or an edit) against the per-party and the per-user chat limits."""
-    check_rate(
+    check_rate(*_chat_rate_windows(party_id=party_id, user_id=user_id))
+
+
+def _chat_rate_windows(*, party_id: str, user_id: str) -> tuple:
+    return (
         f"chat:{party_id}:{user_id}",
         settings.CHAT_SEND_RATE_LIMIT,
         # Across all of the user's parties: a per-party limit alone multiplies with every party joined.
@@ -235,9 +239,17 @@ async def message_send_from_socket(
 ) -> SendResult:
     """``message_send`` for a socket's ``chat.send``: the same rules and result, with the store on
     the database call pool and the broadcast from the event loop that awaits it, so that a message
-    costs one thread hop rather than three (docs/performance.md H). The account is read first on
-    the same thread: a socket's user was loaded when it connected, and may have been deactivated
-    since (AccountInactive)."""
+    costs one thread hop rather than three, and the send limits are counted on the loop too
+    (docs/performance.md H). The account is read first on the database thread: a socket's user was
+    loaded when it connected, and may have been deactivated since (AccountInactive)."""
+    try:
+        await acheck_rate(*_chat_rate_windows(party_id=party_id, user_id=str(user.pk)))
+    except RateLimited:
+        # A resend of a message that is already stored is answered, not refused.
+        existing = client_id and await db_call(_stored_resend)(party_id=party_id, user=user, client_id=client_id)
+        if existing:
+            return SendResult(existing, created=False)
+        raise
     result = await db_call(_message_store)(
         party_id=party_id,
         user=user,
@@ -246,6 +258,7 @@ async def message_send_from_socket(
         client_id=client_id,
         reply_to=reply_to,
         check_account=True,
+        limited=False,
     )
     if not result.created:
         return result
@@ -253,6 +266,17 @@ async def message_send_from_socket(
         delivered = await abroadcast(party_id, "chat.message", _message_frame(result), stored_at=result.stored_at)
     _translate_later(result.message)
     return dataclasses.replace(result, delivered=delivered)
+
+
+def _stored_resend(*, party_id: str, user, client_id: str | None, authorized: bool = False) -> Message | None:
+    """The message this user already stored under ``client_id``, if any (and if they may still write here)."""
+    if not client_id:
+        return None
+    if not authorized:
+        if not account_active(user.pk):
+            raise AccountInactive()
+        _party_for_writing(party_id=party_id, user=user)
+    return repository.find_by_client_id(party_id, str(user.pk), client_id)
 
 
 def _message_frame(result: SendResult) -> dict:
@@ -268,20 +292,23 @@ def _message_store(
     client_id: str | None,
     reply_to: str | None,
     check_account: bool = False,
+    limited: bool = True,
 ) -> SendResult:
-    """What ``message_send`` does before its broadcast: authorize, limit, store."""
+    """What ``message_send`` does before its broadcast: authorize, limit (unless the caller has
+    counted this send already), store."""
     if check_account and not account_active(user.pk):
         raise AccountInactive()
     party = _party_for_writing(party_id=party_id, user=user)
     user_id = str(user.pk)
-    try:
-        _check_chat_rate(party_id=party_id, user_id=user_id)
-    except RateLimited:
-        # A resend of a message that is already stored is answered, not refused.
-        existing = client_id and repository.find_by_client_id(party_id, user_id, client_id)
-        if existing:
-            return SendResult(existing, created=False)
-        raise
+    if limited:
+        try:
+            _check_chat_rate(party_id=party_id, user_id=user_id)
+        except RateLimited:
+            # A resend of a message that is already stored is answered, not refused.
+            existing = _stored_resend(party_id=party_id, user=user, client_id=client_id, authorized=True)
+            if existing:
+                return SendResult(existing, created=False)
+            raise
     existing = client_id and reply_to and repository.find_by_client_id(party_id, user_id, client_id)
     if existing:
         # A resend whose original has been deleted since is still the message that was stored.

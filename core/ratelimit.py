@@ -3,15 +3,21 @@
 With REDIS_URL set the window lives in Redis, so that every server process shares it; the check and
 the record happen in one Lua script, so concurrent requests cannot both slip under the limit.
 Without Redis, one process's memory holds it (the embedded default runs one process).
+
+``acheck_rate`` is the same check for async code (a socket's frames): on Redis it waits on the
+event loop rather than on a thread, which on the chat path cost a thread hop and the handovers of
+the GIL around a blocking round trip (docs/performance.md H).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 from collections.abc import Callable
 
@@ -71,6 +77,9 @@ class MemoryLimiter:
                 self._hits[key].append((now, member))
             return None
 
+    async def ahit(self, windows: list[Window], member: str | None = None) -> float | None:
+        return self.hit(windows, member)  # memory only: nothing to wait for
+
     def forget(self, keys: list[str], member: str) -> None:
         with self._lock:
             for key in keys:
@@ -87,26 +96,56 @@ class RedisLimiter:
     def __init__(self, url: str) -> None:
         import redis
 
+        self._url = url
         self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self._client.register_script(_SLIDING_WINDOWS)
+        self._loop_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def hit(self, windows: list[Window], member: str | None = None) -> float | None:
         import redis
 
-        args: list[object] = [member or uuid.uuid4().hex]
-        for _, limit, period in windows:
-            args += [limit, int(period * 1000)]
+        keys, args = self._script_call(windows, member)
         try:
             # One round trip for all of an action's windows. With one Redis server (REDIS_URL) every
             # key is on it; a Redis Cluster would need the keys in one hash slot.
-            retry_ms = self._script(keys=[f"watchparty:rl:{key}" for key, _, _ in windows], args=args)
+            retry_ms = self._script(keys=keys, args=args)
         except redis.RedisError:
-            # Fail open: while Redis is away, chat keeps working without limits rather than not at all.
-            logger.warning(
-                "Rate limiter unavailable; allowing %s", ", ".join(key for key, _, _ in windows), exc_info=True
-            )
-            return None
+            return self._unavailable(windows)
         return None if int(retry_ms) < 0 else int(retry_ms) / 1000
+
+    async def ahit(self, windows: list[Window], member: str | None = None) -> float | None:
+        import redis
+
+        keys, args = self._script_call(windows, member)
+        try:
+            retry_ms = await self._loop_script()(keys=keys, args=args)
+        except redis.RedisError:
+            return self._unavailable(windows)
+        return None if int(retry_ms) < 0 else int(retry_ms) / 1000
+
+    def _loop_script(self):
+        # An asyncio client's connections belong to the loop that opened them.
+        loop = asyncio.get_running_loop()
+        script = self._loop_scripts.get(loop)
+        if script is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+            script = self._loop_scripts[loop] = client.register_script(_SLIDING_WINDOWS)
+        return script
+
+    @staticmethod
+    def _script_call(windows: list[Window], member: str | None) -> tuple[list[str], list[object]]:
+        args: list[object] = [member or uuid.uuid4().hex]
+        for _, limit, period in windows:
+            args += [limit, int(period * 1000)]
+        return [f"watchparty:rl:{key}" for key, _, _ in windows], args
+
+    @staticmethod
+    def _unavailable(windows: list[Window]) -> None:
+        # Fail open: while Redis is away, chat keeps working without limits rather than not at all.
+        logger.warning("Rate limiter unavailable; allowing %s", ", ".join(key for key, _, _ in windows), exc_info=True)
+        return None
 
     def forget(self, keys: list[str], member: str) -> None:
         import redis
@@ -141,6 +180,14 @@ def check_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int
     ``more`` names further (key, rate) windows the same action counts in: it is recorded in all of
     them or, when any one is full, in none (a refused action uses up no budget), in one round trip."""
     reserve_rate(key, rate, *more)
+
+
+async def acheck_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> None:
+    """``check_rate`` for async code: the same windows and answer, awaited on the event loop."""
+    windows = [(key, *rate), *((other, *other_rate) for other, other_rate in more)]
+    retry_after = await get_limiter().ahit(windows)
+    if retry_after is not None:
+        raise RateLimited(retry_after=max(1, math.ceil(retry_after)))
 
 
 def reserve_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> Callable[[], None]:

@@ -256,6 +256,11 @@ class DurableFile:
 
     def commit(self, changes: list[tuple]) -> None:
         try:
+            if len(changes) == 1 and changes[0][0] == "put":
+                # One statement is a transaction of its own: no BEGIN and COMMIT around it, each
+                # of which is a call into SQLite that lets go of the GIL (most writes are one put).
+                self._apply_put(*changes[0][1:])
+                return
             self._conn.execute("BEGIN")
             try:
                 for change in changes:

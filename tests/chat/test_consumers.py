@@ -295,6 +295,23 @@ async def test_chat_send_rate_limited(party_setup, settings):
         await communicator.disconnect()
 
 
+async def test_a_resend_past_the_limit_gets_the_stored_message(party_setup):
+    """Resending an already stored message after the limit is reached returns that message, not an error."""
+    s = await sync_to_async(party_setup)()
+    communicator, _ = await joined(s["party"].id, s["host_token"])
+    try:
+        sent = []
+        for i in range(5):
+            await communicator.send_json_to({"type": "chat.send", "message": f"m{i}", "client_id": f"r{i}"})
+            sent.append((await receive_type(communicator, "chat.message"))["message"])
+        await communicator.send_json_to({"type": "chat.send", "message": "m0", "client_id": "r0"})
+        again = (await receive_type(communicator, "chat.message"))["message"]
+        assert again["id"] == sent[0]["id"] and again["client_id"] == "r0"
+        assert await sync_to_async(chat_repository.count_for_party)(s["party"].id) == 5
+    finally:
+        await communicator.disconnect()
+
+
 async def test_chat_disabled(party_setup):
     """In a party with chat off, chat.send gets chat_disabled."""
     s = await sync_to_async(party_setup)(chat_enabled=False)

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from core.errors import RateLimited
-from core.ratelimit import MemoryLimiter, RedisLimiter, check_rate
+from core.ratelimit import MemoryLimiter, RedisLimiter, acheck_rate, check_rate
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -62,3 +62,30 @@ def test_a_refunded_action_leaves_every_window_as_it_was(limiter):
     limiter.forget(["refund-a", "refund-b"], "second")
     assert limiter.hit(windows, "fourth") is None
     assert limiter.hit(windows, "fifth") is not None
+
+
+async def test_the_async_check_counts_in_the_same_windows_as_the_sync_one(limiter):
+    """A socket's frames (awaited on the loop) and HTTP requests (on a thread) share one window."""
+    windows = [("shared-window", 2, 60)]
+    assert limiter.hit(windows) is None
+    assert await limiter.ahit(windows) is None
+    assert await limiter.ahit(windows) is not None
+    assert limiter.hit(windows) is not None
+
+
+async def test_the_async_check_lets_actions_through_without_redis(caplog):
+    """While Redis is unreachable, the async check also allows the action and says so."""
+    limiter = RedisLimiter("redis://127.0.0.1:1/0")
+    with caplog.at_level("WARNING", logger="core.ratelimit"):
+        assert await limiter.ahit([("async-window", 1, 60)]) is None
+        assert await limiter.ahit([("async-window", 1, 60)]) is None
+    assert "Rate limiter unavailable; allowing async-window" in caplog.text
+
+
+async def test_acheck_rate_refuses_past_the_limit_with_seconds_to_wait(settings):
+    """acheck_rate raises RateLimited with a whole number of seconds, as check_rate does."""
+    settings.REDIS_URL = ""
+    await acheck_rate("async-a", (1, 30), ("async-b", (5, 60)))
+    with pytest.raises(RateLimited) as excinfo:
+        await acheck_rate("async-a", (1, 30), ("async-b", (5, 60)))
+    assert excinfo.value.retry_after == 30
