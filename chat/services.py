@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
 from asgiref.sync import SyncToAsync, sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from accounts.wsauth import AccountInactive, account_active
@@ -23,12 +24,13 @@ from chat.archive import ArchiveFile
 from chat.repository import Message, MessageAt, NewMessage
 from chat.serializers import MAX_PLAYBACK_POSITION_SECONDS, MessageSerializer
 from core.db.paging import LazyResults
-from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, TooManySockets
+from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, ServiceError, TooManySockets
 from core.http import metrics
 from core.ratelimit import acheck_rate, check_rate
 from core.realtime import presence
 from core.realtime.dbcalls import calling_loop, db_call
-from core.realtime.fanout import abroadcast, broadcast
+from core.realtime.fanout import abroadcast, broadcast, party_group
+from core.realtime.localgroups import local_groups
 from core.text import user_display_name
 from core.timeutil import isoformat_z, utcnow
 from parties import repository as party_repository
@@ -38,6 +40,7 @@ from parties.repository import Party
 from parties.services import (
     moderation_record,
     party_get_for_member,
+    party_seat_check,
     people_matching,
     playback_position,
     player_gone,
@@ -110,9 +113,21 @@ def newest_messages_within(
     return kept_payloads, kept_payloads[0]["id"]
 
 
-def _party_for_writing(*, party_id: str, user):
-    """The active party, if ``user`` may write chat in it (send or edit): chat on, not muted."""
-    party = party_get_for_member(party_id=party_id, user=user, require_active=True)
+def _party_for_writing(*, party_id: str, user, known: Party | None = None) -> Party:
+    """The active party, if ``user`` may write chat in it (send or edit): chat on, not muted.
+
+    ``known`` is the party as this process last read it, while nothing can have changed it since
+    (``message_send_from_socket``). The rules are applied to it all the same; a refusal is only
+    ever given from the party as stored now, so it is read again first."""
+    if known is not None:
+        try:
+            return _writable(party_seat_check(known, user=user, require_active=True), user)
+        except ServiceError:
+            pass
+    return _writable(party_get_for_member(party_id=party_id, user=user, require_active=True), user)
+
+
+def _writable(party: Party, user) -> Party:
     if not party.chat_enabled:
         raise ChatDisabled()
     if str(user.pk) in party.muted_ids:
@@ -212,7 +227,7 @@ def message_send(
     resend after a timeout without creating a duplicate. ``reply_to`` names a message of the
     party, which the new one quotes; ``@name`` mentions of participants are resolved here.
     """
-    result = _message_store(
+    result, _ = _message_store(
         party_id=party_id,
         user=user,
         text=text,
@@ -250,7 +265,10 @@ async def message_send_from_socket(
         if existing:
             return SendResult(existing, created=False)
         raise
-    result = await db_call(_message_store)(
+    layer = get_channel_layer()
+    groups, group = (local_groups(layer), party_group(party_id)) if layer is not None else (None, "")
+    token, known = groups.snapshot(group, max_age=settings.PARTY_SNAPSHOT_SECONDS) if groups else (None, None)
+    result, read = await db_call(_message_store)(
         party_id=party_id,
         user=user,
         text=text,
@@ -259,7 +277,10 @@ async def message_send_from_socket(
         reply_to=reply_to,
         check_account=True,
         limited=False,
+        known_party=known,
     )
+    if read is not None and groups is not None:
+        groups.remember(group, token, read)
     if not result.created:
         return result
     with metrics.MESSAGE_BROADCAST_SECONDS.time():
@@ -293,12 +314,15 @@ def _message_store(
     reply_to: str | None,
     check_account: bool = False,
     limited: bool = True,
-) -> SendResult:
+    known_party: Party | None = None,
+) -> tuple[SendResult, Party | None]:
     """What ``message_send`` does before its broadcast: authorize, limit (unless the caller has
-    counted this send already), store."""
+    counted this send already), store. Also returns the party if it was read here (None when
+    ``known_party`` passed the seat check)."""
     if check_account and not account_active(user.pk):
         raise AccountInactive()
-    party = _party_for_writing(party_id=party_id, user=user)
+    party = _party_for_writing(party_id=party_id, user=user, known=known_party)
+    read = None if party is known_party else party
     user_id = str(user.pk)
     if limited:
         try:
@@ -307,12 +331,12 @@ def _message_store(
             # A resend of a message that is already stored is answered, not refused.
             existing = _stored_resend(party_id=party_id, user=user, client_id=client_id, authorized=True)
             if existing:
-                return SendResult(existing, created=False)
+                return SendResult(existing, created=False), read
             raise
     existing = client_id and reply_to and repository.find_by_client_id(party_id, user_id, client_id)
     if existing:
         # A resend whose original has been deleted since is still the message that was stored.
-        return SendResult(existing, created=False)
+        return SendResult(existing, created=False), read
     quote = _reply_quote(party_id=party_id, reply_to=reply_to) if reply_to else None
     now = utcnow()
     try:
@@ -334,9 +358,9 @@ def _message_store(
         existing = repository.find_by_client_id(party_id, user_id, client_id)
         if existing is None:  # deleted by a moderator in between
             raise NotFound("That message was removed.")
-        return SendResult(existing, created=False)
+        return SendResult(existing, created=False), read
     metrics.MESSAGES_STORED.inc()
-    return SendResult(message, created=True, stored_at=time.time())
+    return SendResult(message, created=True, stored_at=time.time()), read
 
 
 def system_message_send(*, party_id: str, text: str) -> Message:

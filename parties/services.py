@@ -93,7 +93,13 @@ def party_get_for_member(*, party_id: str, user, require_active: bool = False, t
     With ``require_active``, an ended party is Forbidden. With ``tell_banned``, a user the host or
     a co-host removed gets Banned instead of NotFound: they knew the party, and learn why they
     cannot open it."""
-    party = repository.get_party(party_id)
+    return party_seat_check(
+        repository.get_party(party_id), user=user, require_active=require_active, tell_banned=tell_banned
+    )
+
+
+def party_seat_check(party: Party | None, *, user, require_active: bool = False, tell_banned: bool = False) -> Party:
+    """``party_get_for_member``'s rules applied to a party already read (None: none was found)."""
     user_id = str(user.pk)
     if party is None or not (party.host_id == user_id or party.has_participant(user_id)):
         if tell_banned and party is not None and user_id in party.banned_ids:

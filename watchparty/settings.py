@@ -182,6 +182,10 @@ EMBEDDED_DB_LOCK_WAIT_SECONDS = float(os.environ.get("EMBEDDED_DB_LOCK_WAIT_SECO
 # Threads per process for WebSocket calls to services that use only MongoDB and Redis
 # (core/realtime/dbcalls.py); keep it at most MONGODB_MAX_POOL_SIZE.
 DB_CALL_THREADS = env_int("DB_CALL_THREADS", 16)
+# A process reuses the party it read for a socket's chat.send seat check while no change to the
+# party has been broadcast since, for at most this long (pub/sub may lose an event: this bounds
+# what it costs); 0 reads the party for every message (core/realtime/localgroups.py).
+PARTY_SNAPSHOT_SECONDS = float(os.environ.get("PARTY_SNAPSHOT_SECONDS", "") or 2)
 
 # --- Monitoring: /metrics answers a staff session or "Authorization: Bearer <METRICS_TOKEN>" ---
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

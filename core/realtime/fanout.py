@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from core.realtime.dbcalls import calling_loop
+from core.realtime.localgroups import STATE_KEEPING_EVENTS, changed_here
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ async def abroadcast(party_id: str, frame_type: str, payload: dict[str, Any], **
     layer = get_channel_layer()
     if layer is None:
         return False
+    if frame_type not in STATE_KEEPING_EVENTS:
+        changed_here(layer, party_group(party_id))  # the change is stored: no socket here may act on the old party
     try:
         await layer.group_send(party_group(party_id), channel_event(frame_type, payload, **extra))
     except Exception:  # noqa: BLE001 - a layer outage must not fail a write that is already stored

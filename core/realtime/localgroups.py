@@ -14,6 +14,12 @@ its own, with the member's later events queued behind it in order (Python 3.12's
 the same; this project runs on 3.11). A member more than ``MAX_BACKLOG`` events behind is told
 to leave (``group_overflow``). When the layer fails to read the group (Redis, or the Redis shard
 that holds the group, is away), every member hears ``group_unreachable`` and catches up itself.
+
+A group also keeps one **snapshot**: a value its users derive from stored state (the party, for a
+chat send's seat check) and may reuse while that state cannot have changed. It is dropped by
+every event that is not in ``STATE_KEEPING_EVENTS`` (every change to a party is broadcast after it
+is stored), by ``changed`` (this process broadcasting a change), by a failure to read the group
+(events may have been lost), and after the age its reader allows (pub/sub delivers at most once).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 import weakref
 from collections import deque
 from collections.abc import Coroutine
@@ -29,6 +36,10 @@ from typing import Any, Protocol
 logger = logging.getLogger(__name__)
 
 MAX_BACKLOG = 1000
+# Events that change nothing a snapshot is taken from (the party document): chat and its reactions.
+STATE_KEEPING_EVENTS = frozenset(
+    {"chat.message", "typing", "reaction.update", "message.deleted", "message.edited", "message.translated"}
+)
 RETRY_FIRST_SECONDS = 0.25
 RETRY_MAX_SECONDS = 2.0
 
@@ -81,7 +92,7 @@ async def _finish(coro: Coroutine, waiting_on: Any) -> None:
 
 
 class _Group:
-    __slots__ = ("name", "channel", "members", "pending", "pump")
+    __slots__ = ("name", "channel", "members", "pending", "pump", "generation", "reading", "snapshot")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -89,6 +100,13 @@ class _Group:
         self.members: dict[Member, None] = {}  # ordered, for a stable delivery order
         self.pending: dict[Member, _Delivery] = {}
         self.pump: asyncio.Task | None = None
+        self.generation = 0  # counts what may have changed the group's state
+        self.reading = True  # False from a failed read of the group until its next event
+        self.snapshot: tuple[int, float, Any] | None = None  # (generation, time.monotonic(), value)
+
+    def changed(self) -> None:
+        self.generation += 1
+        self.snapshot = None
 
 
 class LocalGroups:
@@ -140,6 +158,30 @@ class LocalGroups:
             except Exception:  # noqa: BLE001 - Redis away: the membership expires there by itself
                 logger.warning("Channel layer group_discard failed for %s", name)
 
+    def snapshot(self, name: str, *, max_age: float) -> tuple[int | None, Any]:
+        """``(token, value)``: the value last remembered for the group, if nothing has changed since
+        and it is at most ``max_age`` seconds old (else None); ``token`` (None when this process is
+        not reading the group) goes back to ``remember`` with a value read after this call."""
+        group = self.groups.get(name)
+        if group is None or not group.reading:
+            return None, None
+        kept = group.snapshot
+        if kept is not None and kept[0] == group.generation and time.monotonic() - kept[1] <= max_age:
+            return group.generation, kept[2]
+        return group.generation, None
+
+    def remember(self, name: str, token: int | None, value: Any) -> None:
+        """Keep ``value``, read after ``snapshot`` gave ``token``, unless the group changed since."""
+        group = self.groups.get(name)
+        if group is not None and token is not None and group.reading and group.generation == token:
+            group.snapshot = (token, time.monotonic(), value)
+
+    def changed(self, name: str) -> None:
+        """This process changed the group's state (and is about to broadcast it): drop the snapshot."""
+        group = self.groups.get(name)
+        if group is not None:
+            group.changed()
+
     async def _pump(self, group: _Group) -> None:
         delay = RETRY_FIRST_SECONDS
         while True:
@@ -151,6 +193,8 @@ class LocalGroups:
                     forget(group.channel)
                 raise
             except Exception:  # noqa: BLE001 - an outage (perhaps of the one Redis shard holding this group)
+                group.reading = False
+                group.changed()
                 if delay == RETRY_FIRST_SECONDS:
                     for member in tuple(group.members):
                         member.group_unreachable()
@@ -158,6 +202,9 @@ class LocalGroups:
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
                 continue
             delay = RETRY_FIRST_SECONDS
+            if not group.reading or event.get("type") not in STATE_KEEPING_EVENTS:
+                group.reading = True
+                group.changed()
             for member in tuple(group.members):
                 self._deliver(group, member, event)
 
@@ -205,6 +252,13 @@ class LocalGroups:
 
 _closing: set[asyncio.Task] = set()
 _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, LocalGroups]] = weakref.WeakKeyDictionary()
+
+
+def changed_here(layer, name: str) -> None:
+    """``LocalGroups.changed`` for ``name`` in the running loop, if this process reads it there."""
+    groups = _by_loop.get(asyncio.get_running_loop(), {}).get(id(layer))
+    if groups is not None and groups.layer is layer:
+        groups.changed(name)
 
 
 def local_groups(layer) -> LocalGroups:

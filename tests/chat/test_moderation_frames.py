@@ -1,10 +1,14 @@
 """The in-room moderation frames and authors' edits over the party WebSocket (docs/PROTOCOL.md)."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
 from chat import repository as chat_repository
 from chat import services as chat_services
+from core.realtime.fanout import channel_event, party_group
 from parties import repository as party_repository
 from parties import services as party_services
 from parties.models import ModerationAction
@@ -262,4 +266,91 @@ async def test_message_delete_by_host_author_and_refused_guest(room):
         assert remaining == 1
     finally:
         await host.disconnect()
+        await guest.disconnect()
+
+
+async def send_and_hear(communicator, text, client_id):
+    await communicator.send_json_to({"type": "chat.send", "message": text, "client_id": client_id})
+    return await receive_type(communicator, "chat.message")
+
+
+async def test_messages_in_a_row_read_the_party_once(room, settings, monkeypatch):
+    """Five messages from one socket read the party once: while nothing changes it, the seat check reuses it."""
+    settings.PARTY_SNAPSHOT_SECONDS = 60
+    s = await sync_to_async(room)()
+    guest, _ = await joined(s, "guest")
+    reads = []
+    real_get_party = party_repository.get_party
+    monkeypatch.setattr(
+        party_repository, "get_party", lambda party_id: reads.append(party_id) or real_get_party(party_id)
+    )
+    try:
+        for i in range(5):
+            await send_and_hear(guest, f"m{i}", f"c{i}")
+        assert reads == [s["party"].id]
+    finally:
+        await guest.disconnect()
+
+
+async def test_a_mute_made_in_this_process_refuses_the_very_next_message(room, settings, monkeypatch):
+    """The process that stores a mute drops its copy of the party at once, before its broadcast
+    comes back through the layer: the guest's next message is refused."""
+    settings.PARTY_SNAPSHOT_SECONDS = 60
+    s = await sync_to_async(room)()
+    guest, _ = await joined(s, "guest")
+    try:
+        await send_and_hear(guest, "before", "c1")
+        published = []
+
+        async def still_on_its_way(group, message):
+            published.append(message["type"])
+
+        monkeypatch.setattr(get_channel_layer(), "group_send", still_on_its_way)
+        await sync_to_async(party_services.participant_mute)(
+            party_id=s["party"].id, user=s["host"], target_id=str(s["guest"].pk), muted=True
+        )
+        assert published == ["party.roles"]
+        await guest.send_json_to({"type": "chat.send", "message": "after", "client_id": "c2"})
+        error = await receive_type(guest, "error")
+        assert error["code"] == "muted" and error["client_id"] == "c2"
+    finally:
+        await guest.disconnect()
+
+
+async def test_a_mute_heard_from_another_process_refuses_the_next_message(room, settings):
+    """A change stored by another process reaches this one as its broadcast: the next message is checked against it."""
+    settings.PARTY_SNAPSHOT_SECONDS = 60
+    s = await sync_to_async(room)()
+    guest, _ = await joined(s, "guest")
+    guest_id = str(s["guest"].pk)
+    try:
+        await send_and_hear(guest, "before", "c1")
+        # As another server process would: store, then broadcast through the channel layer only.
+        await sync_to_async(party_repository.set_muted)(
+            s["party"].id, actor_id=str(s["host"].pk), target_id=guest_id, muted=True
+        )
+        await get_channel_layer().group_send(
+            party_group(s["party"].id), channel_event("party.roles", {"action": "muted", "muted_ids": [guest_id]})
+        )
+        await receive_type(guest, "party.roles")
+        await guest.send_json_to({"type": "chat.send", "message": "after", "client_id": "c2"})
+        assert (await receive_type(guest, "error"))["code"] == "muted"
+    finally:
+        await guest.disconnect()
+
+
+async def test_a_change_never_broadcast_is_seen_once_the_snapshot_is_old(room, settings):
+    """Even a change whose broadcast was lost applies to messages sent PARTY_SNAPSHOT_SECONDS later."""
+    settings.PARTY_SNAPSHOT_SECONDS = 0.2
+    s = await sync_to_async(room)()
+    guest, _ = await joined(s, "guest")
+    try:
+        await send_and_hear(guest, "before", "c1")
+        await sync_to_async(party_repository.set_muted)(
+            s["party"].id, actor_id=str(s["host"].pk), target_id=str(s["guest"].pk), muted=True
+        )
+        await asyncio.sleep(0.3)
+        await guest.send_json_to({"type": "chat.send", "message": "after", "client_id": "c2"})
+        assert (await receive_type(guest, "error"))["code"] == "muted"
+    finally:
         await guest.disconnect()

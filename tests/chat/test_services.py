@@ -274,3 +274,21 @@ def test_co_host_cannot_delete_the_hosts_message(user, party, guests):
     with pytest.raises(Forbidden):
         services.message_delete(party_id=party.id, user=co_host, message_id=message.id)
     assert repository.get_message(party.id, message.id) is not None
+
+
+def test_a_party_copy_that_would_refuse_a_send_is_read_again_first(user, party, make_user):
+    """A send is refused only by the party as stored: a copy from before the sender joined does not refuse them."""
+    before_join = party_services.party_get_for_member(party_id=party.id, user=user)
+    newcomer = make_user(display_name="Newcomer")
+    party_services.party_join(room_code=party.room_code, user=newcomer)
+    result, read = services._message_store(
+        party_id=party.id,
+        user=newcomer,
+        text="made it",
+        message_type="text",
+        client_id="n1",
+        reply_to=None,
+        known_party=before_join,
+    )
+    assert result.created and repository.get_message(party.id, result.message.id).message == "made it"
+    assert read is not None and read.has_participant(str(newcomer.pk))

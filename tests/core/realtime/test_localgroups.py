@@ -191,3 +191,84 @@ async def test_members_hear_once_that_the_group_could_not_be_read(monkeypatch):
     finally:
         for member in members:
             await groups.leave("party.x", member)
+
+
+async def test_a_snapshot_lasts_until_the_group_hears_a_change():
+    """A remembered value is given back while only chat flows; any other event of the group drops it."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    member = Member("1")
+    try:
+        await groups.join("party.x", member)
+        token, value = groups.snapshot("party.x", max_age=60)
+        assert value is None
+        groups.remember("party.x", token, "the party")
+        await send(layer, 3)
+        await settle(lambda: len(member.got) == 3)
+        assert groups.snapshot("party.x", max_age=60)[1] == "the party"
+        await layer.group_send("party.x", {"type": "playback.state", "n": 3})
+        await settle(lambda: len(member.got) == 4)
+        assert groups.snapshot("party.x", max_age=60)[1] is None
+    finally:
+        await groups.leave("party.x", member)
+
+
+async def test_a_value_read_while_the_group_changed_is_not_kept():
+    """A value read before a change this process made (changed) is not remembered after it."""
+    layer = InMemoryChannelLayer()
+    groups = localgroups.local_groups(layer)
+    member = Member("1")
+    try:
+        await groups.join("party.x", member)
+        token, _ = groups.snapshot("party.x", max_age=60)
+        localgroups.changed_here(layer, "party.x")
+        groups.remember("party.x", token, "read before the change")
+        assert groups.snapshot("party.x", max_age=60)[1] is None
+    finally:
+        await groups.leave("party.x", member)
+
+
+async def test_a_snapshot_is_given_back_only_within_its_age():
+    """Past the age its reader allows, a snapshot is not given back (an event may have been lost)."""
+    layer = InMemoryChannelLayer()
+    groups = LocalGroups(layer)
+    member = Member("1")
+    try:
+        await groups.join("party.x", member)
+        groups.remember("party.x", groups.snapshot("party.x", max_age=60)[0], "the party")
+        await asyncio.sleep(0.05)
+        assert groups.snapshot("party.x", max_age=60)[1] == "the party"
+        assert groups.snapshot("party.x", max_age=0.01)[1] is None
+    finally:
+        await groups.leave("party.x", member)
+
+
+async def test_no_snapshot_while_the_group_cannot_be_read(monkeypatch):
+    """A failed read of the group drops the snapshot, and none is kept until the group is read again."""
+    monkeypatch.setattr(localgroups, "RETRY_FIRST_SECONDS", 0.05)
+    monkeypatch.setattr(localgroups, "RETRY_MAX_SECONDS", 0.05)
+    layer = FailingLayer(failures=0)
+    groups = LocalGroups(layer)
+    member = Member("1")
+    try:
+        await groups.join("party.x", member)
+        groups.remember("party.x", groups.snapshot("party.x", max_age=60)[0], "the party")
+        layer.failures = 1  # the read after the next event fails
+        await send(layer, 1)
+        await settle(lambda: member.unreachable == 1)
+        token, value = groups.snapshot("party.x", max_age=60)
+        assert (token, value) == (None, None)
+        groups.remember("party.x", token, "read during the outage")
+        await send(layer, 1, first=1)
+        await settle(lambda: len(member.got) == 2)
+        assert groups.snapshot("party.x", max_age=60)[1] is None
+    finally:
+        await groups.leave("party.x", member)
+
+
+async def test_a_snapshot_is_kept_only_for_a_group_this_process_reads():
+    """Nothing is remembered for a group no local member is in."""
+    groups = LocalGroups(InMemoryChannelLayer())
+    token, _ = groups.snapshot("party.y", max_age=60)
+    groups.remember("party.y", token, "the party")
+    assert groups.snapshot("party.y", max_age=60) == (None, None)
