@@ -52,7 +52,9 @@ end
 return -1
 """
 
-Window = tuple[str, int, float]  # key, limit, period in seconds
+Window = tuple[str, int, float]
+# How long a check waits for Redis before letting the action through (fail open).
+_TIMEOUT_SECONDS = 2  # key, limit, period in seconds
 
 
 class MemoryLimiter:
@@ -97,7 +99,9 @@ class RedisLimiter:
         import redis
 
         self._url = url
-        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=_TIMEOUT_SECONDS, socket_connect_timeout=_TIMEOUT_SECONDS
+        )
         self._script = self._client.register_script(_SLIDING_WINDOWS)
         self._loop_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -118,8 +122,11 @@ class RedisLimiter:
 
         keys, args = self._script_call(windows, member)
         try:
-            retry_ms = await self._loop_script()(keys=keys, args=args)
-        except redis.RedisError:
+            # One deadline for the whole call: redis-py's own socket_timeout would wrap each write in
+            # asyncio.wait_for, a task per command on Python 3.11.
+            async with asyncio.timeout(_TIMEOUT_SECONDS):
+                retry_ms = await self._loop_script()(keys=keys, args=args)
+        except (redis.RedisError, TimeoutError):
             return self._unavailable(windows)
         return None if int(retry_ms) < 0 else int(retry_ms) / 1000
 
@@ -130,7 +137,7 @@ class RedisLimiter:
         if script is None:
             import redis.asyncio
 
-            client = redis.asyncio.Redis.from_url(self._url, socket_timeout=2, socket_connect_timeout=2)
+            client = redis.asyncio.Redis.from_url(self._url, socket_connect_timeout=_TIMEOUT_SECONDS)
             script = self._loop_scripts[loop] = client.register_script(_SLIDING_WINDOWS)
         return script
 

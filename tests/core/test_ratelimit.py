@@ -1,7 +1,9 @@
+import asyncio
 import time
 
 import pytest
 
+from core import ratelimit
 from core.errors import RateLimited
 from core.ratelimit import MemoryLimiter, RedisLimiter, acheck_rate, check_rate
 
@@ -89,3 +91,19 @@ async def test_acheck_rate_refuses_past_the_limit_with_seconds_to_wait(settings)
     with pytest.raises(RateLimited) as excinfo:
         await acheck_rate("async-a", (1, 30), ("async-b", (5, 60)))
     assert excinfo.value.retry_after == 30
+
+
+async def test_a_redis_that_never_answers_lets_the_action_through_at_the_deadline(monkeypatch, caplog):
+    """A Redis that takes the connection but never replies holds a frame up for the deadline only, then lets it through."""
+    held = []
+    server = await asyncio.start_server(lambda reader, writer: held.append(writer), "127.0.0.1", 0)
+    monkeypatch.setattr(ratelimit, "_TIMEOUT_SECONDS", 0.2)
+    limiter = RedisLimiter(f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0")
+    try:
+        start = time.monotonic()
+        with caplog.at_level("WARNING", logger="core.ratelimit"):
+            assert await limiter.ahit([("silent-window", 1, 60)]) is None
+        assert time.monotonic() - start < 1.5
+        assert "Rate limiter unavailable; allowing silent-window" in caplog.text
+    finally:
+        server.close()
