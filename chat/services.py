@@ -26,7 +26,7 @@ from chat.serializers import MAX_PLAYBACK_POSITION_SECONDS, MessageSerializer
 from core.db.paging import LazyResults
 from core.errors import ChatDisabled, Forbidden, Invalid, Muted, NotFound, RateLimited, ServiceError, TooManySockets
 from core.http import metrics
-from core.ratelimit import acheck_rate, check_rate
+from core.ratelimit import areserve_rate, check_rate
 from core.realtime import presence
 from core.realtime.dbcalls import calling_loop, db_call
 from core.realtime.fanout import abroadcast, broadcast, party_group
@@ -258,7 +258,7 @@ async def message_send_from_socket(
     (docs/performance.md H). The account is read first on the database thread: a socket's user was
     loaded when it connected, and may have been deactivated since (AccountInactive)."""
     try:
-        await acheck_rate(*_chat_rate_windows(party_id=party_id, user_id=str(user.pk)))
+        refund = await areserve_rate(*_chat_rate_windows(party_id=party_id, user_id=str(user.pk)))
     except RateLimited:
         # A resend of a message that is already stored is answered, not refused.
         existing = client_id and await db_call(_stored_resend)(party_id=party_id, user=user, client_id=client_id)
@@ -276,7 +276,7 @@ async def message_send_from_socket(
         client_id=client_id,
         reply_to=reply_to,
         check_account=True,
-        limited=False,
+        counted=refund,
         known_party=known,
     )
     if read is not None and groups is not None:
@@ -313,18 +313,24 @@ def _message_store(
     client_id: str | None,
     reply_to: str | None,
     check_account: bool = False,
-    limited: bool = True,
+    counted: Callable[[], None] | None = None,
     known_party: Party | None = None,
 ) -> tuple[SendResult, Party | None]:
-    """What ``message_send`` does before its broadcast: authorize, limit (unless the caller has
-    counted this send already), store. Also returns the party if it was read here (None when
-    ``known_party`` passed the seat check)."""
+    """What ``message_send`` does before its broadcast: authorize, limit, store. ``counted`` is the
+    refund of a send the caller has already counted against the limits: taken back when the seat
+    check refuses it, as a send refused there is counted nowhere. Also returns the party if it was
+    read here (None when ``known_party`` passed the seat check)."""
     if check_account and not account_active(user.pk):
         raise AccountInactive()
-    party = _party_for_writing(party_id=party_id, user=user, known=known_party)
+    try:
+        party = _party_for_writing(party_id=party_id, user=user, known=known_party)
+    except ServiceError:
+        if counted is not None:
+            counted()
+        raise
     read = None if party is known_party else party
     user_id = str(user.pk)
-    if limited:
+    if counted is None:
         try:
             _check_chat_rate(party_id=party_id, user_id=user_id)
         except RateLimited:

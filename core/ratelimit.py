@@ -191,10 +191,18 @@ def check_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int
 
 async def acheck_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> None:
     """``check_rate`` for async code: the same windows and answer, awaited on the event loop."""
+    await areserve_rate(key, rate, *more)
+
+
+async def areserve_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> Callable[[], None]:
+    """``reserve_rate`` for async code. The refund it returns waits on Redis: call it off the loop."""
     windows = [(key, *rate), *((other, *other_rate) for other, other_rate in more)]
-    retry_after = await get_limiter().ahit(windows)
+    member = uuid.uuid4().hex
+    limiter = get_limiter()
+    retry_after = await limiter.ahit(windows, member)
     if retry_after is not None:
         raise RateLimited(retry_after=max(1, math.ceil(retry_after)))
+    return lambda: limiter.forget([window[0] for window in windows], member)
 
 
 def reserve_rate(key: str, rate: tuple[int, int], *more: tuple[str, tuple[int, int]]) -> Callable[[], None]:

@@ -354,3 +354,20 @@ async def test_a_change_never_broadcast_is_seen_once_the_snapshot_is_old(room, s
         assert (await receive_type(guest, "error"))["code"] == "muted"
     finally:
         await guest.disconnect()
+
+
+async def test_sends_refused_while_muted_do_not_use_up_the_limit(room):
+    """A muted guest's refused messages count against no limit: unmuted, they may send the full five at once."""
+    s = await sync_to_async(room)()
+    guest, _ = await joined(s, "guest")
+    mute = sync_to_async(party_services.participant_mute)
+    try:
+        await mute(party_id=s["party"].id, user=s["host"], target_id=str(s["guest"].pk), muted=True)
+        for i in range(6):
+            await guest.send_json_to({"type": "chat.send", "message": "let me talk", "client_id": f"m{i}"})
+            assert (await receive_type(guest, "error"))["code"] == "muted"
+        await mute(party_id=s["party"].id, user=s["host"], target_id=str(s["guest"].pk), muted=False)
+        for i in range(5):
+            await send_and_hear(guest, f"now {i}", f"u{i}")
+    finally:
+        await guest.disconnect()
