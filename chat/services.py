@@ -255,7 +255,7 @@ async def message_send_from_socket(
     """``message_send`` for a socket's ``chat.send``: the same rules and result, with the store on
     the database call pool and the broadcast from the event loop that awaits it, so that a message
     costs one thread hop rather than three, and the send limits are counted on the loop too
-    (docs/performance.md H). The account is read first on the database thread: a socket's user was
+    (docs/performance.md I). The account is read first on the database thread: a socket's user was
     loaded when it connected, and may have been deactivated since (AccountInactive)."""
     try:
         refund = await areserve_rate(*_chat_rate_windows(party_id=party_id, user_id=str(user.pk)))

@@ -6,7 +6,7 @@ Without Redis, one process's memory holds it (the embedded default runs one proc
 
 ``acheck_rate`` is the same check for async code (a socket's frames): on Redis it waits on the
 event loop rather than on a thread, which on the chat path cost a thread hop and the handovers of
-the GIL around a blocking round trip (docs/performance.md H).
+the GIL around a blocking round trip (docs/performance.md I).
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ end
 return -1
 """
 
-Window = tuple[str, int, float]
+Window = tuple[str, int, float]  # key, limit, period in seconds
 # How long a check waits for Redis before letting the action through (fail open).
-_TIMEOUT_SECONDS = 2  # key, limit, period in seconds
+_TIMEOUT_SECONDS = 2
 
 
 class MemoryLimiter:
