@@ -315,3 +315,40 @@ def test_the_keyboard_reaches_the_message_box_from_the_video_and_reacts_by_arrow
     page.keyboard.press("Enter")
     chip = message_item(alice, "Message 2").locator(".chip[data-emoji='👍']")
     expect(chip).to_contain_text("1")
+
+
+def newest_message_in_view(person) -> bool:
+    """The chat is scrolled to its end: the newest message ends inside the chat's box (while a
+    notice shows, the box can be shorter than one message)."""
+    return person.page.evaluate(
+        """() => { const box = document.querySelector('#chat-scroll').getBoundingClientRect();
+                   const items = document.querySelectorAll('#messages li.msg');
+                   const last = items[items.length - 1].getBoundingClientRect();
+                   return last.bottom > box.top && last.bottom <= box.bottom + 1; }"""
+    )
+
+
+def test_a_phone_keeps_showing_new_messages_when_a_notice_takes_room(people):
+    """On a phone, a notice above the chat (here: "you are now a co-host"; also "Reconnected.")
+    shrinks the chat's box under the reader; the next message from someone else still comes into view."""
+    alice, bob = people("alice", "Alice"), people("bob", "Bob")
+    _, code = create_party_on_home(alice, content_id="Movie night")
+    bob.page.set_viewport_size(PHONE)
+    join_on_home(bob, code)
+    for n in range(8):
+        send(alice, f"Filling the chat {n}")
+    expect(messages(bob, "Filling the chat 7")).to_have_count(1)
+    assert newest_message_in_view(bob)
+    alice.page.locator("#participants li.person").filter(has_text="Bob").get_by_role(
+        "button", name="Make co-host"
+    ).click()
+    expect(bob.page.locator(".notice[data-key='role']")).to_be_visible()
+    send(alice, "Did you see this one?")
+    expect(messages(bob, "Did you see this one?")).to_have_count(1)
+    bob.page.wait_for_timeout(200)
+    assert newest_message_in_view(bob)
+    expect(bob.page.locator(".notice[data-key='role']")).to_have_count(0, timeout=10_000)
+    send(alice, "And this one?")
+    expect(messages(bob, "And this one?")).to_have_count(1)
+    bob.page.wait_for_timeout(200)
+    assert newest_message_in_view(bob)

@@ -92,6 +92,12 @@ export class ChatView {
       const mine = (entry.message.reactions?.[emoji] || []).includes(this.me);
       this.onReact(entry.message.id, emoji, mine ? "remove" : "add");
     });
+    // Whether the reader follows the newest message: known from their own scrolling, not worked
+    // out from the box when a message comes, since the box changes under them (a notice above the
+    // chat, a phone's keyboard) and that alone would leave the newest message out of view for good.
+    this.following = true;
+    scroller.addEventListener("scroll", () => (this.following = this.nearBottom()), { passive: true });
+    new ResizeObserver(() => this.following && this.scrollToBottom()).observe(scroller);
     this.active = null; // the message whose controls are in the Tab order
     list.addEventListener("focusin", (event) => this.setActive(event.target.closest("li[data-id]")));
     scroller.addEventListener("keydown", (event) => this.onKey(event));
@@ -173,6 +179,7 @@ export class ChatView {
 
   scrollToBottom() {
     this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.following = true;
   }
 
   /**
@@ -197,7 +204,7 @@ export class ChatView {
     if (!added.length) return added;
     if (older) {
       this.scroller.scrollTop = before.top + (this.scroller.scrollHeight - before.height);
-    } else if (forceScroll || wasNearBottom || added.some((m) => m.user_id === this.me)) {
+    } else if (forceScroll || this.following || wasNearBottom || added.some((m) => m.user_id === this.me)) {
       this.scrollToBottom();
     }
     return added;
@@ -216,7 +223,7 @@ export class ChatView {
     for (const message of messages) {
       if (message && typeof message.id === "string" && !this.messages.has(message.id)) this.insert(message);
     }
-    if (wasNearBottom) this.scrollToBottom();
+    if (this.following || wasNearBottom) this.scrollToBottom();
   }
 
   insert(message) {
